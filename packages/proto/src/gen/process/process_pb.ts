@@ -164,7 +164,8 @@ export type StartRequest = Message<"process.StartRequest"> & {
   tag?: string | undefined;
 
   /**
-   * Keep stdin open for SendInput/StreamInput (default: closed at once for pipes).
+   * Keep stdin open for SendInput/StreamInput. Unset means open (older clients);
+   * the e2b SDK sends false unless the caller asked for stdin.
    *
    * @generated from field: optional bool stdin = 4;
    */
