@@ -1,0 +1,98 @@
+/**
+ * Runs a standard Linux tool (runc, ip, nft, mount, mkfs, ...) with an argv array — never
+ * through a shell — and kills and reaps it when the signal aborts or the timeout passes.
+ */
+import { spawn } from 'node:child_process';
+import { WrennError } from '@wrenn/shared';
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Kill the tool after this long (default: no limit; callers pass deadlines, H4). */
+  timeoutMs?: number;
+  /** Written to the tool's stdin, then stdin is closed. */
+  input?: string | Buffer;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Return a non-zero exit instead of throwing. */
+  allowFailure?: boolean;
+  /** Cap on captured stdout/stderr bytes each (default 16 MiB). */
+  maxOutputBytes?: number;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class ToolError extends WrennError {
+  constructor(
+    readonly tool: string,
+    readonly args: readonly string[],
+    readonly result: RunResult,
+  ) {
+    const why = result.signal ? `killed by ${result.signal}` : `exit code ${result.code}`;
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n');
+    super('internal', `${tool} ${args.slice(0, 3).join(' ')} failed (${why})${detail ? `: ${detail}` : ''}`, {
+      tool,
+      code: result.code,
+    });
+  }
+}
+
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const max = opts.maxOutputBytes ?? 16 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      reject(new WrennError('canceled', `${cmd} not started: operation was cancelled`));
+      return;
+    }
+    const child = spawn(cmd, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outLen = 0;
+    let errLen = 0;
+    child.stdout.on('data', (b: Buffer) => {
+      if (outLen < max) out.push(b);
+      outLen += b.length;
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      if (errLen < max) err.push(b);
+      errLen += b.length;
+    });
+    let timedOut = false;
+    const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), opts.timeoutMs) : undefined;
+    const onAbort = () => child.kill('SIGKILL');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (e) => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      reject(
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? new WrennError('failed_precondition', `${cmd} is not installed (not found in PATH)`, { tool: cmd })
+          : e,
+      );
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      const result: RunResult = {
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
+      if (opts.signal?.aborted) return reject(new WrennError('canceled', `${cmd} was cancelled`, { tool: cmd }));
+      if (timedOut) return reject(new WrennError('deadline_exceeded', `${cmd} did not finish within ${opts.timeoutMs} ms`, { tool: cmd }));
+      if (code !== 0 && !opts.allowFailure) return reject(new ToolError(cmd, args, result));
+      resolve(result);
+    });
+    child.stdin.on('error', () => {}); // tool exited before reading its input
+    child.stdin.end(opts.input);
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * The per-capsule network: a netns created by the runtime (so it survives CRIU restore),
+ * a veth pair plumbed into it by PID, an address from a pool, isolation rules, optional
+ * NAT egress, and a rate limit. The slot (index → addresses, interface names) is stable so
+ * a restored capsule gets the same address.
+ */
+
+export interface NetworkSlot {
+  /** Small integer, unique among live capsules on this host; determines every name and address. */
+  index: number;
+  /** Host-side veth interface name (≤ 15 chars). */
+  hostIf: string;
+  /** Interface name inside the capsule. */
+  guestIf: string;
+  /** Host side address of the point-to-point link. */
+  hostIp: string;
+  /** The capsule's address. */
+  guestIp: string;
+  /** Prefix length of the link (e.g. 30). */
+  prefixLen: number;
+}
+
+export interface PlumbOptions {
+  /** Outbound internet through NAT (never exercised in tests). */
+  egress: boolean;
+  /** Sustained rate limit in bytes/s and burst in bytes (H10). */
+  rateBytesPerSec: number;
+  burstBytes: number;
+}

@@ -1,0 +1,93 @@
+/**
+ * The sandbox runtime driver interface. One implementation today (OCI via runc, in
+ * ./oci/); a Firecracker driver for KVM hosts will implement the same interface. Nothing
+ * runc-specific may leak out of a driver.
+ */
+
+export interface BindMount {
+  source: string;
+  destination: string;
+  readonly: boolean;
+}
+
+export interface ResourceLimits {
+  /** CPU quota in cores (fractional allowed). */
+  vcpus: number;
+  memoryMb: number;
+  pidsMax: number;
+}
+
+export interface IdMapping {
+  /** Host uid/gid that capsule uid/gid 0 maps to. */
+  hostBase: number;
+  size: number;
+}
+
+export interface SandboxSpec {
+  /** Unique id; also the runtime's container id. */
+  id: string;
+  /** Directory the driver owns for this sandbox (config, state, logs). Must exist. */
+  bundleDir: string;
+  /** Root filesystem (the merged overlay). */
+  rootfs: string;
+  hostname: string;
+  idMapping: IdMapping;
+  limits: ResourceLimits;
+  mounts: BindMount[];
+  /** PID 1 of the sandbox and its arguments (tini with envd as its child). */
+  args: string[];
+  env: string[];
+  cwd: string;
+}
+
+export type SandboxStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped' | 'unknown';
+
+export interface SandboxState {
+  id: string;
+  status: SandboxStatus;
+  /** Host PID of the sandbox's init process (0 when not running). */
+  pid: number;
+}
+
+export interface SandboxStats {
+  cpuUsageNs: number;
+  memoryUsedBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+}
+
+export interface CheckpointOptions {
+  imageDir: string;
+  /** Keep established TCP connections in the image (--tcp-established). */
+  tcpEstablished?: boolean;
+  /** Leave the sandbox running after the dump (for snapshot templates). */
+  leaveRunning?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface RestoreOptions {
+  imageDir: string;
+  tcpEstablished?: boolean;
+  /** Restore with lazy pages (userfaultfd) where supported. */
+  lazyPages?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Runtime {
+  readonly name: string;
+  /** Creates and starts the sandbox; resolves when its init process runs. */
+  run(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxState>;
+  state(id: string, signal?: AbortSignal): Promise<SandboxState | undefined>;
+  /** Sends a signal to the sandbox's init process (all: every process in it). */
+  kill(id: string, signal: 'SIGTERM' | 'SIGKILL', opts?: { all?: boolean }): Promise<void>;
+  /** Removes the sandbox; force kills it first. Idempotent: unknown ids are not an error. */
+  delete(id: string, opts?: { force?: boolean }): Promise<void>;
+  /** In-memory pause (cgroup freezer): cheap, seconds at most. Not a snapshot. */
+  freeze(id: string): Promise<void>;
+  thaw(id: string): Promise<void>;
+  checkpoint(id: string, opts: CheckpointOptions): Promise<void>;
+  restore(spec: SandboxSpec, opts: RestoreOptions): Promise<SandboxState>;
+  stats(id: string): Promise<SandboxStats>;
+  /** Ids of every sandbox this runtime knows on the host (for leftover cleanup). */
+  list(): Promise<string[]>;
+}
