@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-npx tsc -b
+npm run build --silent
 
 mapfile -t files < <(find packages test -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 if [ "${#files[@]}" -eq 0 ]; then

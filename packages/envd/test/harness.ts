@@ -4,7 +4,7 @@
  * `close()` kills every process envd started and removes the temp dirs; tests call it in
  * `after`/`finally` so nothing outlives a failing test.
  */
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, chownSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, chownSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from '@connectrpc/connect';
@@ -46,6 +46,8 @@ export function basicAuth(user: string): string {
 
 export async function startEnvd(opts: { env?: Record<string, string>; logs?: boolean } = {}): Promise<TestEnvd> {
   const root = mkdtempSync(join(tmpdir(), 'wrenn-envd-test-'));
+  // mkdtemp makes it 0700: the test user must be able to traverse it to reach its home.
+  chmodSync(root, 0o755);
   const etc = join(root, 'etc');
   const testHome = join(root, 'home', TEST_USER);
   mkdirSync(etc, { recursive: true });
@@ -60,6 +62,9 @@ export async function startEnvd(opts: { env?: Record<string, string>; logs?: boo
   const config: EnvdConfig = {
     ...loadConfig(['--port', '0', '--host', '127.0.0.1', '--run-dir', join(root, 'run')], {
       WRENN_ENVD_PORT_SCAN_MS: '200',
+      // Off unless a test asks: the test envd shares the host's network namespace, and its
+      // forwarder would expose other processes' 127.0.0.1 ports on the host's interface.
+      WRENN_ENVD_PORT_FORWARD: 'false',
       ...opts.env,
     }),
   };

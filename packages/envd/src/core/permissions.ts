@@ -89,13 +89,15 @@ export async function ensureCanCreate(path: string, user: UserInfo): Promise<voi
   }
 }
 
-/** Removing or renaming `path` needs write+search on its parent directory. */
+/** Removing or renaming `path` needs write+search on its parent directory (and the sticky-bit rule). */
 export async function ensureCanRemove(path: string, user: UserInfo): Promise<void> {
   if (user.uid === 0) return;
-  await fsp.lstat(path).catch((err) => {
+  const target = await fsp.lstat(path).catch((err) => {
     throw fromSystemError(err, path);
   });
   const parent = posix.dirname(path);
   const st = await ensureAccess(parent, user, 'w');
   if (!allows(st, user, 'x')) throw denied(path, 'remove');
+  // In a sticky directory (/tmp) only the entry's owner or the directory's owner may remove it.
+  if ((st.mode & 0o1000 /* S_ISVTX */) !== 0 && target.uid !== user.uid && st.uid !== user.uid) throw denied(path, 'remove');
 }

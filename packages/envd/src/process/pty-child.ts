@@ -1,0 +1,91 @@
+/**
+ * A child on a pseudo-terminal (node-pty): one output stream, input typed into the
+ * terminal, resizable. node-pty's child calls setsid, so it leads its own process group.
+ */
+import { spawn as spawnPty, type IPty } from 'node-pty';
+import { WrennError } from '@wrenn/shared';
+import { credentialsFor, killGroup, type ChildHandle, type ChildSink, type LaunchSpec } from './child.js';
+import { signalName } from './exit-status.js';
+
+export const PTY_TERM = 'xterm-256color';
+
+export class PtyChild implements ChildHandle {
+  readonly kind = 'pty';
+
+  private constructor(
+    private readonly pty: IPty,
+    readonly pid: number,
+  ) {}
+
+  static spawn(spec: LaunchSpec, sink: ChildSink): PtyChild {
+    if (!spec.pty) throw new Error('PtyChild.spawn needs a pty size');
+    const credentials = credentialsFor(spec);
+    const pty = withSupplementaryGroups(credentials.uid === undefined ? undefined : spec.groups, () =>
+      spawnPty(spec.file, [...spec.args], {
+        name: PTY_TERM,
+        cols: spec.pty!.cols,
+        rows: spec.pty!.rows,
+        cwd: spec.cwd,
+        env: { ...spec.env, TERM: PTY_TERM },
+        ...credentials,
+        // Raw bytes: output is not necessarily UTF-8 and must reach the client unchanged.
+        encoding: null,
+      }),
+    );
+    pty.onData((data) => sink.output('pty', Buffer.isBuffer(data) ? data : Buffer.from(data)));
+    pty.onExit(({ exitCode, signal }) => {
+      const name = signalName(signal ?? 0);
+      sink.exit(name ? { code: null, signal: name } : { code: exitCode, signal: null });
+    });
+    return new PtyChild(pty, pty.pid);
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    // node-pty queues writes itself and retries on EAGAIN.
+    this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  closeStdin(): void {
+    throw new WrennError(
+      'failed_precondition',
+      `process ${this.pid} runs on a PTY, which has no stdin to close; send Ctrl-D (\\x04) as PTY input to signal end of input`,
+      { pid: this.pid },
+    );
+  }
+
+  resize(cols: number, rows: number): void {
+    this.pty.resize(cols, rows);
+  }
+
+  pause(): void {
+    this.pty.pause();
+  }
+
+  resume(): void {
+    this.pty.resume();
+  }
+
+  signalGroup(signal: NodeJS.Signals): void {
+    killGroup(this.pid, signal);
+  }
+
+  release(): void {
+    // node-pty destroys its socket itself shortly after the child exits.
+  }
+}
+
+/**
+ * node-pty switches uid/gid in the child but keeps the parent's supplementary groups.
+ * While forking (synchronously) envd, which runs as root, temporarily takes the user's
+ * groups so the child inherits exactly those.
+ */
+function withSupplementaryGroups<T>(groups: readonly number[] | undefined, fork: () => T): T {
+  if (!groups || process.getuid?.() !== 0 || !process.setgroups || !process.getgroups) return fork();
+  const saved = process.getgroups();
+  process.setgroups([...groups]);
+  try {
+    return fork();
+  } finally {
+    process.setgroups(saved);
+  }
+}
