@@ -52,6 +52,11 @@ export const ERROR_CODES = {
   canceled: { http: 499, connect: ConnectCode.Canceled },
   unavailable: { http: 503, connect: ConnectCode.Unavailable },
   internal: { http: 500, connect: ConnectCode.Internal },
+  capsule_not_found: { http: 404, connect: ConnectCode.NotFound },
+  template_not_found: { http: 404, connect: ConnectCode.NotFound },
+  /** The capsule exists but its state does not allow the operation (pausing, stopped, ...). */
+  capsule_busy: { http: 409, connect: ConnectCode.FailedPrecondition },
+  host_at_capacity: { http: 503, connect: ConnectCode.ResourceExhausted },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,3 +1,5 @@
 export * from './errors.js';
 export * from './logger.js';
 export * from './disposables.js';
+export * from './size.js';
+export * from './keyed-queue.js';

@@ -1,0 +1,331 @@
+/**
+ * The capsules of this host: create, destroy, find, and recover after an agent restart.
+ * Every operation on one capsule is serialised (KeyedQueue, H2); different capsules never
+ * wait on each other. Status changes happen only inside the capsule's queue.
+ */
+import { freemem, totalmem } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { KeyedQueue, WrennError, type Logger } from '@wrenn/shared';
+import type { TemplateInfo } from '../infra/rootfs/layers.js';
+import type { Runtime } from '../infra/runtime/runtime.js';
+import { EnvdClient } from '../infra/envd/envd-client.js';
+import type { AgentConfig } from '../start/config.js';
+import { assertRunning, validateCapsuleId, type CapsuleRecord } from './capsule-record.js';
+import { CapsuleStore } from './capsule-store.js';
+import { launchCapsule, newAccessToken, type LauncherDeps } from './capsule-launcher.js';
+import { MetricsSampler } from './metrics/sampler.js';
+import type { MetricsRange, MetricSample } from './metrics/tiers.js';
+import type { EnvdLaunch, NetworkPort, RootfsPort, TemplatePort } from './ports.js';
+
+export interface CreateCapsuleRequest {
+  capsuleId: string;
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+  /** 0 = the configured default. */
+  diskSizeMb: number;
+  envs: Record<string, string>;
+  metadata: Record<string, string>;
+  lifetimeSec: number;
+  egress: boolean;
+  defaultUser?: string;
+  workdir?: string;
+}
+
+interface LiveCapsule {
+  record: CapsuleRecord;
+  envd?: EnvdClient;
+  sampler?: MetricsSampler;
+  ttl?: NodeJS.Timeout;
+  lastActivityMs: number;
+}
+
+export interface ManagerDeps {
+  config: AgentConfig;
+  logger: Logger;
+  templates: TemplatePort;
+  rootfs: RootfsPort;
+  network: NetworkPort;
+  runtime: Runtime;
+  envd: EnvdLaunch;
+}
+
+const MAX_VCPUS_PER_CAPSULE = 64;
+/** Memory limits are caps, not reservations: allow this much total against host memory. */
+const MEMORY_OVERCOMMIT = 2;
+
+export class CapsuleManager {
+  private readonly capsules = new Map<string, LiveCapsule>();
+  private readonly queue = new KeyedQueue();
+  readonly store: CapsuleStore;
+  private readonly launcher: LauncherDeps;
+
+  constructor(private readonly deps: ManagerDeps) {
+    this.store = new CapsuleStore(deps.config.dataDir);
+    this.launcher = { ...deps, store: this.store };
+  }
+
+  // ---- queries ----------------------------------------------------------------------
+
+  get(id: string): CapsuleRecord {
+    const live = this.capsules.get(id);
+    if (!live || live.record.status === 'warm') {
+      throw new WrennError('capsule_not_found', `capsule ${id} does not exist on this host`, { capsuleId: id });
+    }
+    return live.record;
+  }
+
+  list(): CapsuleRecord[] {
+    return [...this.capsules.values()].map((c) => c.record).filter((r) => r.status !== 'warm');
+  }
+
+  /** The envd client of a running capsule; counts as activity. */
+  envdOf(id: string, operation: string): EnvdClient {
+    const record = this.get(id);
+    assertRunning(record, operation);
+    const live = this.capsules.get(id)!;
+    live.lastActivityMs = Date.now();
+    return live.envd!;
+  }
+
+  lastActivity(id: string): number {
+    return this.capsules.get(id)?.lastActivityMs ?? 0;
+  }
+
+  metrics(id: string, range: MetricsRange): MetricSample[] {
+    this.get(id);
+    return this.capsules.get(id)?.sampler?.history.query(range) ?? [];
+  }
+
+  // ---- create -----------------------------------------------------------------------
+
+  private validate(req: CreateCapsuleRequest, template: TemplateInfo): number {
+    if (!(req.vcpus > 0 && req.vcpus <= MAX_VCPUS_PER_CAPSULE)) {
+      throw new WrennError('invalid_argument', `vcpus must be > 0 and ≤ ${MAX_VCPUS_PER_CAPSULE}, got ${req.vcpus}`);
+    }
+    if (!Number.isInteger(req.memoryMb) || req.memoryMb < 64) {
+      throw new WrennError('invalid_argument', `memory_mb must be an integer ≥ 64, got ${req.memoryMb}`);
+    }
+    if (req.vcpus > this.deps.config.vcpusTotal) {
+      throw new WrennError('host_at_capacity', `vcpus ${req.vcpus} exceeds this host's ${this.deps.config.vcpusTotal} cores`);
+    }
+    const hostMb = Math.floor(totalmem() / 1024 / 1024);
+    if (req.memoryMb > hostMb) {
+      throw new WrennError('host_at_capacity', `memory_mb ${req.memoryMb} exceeds this host's ${hostMb} MB of memory`);
+    }
+    const committedMb = this.list().reduce((a, r) => a + r.memoryMb, 0);
+    if (committedMb + req.memoryMb > hostMb * MEMORY_OVERCOMMIT) {
+      throw new WrennError(
+        'host_at_capacity',
+        `host memory is fully committed (${committedMb} MB to running capsules, ${Math.floor(freemem() / 1048576)} MB free); destroy or pause capsules, or ask for less memory`,
+      );
+    }
+    const requested = req.diskSizeMb > 0 ? req.diskSizeMb * 1024 * 1024 : this.deps.config.defaultRootfsSizeBytes;
+    if (req.diskSizeMb < 0 || !Number.isInteger(req.diskSizeMb)) {
+      throw new WrennError('invalid_argument', `disk_size_mb must be a non-negative integer, got ${req.diskSizeMb}`);
+    }
+    // H6: the writable layer is never smaller than the template.
+    return Math.max(requested, template.sizeBytes + 64 * 1024 * 1024);
+  }
+
+  async create(req: CreateCapsuleRequest, signal?: AbortSignal): Promise<CapsuleRecord> {
+    validateCapsuleId(req.capsuleId);
+    return this.queue.run(req.capsuleId, async () => {
+      const existing = this.capsules.get(req.capsuleId);
+      if (existing) {
+        // A retried Create (same id) returns the capsule instead of making a second one.
+        if (existing.record.template === req.template) return existing.record;
+        throw new WrennError('already_exists', `capsule ${req.capsuleId} already exists with template ${existing.record.template}`);
+      }
+      const template = await this.deps.templates.get(req.template);
+      const diskSizeBytes = this.validate(req, template);
+      const slot = this.deps.network.allocate();
+      const record: CapsuleRecord = {
+        id: req.capsuleId,
+        runtimeId: req.capsuleId,
+        status: 'starting',
+        template: req.template,
+        vcpus: req.vcpus,
+        memoryMb: req.memoryMb,
+        diskSizeBytes,
+        netSlot: slot.index,
+        address: slot.guestIp,
+        envdAccessToken: newAccessToken(),
+        createdAtMs: Date.now(),
+        expiresAtMs: req.lifetimeSec > 0 ? Date.now() + req.lifetimeSec * 1000 : 0,
+        metadata: req.metadata,
+        envs: req.envs,
+        defaultUser: req.defaultUser || template.defaultUser,
+        workdir: req.workdir || template.defaultWorkdir,
+        egress: req.egress,
+        fromWarmPool: false,
+      };
+      const live: LiveCapsule = { record, lastActivityMs: Date.now() };
+      this.capsules.set(record.id, live);
+      try {
+        const launched = await launchCapsule(this.launcher, record, template, slot, signal);
+        live.envd = launched.envd;
+      } catch (err) {
+        this.capsules.delete(record.id);
+        this.deps.network.release(slot.index);
+        throw err;
+      }
+      record.status = 'running';
+      await this.store.save(record);
+      this.startWatchers(live);
+      return record;
+    });
+  }
+
+  /** Metrics sampler and lifetime timer of a running capsule. */
+  private startWatchers(live: LiveCapsule): void {
+    const { record } = live;
+    const runtime = this.deps.runtime;
+    const rootfs = this.deps.rootfs;
+    const dir = this.store.dirOf(record.runtimeId);
+    live.sampler?.stop();
+    live.sampler = new MetricsSampler(
+      {
+        cpuAndMemory: async () => {
+          const s = await runtime.stats(record.runtimeId);
+          return { cpuUsageNs: s.cpuUsageNs, memoryUsedBytes: s.memoryUsedBytes, memoryLimitBytes: s.memoryLimitBytes };
+        },
+        disk: () => rootfs.usage(dir),
+      },
+      record.vcpus,
+      this.deps.logger.child({ capsuleId: record.id }),
+    );
+    live.sampler.start();
+    if (live.ttl) clearTimeout(live.ttl);
+    if (record.expiresAtMs > 0) {
+      const delay = Math.max(0, record.expiresAtMs - Date.now());
+      live.ttl = setTimeout(() => {
+        this.deps.logger.info({ capsuleId: record.id }, 'capsule lifetime ended; destroying');
+        void this.destroy(record.id).catch((err: unknown) =>
+          this.deps.logger.error({ capsuleId: record.id, err: (err as Error).message }, 'destroy at end of lifetime failed'),
+        );
+      }, Math.min(delay, 2 ** 31 - 1));
+      live.ttl.unref();
+    }
+  }
+
+  private stopWatchers(live: LiveCapsule): void {
+    live.sampler?.stop();
+    if (live.ttl) clearTimeout(live.ttl);
+    live.ttl = undefined;
+  }
+
+  // ---- destroy ----------------------------------------------------------------------
+
+  async destroy(id: string): Promise<void> {
+    return this.queue.run(id, async () => {
+      const live = this.capsules.get(id);
+      if (!live) throw new WrennError('capsule_not_found', `capsule ${id} does not exist on this host`, { capsuleId: id });
+      await this.teardown(live);
+    });
+  }
+
+  /**
+   * Releases everything a capsule holds, each step attempted even if an earlier one failed;
+   * the record goes only when every step succeeded, so a retry (or the next agent start)
+   * finishes the job.
+   */
+  private async teardown(live: LiveCapsule): Promise<void> {
+    const { record } = live;
+    const log = this.deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId });
+    const started = Date.now();
+    record.status = 'stopping';
+    this.stopWatchers(live);
+    live.envd?.close();
+    const failures: string[] = [];
+    const step = async (name: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        failures.push(`${name}: ${(err as Error).message}`);
+      }
+    };
+    await step('runtime', () => this.deps.runtime.delete(record.runtimeId, { force: true }));
+    const slot = this.deps.network.reserve(record.netSlot);
+    await step('network', () => this.deps.network.unplumb(slot));
+    await step('rootfs', () => this.deps.rootfs.remove(this.store.dirOf(record.runtimeId)));
+    if (failures.length > 0) {
+      record.status = 'error';
+      record.error = `destroy incomplete: ${failures.join('; ')}`;
+      await this.store.save(record).catch(() => {});
+      log.error({ failures, durationMs: Date.now() - started }, 'capsule destroy incomplete');
+      throw new WrennError('internal', `capsule ${record.id} could not be fully destroyed: ${failures.join('; ')}`);
+    }
+    await this.store.remove(record.runtimeId);
+    this.deps.network.release(record.netSlot);
+    this.capsules.delete(record.id);
+    log.info({ durationMs: Date.now() - started }, 'capsule destroyed');
+  }
+
+  // ---- recovery ---------------------------------------------------------------------
+
+  /**
+   * After an agent (re)start: capsules still running are adopted again; anything left by a
+   * capsule that died or by a create that crashed half-way is released.
+   */
+  async recover(): Promise<{ adopted: string[]; cleaned: string[] }> {
+    const { records, orphanDirs } = await this.store.scan();
+    const adopted: string[] = [];
+    const cleaned: string[] = [];
+    const known = new Set<string>();
+    for (const record of records) {
+      known.add(record.runtimeId);
+      const slot = this.deps.network.reserve(record.netSlot);
+      const live: LiveCapsule = { record, lastActivityMs: Date.now() };
+      this.capsules.set(record.id, live);
+      const state = await this.deps.runtime.state(record.runtimeId).catch(() => undefined);
+      const alive = state && (state.status === 'running' || state.status === 'paused') && record.status === 'running';
+      if (alive) {
+        const envd = new EnvdClient(slot.guestIp, this.deps.envd.port, record.envdAccessToken);
+        if (await envd.health()) {
+          live.envd = envd;
+          if (state.status === 'paused') await this.deps.runtime.thaw(record.runtimeId).catch(() => {});
+          this.startWatchers(live);
+          adopted.push(record.id);
+          continue;
+        }
+        envd.close();
+      }
+      await this.teardown(live).catch((err: unknown) =>
+        this.deps.logger.error({ capsuleId: record.id, err: (err as Error).message }, 'cleanup of a dead capsule failed'),
+      );
+      cleaned.push(record.id);
+    }
+    for (const runtimeId of orphanDirs) {
+      known.add(runtimeId);
+      await this.deps.runtime.delete(runtimeId, { force: true }).catch(() => {});
+      await this.deps.rootfs.remove(this.store.dirOf(runtimeId)).catch(() => {});
+      await this.store.remove(runtimeId);
+      cleaned.push(runtimeId);
+    }
+    for (const runtimeId of await this.deps.runtime.list().catch(() => [] as string[])) {
+      if (known.has(runtimeId)) continue;
+      await this.deps.runtime.delete(runtimeId, { force: true }).catch(() => {});
+      cleaned.push(runtimeId);
+    }
+    this.deps.logger.info({ adopted: adopted.length, cleaned: cleaned.length }, 'recovered capsules from disk');
+    return { adopted, cleaned };
+  }
+
+  /** Stops timers and connections; capsules keep running (a restarted agent adopts them). */
+  close(): void {
+    for (const live of this.capsules.values()) {
+      this.stopWatchers(live);
+      live.envd?.close();
+    }
+  }
+
+  /** Destroys every capsule (tests and `wrenn-agent --destroy-all`). */
+  async destroyAll(): Promise<void> {
+    await Promise.allSettled([...this.capsules.keys()].map((id) => this.destroy(id)));
+  }
+
+  static randomId(prefix: string): string {
+    return `${prefix}${randomBytes(4).toString('hex')}`;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * A capsule as the host agent persists it (`<dataDir>/capsules/<runtimeId>/state.json`)
+ * and the status machine it moves through. The record is written before any resource is
+ * created, so a restarted agent always knows what to find again or clean up.
+ */
+import { WrennError } from '@wrenn/shared';
+
+export type CapsuleStatus = 'warm' | 'starting' | 'running' | 'pausing' | 'paused' | 'resuming' | 'stopping' | 'error';
+
+export interface CapsuleRecord {
+  /** Capsule id given by the caller (warm capsules: their runtime id until claimed). */
+  id: string;
+  /** Runtime container id and directory name; fixed for the capsule's life (differs from id for warm-pool capsules). */
+  runtimeId: string;
+  status: CapsuleStatus;
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+  diskSizeBytes: number;
+  netSlot: number;
+  address: string;
+  envdAccessToken: string;
+  createdAtMs: number;
+  /** 0 = no lifetime limit. */
+  expiresAtMs: number;
+  metadata: Record<string, string>;
+  envs: Record<string, string>;
+  defaultUser: string;
+  workdir?: string;
+  egress: boolean;
+  fromWarmPool: boolean;
+  error?: string;
+}
+
+/** Operations that need a running capsule refuse every other state with a clear 409. */
+export function assertRunning(record: CapsuleRecord, operation: string): void {
+  if (record.status !== 'running') {
+    throw new WrennError(
+      'capsule_busy',
+      `cannot ${operation} capsule ${record.id}: it is ${record.status}${record.error ? ` (${record.error})` : ''}`,
+      { capsuleId: record.id, status: record.status },
+    );
+  }
+}
+
+/** Capsule ids become runc container ids and directory names: keep them to a safe alphabet. */
+export function validateCapsuleId(id: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(id)) {
+    throw new WrennError('invalid_argument', `capsule id ${JSON.stringify(id)} must be 1-63 characters of letters, digits, '_', '.', '-'`);
+  }
+}

@@ -1,0 +1,33 @@
+/** Domain records → wire messages of hostagent.v1. */
+import { create } from '@bufbuild/protobuf';
+import { CapsuleSchema, CapsuleStatus, type Capsule } from '@wrenn/proto/hostagent';
+import type { CapsuleRecord, CapsuleStatus as DomainStatus } from '../domain/capsule-record.js';
+
+const STATUS: Record<DomainStatus, CapsuleStatus> = {
+  warm: CapsuleStatus.RUNNING,
+  starting: CapsuleStatus.STARTING,
+  running: CapsuleStatus.RUNNING,
+  pausing: CapsuleStatus.PAUSING,
+  paused: CapsuleStatus.PAUSED,
+  resuming: CapsuleStatus.RESUMING,
+  stopping: CapsuleStatus.STOPPING,
+  error: CapsuleStatus.ERROR,
+};
+
+export function toCapsule(r: CapsuleRecord): Capsule {
+  return create(CapsuleSchema, {
+    id: r.id,
+    status: STATUS[r.status],
+    template: r.template,
+    vcpus: r.vcpus,
+    memoryMb: r.memoryMb,
+    diskSizeMb: Math.round(r.diskSizeBytes / 1024 / 1024),
+    address: r.address,
+    createdAtMs: BigInt(r.createdAtMs),
+    expiresAtMs: BigInt(r.expiresAtMs),
+    metadata: r.metadata,
+    error: r.error ?? '',
+    fromWarmPool: r.fromWarmPool,
+    defaultUser: r.defaultUser,
+  });
+}

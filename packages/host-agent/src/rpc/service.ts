@@ -1,0 +1,329 @@
+/**
+ * hostagent.v1.HostAgentService: thin mapping from RPCs to the capsule manager and to the
+ * capsule's envd. Validation of inputs happens here; state rules live in the domain.
+ */
+import { PassThrough } from 'node:stream';
+import { statfs } from 'node:fs/promises';
+import { freemem, totalmem } from 'node:os';
+import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import { HostAgentService, type ProcessSelector as WireSelector } from '@wrenn/proto/hostagent';
+import { FileType } from '@wrenn/proto/filesystem';
+import { WrennError } from '@wrenn/shared';
+import type { CapsuleManager } from '../domain/capsule-manager.js';
+import { METRICS_RANGES, type MetricsRange } from '../domain/metrics/tiers.js';
+import { execCommand, mapEvents, newTag, startBackground, streamCommand, type CommandSpec } from '../domain/process-ops.js';
+import { EnvdClient, fromEnvdError, type ProcessSelector } from '../infra/envd/envd-client.js';
+import type { AgentConfig } from '../start/config.js';
+import { toCapsule } from './convert.js';
+
+export interface ServiceDeps {
+  config: AgentConfig;
+  manager: CapsuleManager;
+  hostId: string;
+  version: string;
+  runtimeName: string;
+  cgroupMode: string;
+}
+
+function required(value: string, name: string): string {
+  if (!value) throw new WrennError('invalid_argument', `${name} is required`);
+  return value;
+}
+
+function selectorOf(sel: WireSelector | undefined): ProcessSelector {
+  const s = sel?.selector;
+  if (s?.case === 'pid') return { pid: s.value };
+  if (s?.case === 'tag' && s.value) return { tag: s.value };
+  throw new WrennError('invalid_argument', 'process selector needs a pid or a tag');
+}
+
+function spec(r: { cmd: string; args: string[]; envs: Record<string, string>; cwd?: string; user?: string }): CommandSpec {
+  return { cmd: required(r.cmd, 'cmd'), args: r.args, envs: r.envs, cwd: r.cwd, user: r.user };
+}
+
+const FILE_TYPE_NAMES: Partial<Record<FileType, string>> = {
+  [FileType.FILE]: 'file',
+  [FileType.DIRECTORY]: 'dir',
+  [FileType.SYMLINK]: 'symlink',
+};
+
+function dirEntry(e: { name: string; path: string; type: FileType; size: bigint; mode: number; owner: string; modifiedTime?: { seconds: bigint; nanos: number } }) {
+  return {
+    name: e.name,
+    path: e.path,
+    type: FILE_TYPE_NAMES[e.type] ?? 'file',
+    size: BigInt(e.size),
+    mode: e.mode,
+    owner: e.owner,
+    modifiedAtMs: e.modifiedTime ? e.modifiedTime.seconds * 1000n + BigInt(Math.floor(e.modifiedTime.nanos / 1e6)) : 0n,
+  };
+}
+
+export function registerHostAgentService(router: ConnectRouter, deps: ServiceDeps): void {
+  const { manager } = deps;
+  const envdOf = (id: string, op: string) => manager.envdOf(required(id, 'capsule_id'), op);
+
+  router.service(HostAgentService, {
+    async health() {
+      const disk = await statfs(deps.config.dataDir).catch(() => undefined);
+      return {
+        hostId: deps.hostId,
+        version: deps.version,
+        runtime: deps.runtimeName,
+        capsules: manager.list().length,
+        vcpusTotal: deps.config.vcpusTotal,
+        memoryTotalBytes: BigInt(totalmem()),
+        memoryFreeBytes: BigInt(freemem()),
+        diskFreeBytes: disk ? BigInt(disk.bavail) * BigInt(disk.bsize) : 0n,
+        cgroupMode: deps.cgroupMode,
+      };
+    },
+
+    async create(req, ctx: HandlerContext) {
+      const record = await manager.create(
+        {
+          capsuleId: required(req.capsuleId, 'capsule_id'),
+          template: req.template || 'minimal',
+          vcpus: req.vcpus || 1,
+          memoryMb: req.memoryMb || 512,
+          diskSizeMb: req.diskSizeMb,
+          envs: req.envs,
+          metadata: req.metadata,
+          lifetimeSec: req.lifetimeSec,
+          egress: req.egress,
+          defaultUser: req.defaultUser,
+          workdir: req.workdir,
+        },
+        ctx.signal,
+      );
+      return { capsule: toCapsule(record), envdAccessToken: record.envdAccessToken };
+    },
+
+    async destroy(req) {
+      await manager.destroy(required(req.capsuleId, 'capsule_id'));
+      return {};
+    },
+
+    async get(req) {
+      return { capsule: toCapsule(manager.get(required(req.capsuleId, 'capsule_id'))) };
+    },
+
+    async list() {
+      return { capsules: manager.list().map(toCapsule) };
+    },
+
+    async ping(req) {
+      const envd = envdOf(req.capsuleId, 'ping');
+      return { healthy: await envd.health() };
+    },
+
+    async exec(req) {
+      const envd = envdOf(req.capsuleId, 'exec in');
+      const timeoutMs = (req.timeoutSec || 30) * 1000;
+      const r = await execCommand(envd, spec(req), timeoutMs, req.stdin);
+      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, durationMs: r.durationMs, timedOut: r.timedOut };
+    },
+
+    async *execStream(req, ctx) {
+      const envd = envdOf(req.capsuleId, 'exec in');
+      for await (const ev of streamCommand(envd, spec(req), ctx.signal)) {
+        if (ev.kind === 'started') yield { event: { case: 'startedPid', value: ev.pid } };
+        else if (ev.kind === 'stdout' || ev.kind === 'pty') yield { event: { case: 'stdout', value: ev.data } };
+        else if (ev.kind === 'stderr') yield { event: { case: 'stderr', value: ev.data } };
+        else yield { event: { case: 'exitCode', value: ev.exitCode } };
+      }
+    },
+
+    async startBackground(req) {
+      const envd = envdOf(req.capsuleId, 'start a process in');
+      return startBackground(envd, spec(req), req.tag);
+    },
+
+    async listProcesses(req) {
+      const envd = envdOf(req.capsuleId, 'list processes of');
+      try {
+        const res = await envd.process.list({});
+        return {
+          processes: res.processes.map((p) => ({ pid: p.pid, tag: p.tag ?? '', cmd: p.config?.cmd ?? '', args: p.config?.args ?? [] })),
+        };
+      } catch (err) {
+        throw fromEnvdError(err);
+      }
+    },
+
+    async killProcess(req) {
+      const envd = envdOf(req.capsuleId, 'kill a process in');
+      const signal = req.signal || 'SIGTERM';
+      if (signal !== 'SIGTERM' && signal !== 'SIGKILL') throw new WrennError('invalid_argument', `signal must be SIGTERM or SIGKILL, got ${signal}`);
+      await envd.kill(selectorOf(req.process), signal);
+      return {};
+    },
+
+    async *connectProcess(req, ctx) {
+      const envd = envdOf(req.capsuleId, 'connect to a process in');
+      const events = mapEvents(envd.process.connect({ process: envd.selector(selectorOf(req.process)) }, { signal: ctx.signal }));
+      for await (const ev of events) {
+        if (ev.kind === 'started') yield { event: { case: 'startedPid', value: ev.pid } };
+        else if (ev.kind === 'stdout' || ev.kind === 'pty') yield { event: { case: 'stdout', value: ev.data } };
+        else if (ev.kind === 'stderr') yield { event: { case: 'stderr', value: ev.data } };
+        else yield { event: { case: 'exitCode', value: ev.exitCode } };
+      }
+    },
+
+    async *ptyAttach(req, ctx) {
+      const envd = envdOf(req.capsuleId, 'open a terminal in');
+      let tag = req.tag;
+      let events;
+      if (tag) {
+        events = mapEvents(envd.process.connect({ process: { selector: { case: 'tag', value: tag } } }, { signal: ctx.signal }));
+      } else {
+        tag = newTag('pty-');
+        const cols = req.cols || 80;
+        const rows = req.rows || 24;
+        events = mapEvents(
+          envd.process.start(
+            {
+              process: { cmd: req.cmd || '/bin/bash', args: req.cmd ? req.args : ['-l'], envs: req.envs, ...(req.cwd ? { cwd: req.cwd } : {}) },
+              pty: { size: { cols, rows } },
+              tag,
+            },
+            { headers: EnvdClient.userHeaders(req.user), signal: ctx.signal },
+          ),
+        );
+      }
+      for await (const ev of events) {
+        if (ev.kind === 'started') yield { event: { case: 'started', value: { pid: ev.pid, tag } } };
+        else if (ev.kind === 'exit') yield { event: { case: 'exitCode', value: ev.exitCode } };
+        else yield { event: { case: 'output', value: ev.data } };
+      }
+    },
+
+    async ptySendInput(req) {
+      const envd = envdOf(req.capsuleId, 'type into a terminal of');
+      try {
+        await envd.process.sendInput({
+          process: { selector: { case: 'tag', value: required(req.tag, 'tag') } },
+          input: { input: { case: 'pty', value: req.data } },
+        });
+      } catch (err) {
+        throw fromEnvdError(err);
+      }
+      return {};
+    },
+
+    async ptyResize(req) {
+      const envd = envdOf(req.capsuleId, 'resize a terminal of');
+      if (!req.cols || !req.rows) throw new WrennError('invalid_argument', 'cols and rows must be positive');
+      try {
+        await envd.process.update({
+          process: { selector: { case: 'tag', value: required(req.tag, 'tag') } },
+          pty: { size: { cols: req.cols, rows: req.rows } },
+        });
+      } catch (err) {
+        throw fromEnvdError(err);
+      }
+      return {};
+    },
+
+    async ptyKill(req) {
+      const envd = envdOf(req.capsuleId, 'kill a terminal of');
+      await envd.kill({ tag: required(req.tag, 'tag') }, 'SIGKILL');
+      return {};
+    },
+
+    async writeFile(requests) {
+      let envd: EnvdClient | undefined;
+      let path = '';
+      let size = 0;
+      const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+      let upload: Promise<import('node:http').IncomingMessage> | undefined;
+      try {
+        for await (const msg of requests) {
+          if (msg.part.case === 'header') {
+            if (envd) throw new WrennError('invalid_argument', 'WriteFile takes exactly one header, first');
+            envd = envdOf(msg.part.value.capsuleId, 'write a file in');
+            path = required(msg.part.value.path, 'path');
+            const q = new URLSearchParams({ path, ...(msg.part.value.user ? { username: msg.part.value.user } : {}) });
+            upload = envd.request('POST', `/files?${q}`, { headers: { 'content-type': 'application/octet-stream' }, body });
+            upload.catch(() => {}); // observed below
+          } else if (msg.part.case === 'chunk') {
+            if (!envd) throw new WrennError('invalid_argument', 'WriteFile must start with a header naming the capsule and path');
+            size += msg.part.value.length;
+            if (!body.write(msg.part.value)) await new Promise((r) => body.once('drain', r));
+          }
+        }
+        if (!envd || !upload) throw new WrennError('invalid_argument', 'WriteFile needs a header message');
+        body.end();
+        const res = await upload;
+        const chunks: Buffer[] = [];
+        for await (const c of res) chunks.push(c as Buffer);
+        if ((res.statusCode ?? 500) >= 400) throw EnvdClient.httpError(res.statusCode ?? 500, Buffer.concat(chunks).toString('utf8'));
+        const written = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Array<{ path: string }>;
+        return { path: written[0]?.path ?? path, size: BigInt(size) };
+      } catch (err) {
+        body.destroy();
+        throw err instanceof WrennError ? err : fromEnvdError(err);
+      }
+    },
+
+    async *readFile(req, ctx) {
+      const envd = envdOf(req.capsuleId, 'read a file in');
+      const q = new URLSearchParams({ path: required(req.path, 'path'), ...(req.user ? { username: req.user } : {}) });
+      const res = await envd.request('GET', `/files?${q}`, { signal: ctx.signal }).catch((err: unknown) => {
+        throw fromEnvdError(err);
+      });
+      if ((res.statusCode ?? 500) >= 400) {
+        const chunks: Buffer[] = [];
+        for await (const c of res) chunks.push(c as Buffer);
+        throw EnvdClient.httpError(res.statusCode ?? 500, Buffer.concat(chunks).toString('utf8'));
+      }
+      for await (const chunk of res) yield { chunk: chunk as Buffer };
+    },
+
+    async listDir(req) {
+      const envd = envdOf(req.capsuleId, 'list files in');
+      try {
+        const res = await envd.fs.listDir({ path: req.path, depth: req.depth || 1 }, { headers: EnvdClient.userHeaders(req.user) });
+        return { entries: res.entries.map(dirEntry) };
+      } catch (err) {
+        throw fromEnvdError(err);
+      }
+    },
+
+    async makeDir(req) {
+      const envd = envdOf(req.capsuleId, 'create a directory in');
+      try {
+        const res = await envd.fs.makeDir({ path: required(req.path, 'path') }, { headers: EnvdClient.userHeaders(req.user) });
+        return { entry: res.entry ? dirEntry(res.entry) : undefined };
+      } catch (err) {
+        throw fromEnvdError(err);
+      }
+    },
+
+    async removePath(req) {
+      const envd = envdOf(req.capsuleId, 'remove files in');
+      try {
+        await envd.fs.remove({ path: required(req.path, 'path') }, { headers: EnvdClient.userHeaders(req.user) });
+        return {};
+      } catch (err) {
+        throw fromEnvdError(err);
+      }
+    },
+
+    async getMetrics(req) {
+      const range = (req.range || '5m') as MetricsRange;
+      if (!METRICS_RANGES.includes(range)) throw new WrennError('invalid_argument', `range must be one of ${METRICS_RANGES.join(', ')}`);
+      const points = manager.metrics(required(req.capsuleId, 'capsule_id'), range);
+      return {
+        points: points.map((p) => ({
+          tsMs: BigInt(p.tsMs),
+          cpuPct: p.cpuPct,
+          memUsedBytes: BigInt(p.memUsedBytes),
+          memTotalBytes: BigInt(p.memTotalBytes),
+          diskUsedBytes: BigInt(p.diskUsedBytes),
+          diskTotalBytes: BigInt(p.diskTotalBytes),
+        })),
+      };
+    },
+  });
+}

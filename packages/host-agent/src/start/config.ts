@@ -1,0 +1,79 @@
+/** Host agent configuration from WRENN_* environment variables, validated once at start. */
+import { availableParallelism } from 'node:os';
+import { parseSize } from '@wrenn/shared';
+
+export interface AgentConfig {
+  /** State, templates, capsule disks and snapshots. WRENN_DATA_DIR, default /var/lib/wrenn. */
+  dataDir: string;
+  /** Listen address of the agent's RPC server. WRENN_AGENT_HOST, default 127.0.0.1. */
+  host: string;
+  /** WRENN_AGENT_PORT, default 50052. */
+  port: number;
+  /** Bearer token callers must present. WRENN_AGENT_TOKEN; generated and stored under dataDir when unset. */
+  token: string | undefined;
+  /** Default writable-layer size. WRENN_DEFAULT_ROOTFS_SIZE, default 5G (never smaller than the template, H6). */
+  defaultRootfsSizeBytes: number;
+  /** Pool capsules take their addresses from. WRENN_NETWORK_CIDR, default 10.88.0.0/16. */
+  networkCidr: string;
+  /** Host uid/gid capsule root maps to, and the size of the range. WRENN_UID_BASE (100000), WRENN_UID_RANGE (65536). */
+  uidBase: number;
+  uidRange: number;
+  /** Per-capsule process limit. WRENN_PIDS_MAX, default 4096. */
+  pidsMax: number;
+  /** Warm pool: `template=count,...`. WRENN_WARM_POOL, default empty (off). */
+  warmPool: Record<string, number>;
+  /** Per-capsule network rate. WRENN_NET_RATE (200M bytes/s), WRENN_NET_BURST (100M bytes). */
+  netRateBytesPerSec: number;
+  netBurstBytes: number;
+  /** runc binary. WRENN_RUNC, default runc. */
+  runcPath: string;
+  /** CRIU binary or wrapper. WRENN_CRIU, default criu. */
+  criuPath: string;
+  /** How long Create waits for envd to answer /health. WRENN_ENVD_START_TIMEOUT_MS, default 20000. */
+  envdStartTimeoutMs: number;
+  /** Capacity the scheduler may hand out (defaults: all cores, 90% of memory). */
+  vcpusTotal: number;
+  logLevel: string;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function parseWarmPool(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9._-]+)=(\d+)$/.exec(part);
+    if (!m) throw new Error(`WRENN_WARM_POOL: expected template=count[,template=count], got ${JSON.stringify(part)}`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const cidr = env.WRENN_NETWORK_CIDR || '10.88.0.0/16';
+  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr)) throw new Error(`WRENN_NETWORK_CIDR must look like 10.88.0.0/16, got ${JSON.stringify(cidr)}`);
+  return {
+    dataDir: env.WRENN_DATA_DIR || '/var/lib/wrenn',
+    host: env.WRENN_AGENT_HOST || '127.0.0.1',
+    port: int(env, 'WRENN_AGENT_PORT', 50052),
+    token: env.WRENN_AGENT_TOKEN || undefined,
+    defaultRootfsSizeBytes: parseSize(env.WRENN_DEFAULT_ROOTFS_SIZE || '5G', 'WRENN_DEFAULT_ROOTFS_SIZE'),
+    networkCidr: cidr,
+    uidBase: int(env, 'WRENN_UID_BASE', 100000, 1),
+    uidRange: int(env, 'WRENN_UID_RANGE', 65536, 1024),
+    pidsMax: int(env, 'WRENN_PIDS_MAX', 4096, 16),
+    warmPool: parseWarmPool(env.WRENN_WARM_POOL || ''),
+    netRateBytesPerSec: parseSize(env.WRENN_NET_RATE || '200M', 'WRENN_NET_RATE'),
+    netBurstBytes: parseSize(env.WRENN_NET_BURST || '100M', 'WRENN_NET_BURST'),
+    runcPath: env.WRENN_RUNC || 'runc',
+    criuPath: env.WRENN_CRIU || 'criu',
+    envdStartTimeoutMs: int(env, 'WRENN_ENVD_START_TIMEOUT_MS', 20000, 100),
+    vcpusTotal: int(env, 'WRENN_VCPUS_TOTAL', availableParallelism(), 1),
+    logLevel: env.WRENN_LOG_LEVEL || 'info',
+  };
+}
