@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -158,6 +158,17 @@ describe('envd /files', () => {
     assert.equal(res.status, 400);
     assert.equal(existsSync(join(t.testHome, 'gz/bad.txt')), false);
     assert.deepEqual(tempFilesIn(join(t.testHome, 'gz')), []);
+  });
+
+  test('a download whose Accept-Encoding merely lists gzip among others is sent as is', async () => {
+    const data = Buffer.from('plain please\n'.repeat(1000));
+    writeFileSync(join(t.testHome, 'plain.txt'), data);
+    chownSync(join(t.testHome, 'plain.txt'), TEST_UID, TEST_GID);
+    const res = await raw(t, 'GET', `/files?${q({ path: '~/plain.txt', username: TEST_USER })}`, { 'accept-encoding': 'gzip, deflate, br' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-encoding'], undefined);
+    assert.equal(Number(res.headers['content-length']), data.length);
+    assert.deepEqual(res.body, data);
   });
 
   test('a download with Accept-Encoding: gzip is gzip-coded, without content-length', async () => {

@@ -21,16 +21,21 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${fallback}"; filename*=UTF-8''${exact}`;
 }
 
-/** True when `Accept-Encoding` lists gzip (or `*`) with a non-zero quality. */
+/**
+ * True when the client asks specifically for gzip (`Accept-Encoding: gzip`, optionally with
+ * a q-value). A list of codings (`gzip, deflate, br`) is what fetch implementations add to
+ * every request on their own; compressing for those would cost CPU on every download (and
+ * cap throughput well below disk speed) for clients that never asked. The e2b SDK sends
+ * exactly `gzip` when its caller opts in.
+ */
 export function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
-  for (const part of header.split(',')) {
-    const [coding = '', ...params] = part.trim().toLowerCase().split(';');
-    if (coding.trim() !== 'gzip' && coding.trim() !== '*') continue;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    if (q === undefined || Number(q.slice(2)) > 0) return true;
-  }
-  return false;
+  const parts = header.split(',').map((p) => p.trim()).filter(Boolean);
+  if (parts.length !== 1) return false;
+  const [coding = '', ...params] = parts[0]!.toLowerCase().split(';');
+  if (coding.trim() !== 'gzip') return false;
+  const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+  return q === undefined || Number(q.slice(2)) > 0;
 }
 
 /** Client went away mid-response: not an error worth reporting. */
