@@ -48,7 +48,7 @@ export async function ensureCanRemovePath(path: string, user: UserInfo): Promise
   }
 }
 
-/** Listing a directory needs read and search permission on it. Returns its stat. */
+/** Listing a directory needs read and search permission on it; a non-directory is `not_a_directory`. */
 export async function ensureCanList(dir: string, user: UserInfo): Promise<Stats> {
   let st: Stats;
   try {
@@ -56,6 +56,7 @@ export async function ensureCanList(dir: string, user: UserInfo): Promise<Stats>
   } catch (err) {
     throw namingPath(err, dir, user, 'list');
   }
+  if (!st.isDirectory()) throw new WrennError('not_a_directory', `path ${JSON.stringify(dir)} is not a directory`, { path: dir });
   if (!allows(st, user, 'x')) throw denied(dir, user, 'list');
   return st;
 }

@@ -58,6 +58,15 @@ export class EventOutbox {
     return true;
   }
 
+  /** Settles every pending disappearance as REMOVE and resolves once all is delivered. */
+  drain(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const q of this.queue) if (q.type === 'pending') q.type = EventType.REMOVE;
+    this.flush();
+    return this.chain;
+  }
+
   close(): void {
     this.closed = true;
     this.queue.length = 0;

@@ -1,8 +1,6 @@
-// STUB: replaced by the filesystem-service work.
-import type { ConnectRouter } from '@connectrpc/connect';
-import type { EnvdContext } from '../core/context.js';
-export class WatcherRegistry {
-  constructor(readonly ctx: EnvdContext) {}
-  async closeAll(): Promise<void> {}
-}
-export function registerFilesystemService(_router: ConnectRouter, _ctx: EnvdContext, _w: WatcherRegistry): void {}
+/** The envd filesystem service and the pieces the /files routes reuse. */
+export { registerFilesystemService } from './service.js';
+export { WatcherRegistry } from './watcher-registry.js';
+export { entryInfo, entryInfoFromStats, permissionString } from './entry-info.js';
+export { readUserXattrs, writeUserXattrs, xattrsAvailable } from './xattr.js';
+export { openWatchHandleCount } from './dir-watcher.js';

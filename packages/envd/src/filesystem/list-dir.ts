@@ -5,7 +5,7 @@
 import { promises as fsp, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { EntryInfo } from '@wrenn/proto/filesystem';
-import { WrennError, fromSystemError } from '@wrenn/shared';
+import { fromSystemError } from '@wrenn/shared';
 import type { EnvdContext } from '../core/context.js';
 import type { UserInfo } from '../core/users.js';
 import { canDescend, ensureCanList } from './access.js';
@@ -17,10 +17,7 @@ import { entryInfoFromStats } from './entry-info.js';
  * user may not read are listed but not entered.
  */
 export async function listDir(dir: string, depth: number, user: UserInfo, ctx: Pick<EnvdContext, 'users'>): Promise<EntryInfo[]> {
-  const st = await ensureCanList(dir, user);
-  if (!st.isDirectory()) {
-    throw new WrennError('not_a_directory', `path ${JSON.stringify(dir)} is not a directory`, { path: dir });
-  }
+  await ensureCanList(dir, user);
   const entries: EntryInfo[] = [];
   await collect(dir, Math.max(1, depth), user, ctx, entries);
   // Plain code-unit order, like Go's sort of paths: stable across locales.

@@ -13,8 +13,11 @@ export async function movePath(source: string, destination: string): Promise<voi
   try {
     await fsp.rename(source, destination);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw fromSystemError(err, source);
-    await moveAcrossDevices(source, destination);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EXDEV') return moveAcrossDevices(source, destination);
+    // These are about what is already at the destination.
+    const aboutDestination = code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTDIR';
+    throw fromSystemError(err, aboutDestination ? destination : source);
   }
 }
 

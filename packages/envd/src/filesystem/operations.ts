@@ -59,6 +59,9 @@ export async function makeDir(path: string, user: UserInfo, ctx: Ctx): Promise<E
 export async function movePathFor(source: string, destination: string, user: UserInfo, ctx: Ctx): Promise<EntryInfo> {
   if (source === '/') throw new WrennError('invalid_argument', 'cannot move the root directory', { path: source });
   await ensureCanRemovePath(source, user);
+  const srcSt = await fsp.lstat(source).catch((err) => {
+    throw fromSystemError(err, source);
+  });
   const parent = posix.dirname(destination);
   const parentSt = await fsp.stat(parent).catch((err) => {
     throw fromSystemError(err, parent);
@@ -69,7 +72,6 @@ export async function movePathFor(source: string, destination: string, user: Use
   await ensureCanWriteInto(parent, destination, user);
   // Replacing an existing destination removes it, with the same rules as removing.
   if (await exists(destination)) await ensureCanRemovePath(destination, user);
-  const srcSt = await fsp.lstat(source);
   if (user.uid !== 0 && srcSt.isDirectory() && posix.dirname(source) !== parent) {
     // A directory changing parent gets its ".." rewritten: it must be writable itself.
     await ensureAccess(source, user, 'w').catch((err) => {

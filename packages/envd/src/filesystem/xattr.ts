@@ -1,12 +1,9 @@
 /**
  * User extended attributes (`user.*` xattrs): the e2b SDK stores file metadata there and
  * reads it back in EntryInfo.metadata. Node has no xattr API, so this wraps the native
- * `fs-xattr` addon. The addon is loaded lazily and optionally: envd is bundled into one
- * file and may run where the addon is missing or cannot load, and then files simply have
- * no metadata instead of envd failing to start.
+ * `fs-xattr` addon. The addon is loaded lazily and optionally: where it is missing or
+ * cannot load, files simply have no metadata instead of envd failing to start.
  */
-import { createRequire } from 'node:module';
-
 interface XattrAddon {
   listAttributes(path: string): Promise<string[]>;
   getAttribute(path: string, attr: string): Promise<Buffer>;
@@ -16,25 +13,23 @@ interface XattrAddon {
 
 const PREFIX = 'user.';
 
-/** undefined: not tried yet; null: tried and unavailable. */
-let addon: XattrAddon | null | undefined;
+/** Settles once: the addon, or null when it cannot be loaded here. */
+let addon: Promise<XattrAddon | null> | undefined;
 
-function loadAddon(): XattrAddon | null {
-  if (addon !== undefined) return addon;
-  try {
-    // A bundled CommonJS build has __filename but no import.meta.url; the ESM sources the opposite.
-    const base = typeof __filename === 'string' ? __filename : import.meta.url;
-    // Loaded through a runtime require so that a bundler leaves the native addon alone.
-    addon = createRequire(base)('fs-xattr') as XattrAddon;
-  } catch {
-    addon = null;
-  }
+function loadAddon(): Promise<XattrAddon | null> {
+  // A dynamic import the bundler can see: it inlines fs-xattr, whose loader then finds
+  // build/Release/xattr.node next to the bundle (scripts/bundle.mjs copies it there).
+  // Loading the .node file is what can fail (missing, wrong libc), hence the catch.
+  addon ??= import('fs-xattr').then(
+    (m) => m as XattrAddon,
+    () => null,
+  );
   return addon;
 }
 
 /** Whether xattrs can be read and written in this process. */
-export function xattrsAvailable(): boolean {
-  return loadAddon() !== null;
+export async function xattrsAvailable(): Promise<boolean> {
+  return (await loadAddon()) !== null;
 }
 
 /**
@@ -42,7 +37,7 @@ export function xattrsAvailable(): boolean {
  * addon is unavailable or the filesystem does not support xattrs.
  */
 export async function readUserXattrs(path: string): Promise<Record<string, string>> {
-  const x = loadAddon();
+  const x = await loadAddon();
   if (!x) return {};
   let names: string[];
   try {
@@ -67,7 +62,7 @@ export async function readUserXattrs(path: string): Promise<Record<string, strin
  * addon is unavailable; filesystem errors (ENOTSUP, EACCES) are thrown.
  */
 export async function writeUserXattrs(path: string, values: Record<string, string>): Promise<boolean> {
-  const x = loadAddon();
+  const x = await loadAddon();
   if (!x) return false;
   for (const [key, value] of Object.entries(values)) {
     await x.setAttribute(path, PREFIX + key, value);
