@@ -23,7 +23,15 @@ export interface NetworkSlot {
 export interface PlumbOptions {
   /** Outbound internet through NAT (never exercised in tests). */
   egress: boolean;
-  /** Sustained rate limit in bytes/s and burst in bytes (H10). */
+  /** Sustained rate limit in bytes/s, each direction (H10); 0 = unlimited. */
   rateBytesPerSec: number;
+  /** Bytes that may pass at full speed before the rate applies. */
   burstBytes: number;
 }
+
+/** H10 defaults: 200 MB/s sustained, 100 MB burst, egress on. */
+export const DEFAULT_PLUMB_OPTIONS: Readonly<PlumbOptions> = Object.freeze({
+  egress: true,
+  rateBytesPerSec: 200_000_000,
+  burstBytes: 100_000_000,
+});
