@@ -1,0 +1,3 @@
+export * from './layout.js';
+export * from './stats.js';
+export * from './remove.js';
