@@ -246,7 +246,7 @@ export class CapsuleManager {
       }
     };
     await step('runtime', () => this.deps.runtime.delete(record.runtimeId, { force: true }));
-    const slot = this.deps.network.reserve(record.netSlot);
+    const slot = this.deps.network.slot(record.netSlot);
     await step('network', () => this.deps.network.unplumb(slot));
     await step('rootfs', () => this.deps.rootfs.remove(this.store.dirOf(record.runtimeId)));
     if (failures.length > 0) {

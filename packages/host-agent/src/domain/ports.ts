@@ -22,6 +22,8 @@ export interface RootfsPort {
 
 export interface NetworkPort {
   allocate(): NetworkSlot;
+  /** The slot with this index (no allocation). */
+  slot(index: number): NetworkSlot;
   /** Re-claims a slot recorded on disk (agent restart). */
   reserve(index: number): NetworkSlot;
   release(index: number): void;

@@ -1,0 +1,173 @@
+/**
+ * Composition root of the host agent: builds every adapter from the config, recovers the
+ * capsules left on disk, and serves the RPC API. `close()` stops serving and releases
+ * timers; capsules keep running so a restarted agent adopts them.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { WrennError, type Logger } from '@wrenn/shared';
+import { CapsuleManager } from '../domain/capsule-manager.js';
+import type { EnvdLaunch, NetworkPort, TemplatePort } from '../domain/ports.js';
+import { detectCgroupLayout } from '../infra/cgroup/index.js';
+import { ensureEnvdRuntime, envdCommand, envdEnvironment, ENVD_MOUNT_POINT, ENVD_PORT } from '../infra/envd-runtime/runtime-dir.js';
+import { AddressPool } from '../infra/net/address-pool.js';
+import { NetworkManager } from '../infra/net/network-manager.js';
+import { releaseAllLeftoverRootfs } from '../infra/rootfs/index.js';
+import { loopOverlayRootfs } from '../infra/rootfs/loop-overlay-rootfs.js';
+import { OciRuntime } from '../infra/runtime/oci/index.js';
+import { TemplateStore } from '../infra/template/index.js';
+import { createAgentServer, type AgentServer } from '../rpc/server.js';
+import { registerHostAgentService } from '../rpc/service.js';
+import type { AgentConfig } from './config.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface StartOptions {
+  /** packages/envd/dist (bundle + addons); default: resolved from this package. */
+  envdDist?: string;
+  /** Set the host's ip_forward for NAT egress (default true; tests turn it off). */
+  enableIpForwarding?: boolean;
+  /** nftables table name (tests use their own). */
+  nftTable?: string;
+  /** Interface name prefix (tests use their own so they never touch the agent's). */
+  ifPrefix?: string;
+  /** runc cgroup parent (tests use their own). */
+  cgroupParent?: string;
+  /** Serve the RPC API (default true). */
+  listen?: boolean;
+}
+
+export interface HostAgent {
+  readonly hostId: string;
+  readonly token: string;
+  readonly port: number;
+  readonly manager: CapsuleManager;
+  readonly templates: TemplateStore;
+  readonly network: NetworkManager;
+  readonly runtime: OciRuntime;
+  readonly server?: AgentServer;
+  close(): Promise<void>;
+}
+
+async function readOrCreate(path: string, make: () => string): Promise<string> {
+  try {
+    return (await fsp.readFile(path, 'utf8')).trim();
+  } catch {
+    const value = make();
+    await fsp.writeFile(path, `${value}\n`, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    return (await fsp.readFile(path, 'utf8')).trim();
+  }
+}
+
+export async function startHostAgent(config: AgentConfig, logger: Logger, opts: StartOptions = {}): Promise<HostAgent> {
+  await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o711 });
+  const hostId = await readOrCreate(join(config.dataDir, 'host-id'), () => `host-${randomBytes(6).toString('hex')}`);
+  const token = config.token ?? (await readOrCreate(join(config.dataDir, 'agent-token'), () => randomBytes(32).toString('hex')));
+  const log = logger.child({ hostId });
+  const layout = await detectCgroupLayout();
+  const idMapping = { hostBase: config.uidBase, size: config.uidRange };
+
+  const templates = new TemplateStore({ dataDir: config.dataDir, idMapping, logger: log });
+  const envdDist = opts.envdDist ?? resolve(import.meta.dirname, '../../../envd/dist');
+  const envdRuntime = await ensureEnvdRuntime(config.dataDir, {
+    nodeBinary: process.execPath,
+    envdDist,
+    tiniStatic: '/usr/bin/tini-static',
+  });
+  const envd: EnvdLaunch = {
+    mounts: [{ source: envdRuntime.dir, destination: ENVD_MOUNT_POINT, readonly: true }],
+    args: await envdCommand(envdRuntime),
+    env: envdEnvironment(),
+    port: ENVD_PORT,
+  };
+
+  const runtime = new OciRuntime({
+    dataDir: config.dataDir,
+    logger: log,
+    runcPath: config.runcPath,
+    criuPath: config.criuPath,
+    ...(opts.cgroupParent ? { cgroupParent: opts.cgroupParent } : {}),
+  });
+  const pool = new AddressPool({ cidr: config.networkCidr, ...(opts.ifPrefix ? { ifPrefix: opts.ifPrefix } : {}) });
+  const network = await NetworkManager.open({
+    logger: log,
+    pool,
+    enableIpForwarding: opts.enableIpForwarding ?? true,
+    ...(opts.nftTable ? { nftTable: opts.nftTable } : {}),
+  });
+  const networkPort: NetworkPort = {
+    allocate: () => pool.allocate(),
+    slot: (i) => pool.slot(i),
+    reserve: (i) => pool.reserve(i),
+    release: (i) => pool.release(i),
+    plumb: (slot, pid, o, signal) => network.plumb(slot, pid, o, signal),
+    unplumb: (slot) => network.unplumb(slot),
+  };
+  const templatePort: TemplatePort = {
+    get: async (name) => {
+      try {
+        return await templates.get(name);
+      } catch (err) {
+        if (err instanceof WrennError && err.httpStatus === 404) throw new WrennError('template_not_found', err.message, { template: name });
+        throw err;
+      }
+    },
+  };
+  const manager = new CapsuleManager({
+    config,
+    logger: log,
+    templates: templatePort,
+    rootfs: loopOverlayRootfs({ idMapping, logger: log }),
+    network: networkPort,
+    runtime,
+    envd,
+  });
+
+  const recovered = await manager.recover();
+  const liveSlots = manager.list().map((c) => c.netSlot);
+  await network.cleanupLeftovers(liveSlots);
+  await releaseAllLeftoverRootfs(config.dataDir, {
+    knownCapsuleDirs: manager.list().map((c) => manager.store.dirOf(c.runtimeId)),
+    logger: log,
+  }).catch((err: unknown) =>
+    log.warn({ err: (err as Error).message }, 'leftover rootfs cleanup incomplete'),
+  );
+
+  let server: AgentServer | undefined;
+  let port = 0;
+  if (opts.listen ?? true) {
+    server = createAgentServer({
+      token,
+      logger: log,
+      routes: (router) =>
+        registerHostAgentService(router, {
+          config,
+          manager,
+          hostId,
+          version: AGENT_VERSION,
+          runtimeName: runtime.name,
+          cgroupMode: layout.mode,
+        }),
+    });
+    port = await server.listen(config.port, config.host);
+  }
+  log.info({ port, adopted: recovered.adopted.length, cleaned: recovered.cleaned.length, cgroup: layout.mode }, 'host agent ready');
+
+  return {
+    hostId,
+    token,
+    port,
+    manager,
+    templates,
+    network,
+    runtime,
+    server,
+    close: async () => {
+      await server?.close();
+      manager.close();
+    },
+  };
+}

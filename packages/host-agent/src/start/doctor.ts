@@ -1,0 +1,48 @@
+/** `wrenn-agent doctor`: checks the host's prerequisites and says what is missing and how to fix it. */
+import { existsSync } from 'node:fs';
+import { run } from '../infra/exec.js';
+import { detectCgroupLayout } from '../infra/cgroup/index.js';
+import type { AgentConfig } from './config.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+async function tool(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const r = await run(cmd, args, { allowFailure: true, timeoutMs: 20_000 });
+    return { ok: r.code === 0, out: (r.stdout + r.stderr).trim().split('\n')[0] ?? '' };
+  } catch (err) {
+    return { ok: false, out: (err as Error).message };
+  }
+}
+
+export async function runDoctor(config: AgentConfig): Promise<boolean> {
+  const checks: Check[] = [];
+  checks.push({ name: 'root', ok: process.getuid?.() === 0, detail: 'the agent needs root (namespaces, mounts, nftables)' });
+  const runc = await tool(config.runcPath, ['--version']);
+  checks.push({ name: 'runc', ok: runc.ok, detail: runc.ok ? runc.out : `not working: ${runc.out} (apt-get install runc)` });
+  checks.push({ name: 'tini', ok: existsSync('/usr/bin/tini-static'), detail: '/usr/bin/tini-static (apt-get install tini)' });
+  for (const [name, args] of [
+    ['mkfs.ext4', ['-V']],
+    ['losetup', ['--version']],
+    ['nft', ['--version']],
+    ['ip', ['-V']],
+    ['mmdebstrap', ['--version']],
+  ] as const) {
+    const r = await tool(name, [...args]);
+    checks.push({ name, ok: r.ok, detail: r.out });
+  }
+  const layout = await detectCgroupLayout().catch(() => undefined);
+  checks.push({ name: 'cgroups', ok: !!layout, detail: layout ? `mode ${layout.mode}` : 'cannot detect the cgroup layout' });
+  const criu = await tool(config.criuPath, ['check']);
+  checks.push({
+    name: 'memory snapshots (criu)',
+    ok: true,
+    detail: criu.ok ? 'criu check passed: memory snapshots available' : `unavailable (${criu.out}); pause falls back to filesystem-only`,
+  });
+  for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(26)} ${c.detail}\n`);
+  return checks.every((c) => c.ok);
+}

@@ -1,0 +1,49 @@
+/**
+ * `wrenn-agent`: the host agent daemon. Configuration from WRENN_* variables (README).
+ *   wrenn-agent            serve (building the `minimal` template first if missing)
+ *   wrenn-agent doctor     check this host's prerequisites and print what it supports
+ */
+import { createLogger } from '@wrenn/shared';
+import { loadAgentConfig } from './config.js';
+import { startHostAgent } from './agent.js';
+import { runDoctor } from './doctor.js';
+
+async function main(): Promise<void> {
+  const [command = 'serve'] = process.argv.slice(2);
+  let config;
+  try {
+    config = loadAgentConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`wrenn-agent: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ name: 'wrenn-agent', level: config.logLevel });
+  if (command === 'doctor') {
+    process.exit((await runDoctor(config)) ? 0 : 1);
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`wrenn-agent: unknown command ${JSON.stringify(command)} (serve | doctor)\n`);
+    process.exit(2);
+  }
+  const agent = await startHostAgent(config, logger);
+  if (process.env.WRENN_SKIP_TEMPLATE_BUILD !== '1') {
+    await agent.templates.ensureMinimal({
+      onProgress: (p) => logger.info({ step: p.step, totalSteps: p.totalSteps, template: 'minimal' }, p.message),
+    });
+  }
+  process.stdout.write(`wrenn-agent ${agent.hostId} listening on ${config.host}:${agent.port}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'host agent stopping (capsules keep running)');
+    void agent.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main().catch((err) => {
+  process.stderr.write(`wrenn-agent: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
