@@ -17,6 +17,9 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Cap on captured stdout/stderr bytes each (default 16 MiB). */
   maxOutputBytes?: number;
+  /** Sees output as it arrives (progress of long tools such as mmdebstrap); still captured. */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
 }
 
 export interface RunResult {
@@ -58,10 +61,12 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     let outLen = 0;
     let errLen = 0;
     child.stdout.on('data', (b: Buffer) => {
+      opts.onStdout?.(b);
       if (outLen < max) out.push(b);
       outLen += b.length;
     });
     child.stderr.on('data', (b: Buffer) => {
+      opts.onStderr?.(b);
       if (errLen < max) err.push(b);
       errLen += b.length;
     });

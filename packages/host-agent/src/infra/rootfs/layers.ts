@@ -21,6 +21,12 @@ export interface CapsuleRootfs {
   readonly mergedDir: string;
   /** Loop device holding the upper layer. */
   readonly loopDevice: string;
+  /** The sparse ext4 image file of the upper layer (kept across pause, deleted on destroy). */
+  readonly imagePath: string;
+  /** Size of the upper layer's filesystem: the capsule's disk limit. */
+  readonly sizeBytes: number;
+  /** Space used and total in the upper layer (what the capsule wrote), for metrics. */
+  diskUsage(): Promise<{ usedBytes: number; totalBytes: number }>;
   /** Unmounts merged + upper, detaches the loop device; the image file is kept (pause) or removed (destroy). */
   unmount(): Promise<void>;
 }

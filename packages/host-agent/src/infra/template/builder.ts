@@ -1,0 +1,22 @@
+/**
+ * What the template store needs from a recipe: its phases (for progress) and a function
+ * that fills an empty directory with an unshifted root tree (owners as inside the capsule).
+ */
+import type { Logger } from '@wrenn/shared';
+import type { BuildPhase } from './progress.js';
+import type { TemplateDefaults, TemplateSource } from './metadata.js';
+
+export interface BuildContext {
+  /** Not yet existing directory the recipe creates and fills. */
+  rootfsDir: string;
+  signal?: AbortSignal;
+  logger: Logger;
+  /** Announces that phase `index` (into `phases`) starts. */
+  phase(index: number): void;
+}
+
+export interface TemplateRecipe {
+  source: TemplateSource;
+  phases: BuildPhase[];
+  build(ctx: BuildContext): Promise<TemplateDefaults>;
+}
