@@ -7,6 +7,7 @@ import { freemem, totalmem } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { KeyedQueue, WrennError, type Logger } from '@wrenn/shared';
 import type { TemplateInfo } from '../infra/rootfs/layers.js';
+import { upperImageSizeBytes } from '../infra/rootfs/ext4-image.js';
 import type { Runtime } from '../infra/runtime/runtime.js';
 import { EnvdClient } from '../infra/envd/envd-client.js';
 import type { AgentConfig } from '../start/config.js';
@@ -124,8 +125,8 @@ export class CapsuleManager {
     if (req.diskSizeMb < 0 || !Number.isInteger(req.diskSizeMb)) {
       throw new WrennError('invalid_argument', `disk_size_mb must be a non-negative integer, got ${req.diskSizeMb}`);
     }
-    // H6: the writable layer is never smaller than the template.
-    return Math.max(requested, template.sizeBytes + 64 * 1024 * 1024);
+    // H6: the writable layer is never smaller than the template (same rule the rootfs applies).
+    return upperImageSizeBytes(requested, template.sizeBytes);
   }
 
   async create(req: CreateCapsuleRequest, signal?: AbortSignal): Promise<CapsuleRecord> {

@@ -16,7 +16,9 @@ export class CapsuleStore {
 
   async save(record: CapsuleRecord): Promise<void> {
     const dir = this.dirOf(record.runtimeId);
-    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    // 0711: the capsule's mapped root must traverse to its rootfs; state.json itself stays 0600.
+    await fsp.mkdir(dir, { recursive: true, mode: 0o711 });
+    await fsp.chmod(dir, 0o711);
     const target = join(dir, 'state.json');
     const tmp = `${target}.tmp`;
     await fsp.writeFile(tmp, JSON.stringify(record, null, 2), { mode: 0o600 });
