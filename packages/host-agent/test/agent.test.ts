@@ -258,3 +258,48 @@ describe('host agent: bad input and auth', () => {
     await t.client.destroy({ capsuleId: id });
   });
 });
+
+describe('host agent: warm pool', () => {
+  let t: TestAgent;
+  const waitWarm = async (n: number) => {
+    const deadline = Date.now() + 30_000;
+    while (t.agent.manager.warmCapsules().length < n) {
+      if (Date.now() > deadline) assert.fail(`warm pool did not reach ${n}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  before(async () => {
+    await sharedTemplates();
+    t = await startTestAgent({ env: { WRENN_WARM_POOL: 'busybox=1' } });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('warm capsules are not listed as the team\'s capsules', async () => {
+    await waitWarm(1);
+    assert.equal((await t.client.list({})).capsules.length, 0);
+  });
+
+  test('Create claims a warm capsule and personalises it (id, envs, memory limit)', async () => {
+    await waitWarm(1);
+    const id = newCapsuleId();
+    const res = await t.client.create({ capsuleId: id, template: 'busybox', vcpus: 1, memoryMb: 256, envs: { WARM: 'yes' }, egress: true });
+    assert.equal(res.capsule?.fromWarmPool, true);
+    const r = await t.client.exec({ capsuleId: id, cmd: '/bin/sh', args: ['-c', 'echo $WARM; cat /run/wrenn/.WRENN_CAPSULE_ID; echo; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max'] });
+    const [warm, capsuleId, limit] = text(r.stdout).trim().split('\n');
+    assert.equal(warm, 'yes');
+    assert.equal(capsuleId, id);
+    assert.equal(Number(limit), 256 * 1024 * 1024);
+    await waitWarm(1);
+    await t.client.destroy({ capsuleId: id });
+  });
+
+  test('a request that does not fit the pool (other template) starts cold', async () => {
+    await waitWarm(1);
+    const id = newCapsuleId();
+    const res = await t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: 256, egress: true });
+    assert.equal(res.capsule?.fromWarmPool, false);
+    await t.client.destroy({ capsuleId: id });
+  });
+});

@@ -17,6 +17,7 @@ import { launchCapsule, newAccessToken, type LauncherDeps } from './capsule-laun
 import { MetricsSampler } from './metrics/sampler.js';
 import type { MetricsRange, MetricSample } from './metrics/tiers.js';
 import type { EnvdLaunch, NetworkPort, RootfsPort, TemplatePort } from './ports.js';
+import { WarmPool } from './warm-pool.js';
 
 export interface CreateCapsuleRequest {
   capsuleId: string;
@@ -60,6 +61,9 @@ export class CapsuleManager {
   private readonly queue = new KeyedQueue();
   readonly store: CapsuleStore;
   private readonly launcher: LauncherDeps;
+  private warmPool: WarmPool | undefined;
+  /** Shape every warm capsule is started with; a claim adjusts CPU and memory in place. */
+  static readonly WARM_SHAPE = { vcpus: 1, memoryMb: 512 } as const;
 
   constructor(private readonly deps: ManagerDeps) {
     this.store = new CapsuleStore(deps.config.dataDir);
@@ -70,14 +74,14 @@ export class CapsuleManager {
 
   get(id: string): CapsuleRecord {
     const live = this.capsules.get(id);
-    if (!live || live.record.status === 'warm') {
+    if (!live || live.record.warm) {
       throw new WrennError('capsule_not_found', `capsule ${id} does not exist on this host`, { capsuleId: id });
     }
     return live.record;
   }
 
   list(): CapsuleRecord[] {
-    return [...this.capsules.values()].map((c) => c.record).filter((r) => r.status !== 'warm');
+    return [...this.capsules.values()].map((c) => c.record).filter((r) => !r.warm);
   }
 
   /** The envd client of a running capsule; counts as activity. */
@@ -87,6 +91,11 @@ export class CapsuleManager {
     const live = this.capsules.get(id)!;
     live.lastActivityMs = Date.now();
     return live.envd!;
+  }
+
+  /** Pre-started capsules waiting in the warm pool. */
+  warmCapsules(): CapsuleRecord[] {
+    return [...this.capsules.values()].map((c) => c.record).filter((r) => r.status === 'warm');
   }
 
   lastActivity(id: string): number {
@@ -140,42 +149,144 @@ export class CapsuleManager {
       }
       const template = await this.deps.templates.get(req.template);
       const diskSizeBytes = this.validate(req, template);
-      const slot = this.deps.network.allocate();
-      const record: CapsuleRecord = {
+      const claimed = await this.claimWarm(req, diskSizeBytes);
+      if (claimed) return claimed;
+      return this.startCold(req.capsuleId, req.capsuleId, 'starting', req, template, diskSizeBytes, signal);
+    });
+  }
+
+  private async startCold(
+    id: string,
+    runtimeId: string,
+    status: 'starting' | 'warm',
+    req: Omit<CreateCapsuleRequest, 'capsuleId'>,
+    template: TemplateInfo,
+    diskSizeBytes: number,
+    signal?: AbortSignal,
+  ): Promise<CapsuleRecord> {
+    const slot = this.deps.network.allocate();
+    const record: CapsuleRecord = {
+      id,
+      runtimeId,
+      status,
+      template: req.template,
+      vcpus: req.vcpus,
+      memoryMb: req.memoryMb,
+      diskSizeBytes,
+      netSlot: slot.index,
+      address: slot.guestIp,
+      envdAccessToken: newAccessToken(),
+      createdAtMs: Date.now(),
+      expiresAtMs: req.lifetimeSec > 0 ? Date.now() + req.lifetimeSec * 1000 : 0,
+      metadata: req.metadata,
+      envs: req.envs,
+      defaultUser: req.defaultUser || template.defaultUser,
+      workdir: req.workdir || template.defaultWorkdir,
+      egress: req.egress,
+      fromWarmPool: false,
+      ...(status === 'warm' ? { warm: true } : {}),
+    };
+    // Claimable only once it runs: 'warm' is set after the launch succeeded.
+    record.status = 'starting';
+    const live: LiveCapsule = { record, lastActivityMs: Date.now() };
+    this.capsules.set(record.id, live);
+    try {
+      const launched = await launchCapsule(this.launcher, record, template, slot, signal);
+      live.envd = launched.envd;
+    } catch (err) {
+      this.capsules.delete(record.id);
+      this.deps.network.release(slot.index);
+      throw err;
+    }
+    record.status = status === 'warm' ? 'warm' : 'running';
+    if (record.status === 'running') this.startWatchers(live);
+    await this.store.save(record);
+    return record;
+  }
+
+  // ---- warm pool --------------------------------------------------------------------
+
+  /** Starts keeping `targets` warm capsules per template (WRENN_WARM_POOL). */
+  enableWarmPool(targets: Record<string, number>): void {
+    if (Object.keys(targets).length === 0) return;
+    this.warmPool?.stop();
+    this.warmPool = new WarmPool(
+      targets,
+      {
+        count: (template) => [...this.capsules.values()].filter((c) => c.record.warm && c.record.template === template).length,
+        startOne: async (template) => {
+          const runtimeId = CapsuleManager.randomId('warm-');
+          const info = await this.deps.templates.get(template);
+          await this.startCold(
+            runtimeId,
+            runtimeId,
+            'warm',
+            { template, ...CapsuleManager.WARM_SHAPE, diskSizeMb: 0, envs: {}, metadata: {}, lifetimeSec: 0, egress: true },
+            info,
+            upperImageSizeBytes(this.deps.config.defaultRootfsSizeBytes, info.sizeBytes),
+          );
+        },
+      },
+      this.deps.logger.child({ component: 'warm-pool' }),
+    );
+    this.warmPool.kick();
+  }
+
+  /**
+   * Hands a warm capsule to `req` when one fits (same template, default disk, same egress):
+   * limits adjusted in place, envd re-initialised with the caller's envs, user, metadata
+   * and a fresh access token. Any failure destroys the warm capsule and returns undefined
+   * so the caller falls back to a cold start.
+   */
+  private async claimWarm(req: CreateCapsuleRequest, diskSizeBytes: number): Promise<CapsuleRecord | undefined> {
+    if (!this.warmPool) return undefined;
+    const live = [...this.capsules.values()].find(
+      (c) => c.record.status === 'warm' && c.record.template === req.template && c.record.diskSizeBytes === diskSizeBytes && c.record.egress === req.egress,
+    );
+    if (!live) return undefined;
+    const { record } = live;
+    const warmId = record.id;
+    this.capsules.delete(warmId);
+    record.status = 'starting';
+    this.warmPool.kick();
+    try {
+      if (record.vcpus !== req.vcpus || record.memoryMb !== req.memoryMb) {
+        await this.deps.runtime.update(record.runtimeId, { vcpus: req.vcpus, memoryMb: req.memoryMb, pidsMax: this.deps.config.pidsMax });
+      }
+      const token = newAccessToken();
+      await live.envd!.init({
+        accessToken: token,
+        envVars: req.envs,
+        metadata: req.metadata,
+        capsuleId: req.capsuleId,
+        templateId: req.template,
+        ...(req.defaultUser ? { defaultUser: req.defaultUser } : {}),
+        ...(req.workdir ? { defaultWorkdir: req.workdir } : {}),
+      });
+      Object.assign(record, {
         id: req.capsuleId,
-        runtimeId: req.capsuleId,
-        status: 'starting',
-        template: req.template,
         vcpus: req.vcpus,
         memoryMb: req.memoryMb,
-        diskSizeBytes,
-        netSlot: slot.index,
-        address: slot.guestIp,
-        envdAccessToken: newAccessToken(),
+        envdAccessToken: token,
+        envs: req.envs,
+        metadata: req.metadata,
+        defaultUser: req.defaultUser || record.defaultUser,
+        workdir: req.workdir || record.workdir,
         createdAtMs: Date.now(),
         expiresAtMs: req.lifetimeSec > 0 ? Date.now() + req.lifetimeSec * 1000 : 0,
-        metadata: req.metadata,
-        envs: req.envs,
-        defaultUser: req.defaultUser || template.defaultUser,
-        workdir: req.workdir || template.defaultWorkdir,
-        egress: req.egress,
-        fromWarmPool: false,
-      };
-      const live: LiveCapsule = { record, lastActivityMs: Date.now() };
+        fromWarmPool: true,
+        warm: false,
+        status: 'running',
+      } satisfies Partial<CapsuleRecord>);
       this.capsules.set(record.id, live);
-      try {
-        const launched = await launchCapsule(this.launcher, record, template, slot, signal);
-        live.envd = launched.envd;
-      } catch (err) {
-        this.capsules.delete(record.id);
-        this.deps.network.release(slot.index);
-        throw err;
-      }
-      record.status = 'running';
       await this.store.save(record);
       this.startWatchers(live);
       return record;
-    });
+    } catch (err) {
+      this.deps.logger.warn({ capsuleId: req.capsuleId, warmId, err: (err as Error).message }, 'warm capsule claim failed; starting cold');
+      await this.teardown(live).catch(() => {});
+      return undefined;
+    }
   }
 
   /** Metrics sampler and lifetime timer of a running capsule. */
@@ -280,13 +391,13 @@ export class CapsuleManager {
       const live: LiveCapsule = { record, lastActivityMs: Date.now() };
       this.capsules.set(record.id, live);
       const state = await this.deps.runtime.state(record.runtimeId).catch(() => undefined);
-      const alive = state && (state.status === 'running' || state.status === 'paused') && record.status === 'running';
+      const alive = state && (state.status === 'running' || state.status === 'paused') && (record.status === 'running' || record.status === 'warm');
       if (alive) {
         const envd = new EnvdClient(slot.guestIp, this.deps.envd.port, record.envdAccessToken);
         if (await envd.health()) {
           live.envd = envd;
           if (state.status === 'paused') await this.deps.runtime.thaw(record.runtimeId).catch(() => {});
-          this.startWatchers(live);
+          if (record.status === 'running') this.startWatchers(live);
           adopted.push(record.id);
           continue;
         }
@@ -315,6 +426,7 @@ export class CapsuleManager {
 
   /** Stops timers and connections; capsules keep running (a restarted agent adopts them). */
   close(): void {
+    this.warmPool?.stop();
     for (const live of this.capsules.values()) {
       this.stopWatchers(live);
       live.envd?.close();
@@ -323,6 +435,7 @@ export class CapsuleManager {
 
   /** Destroys every capsule (tests and `wrenn-agent --destroy-all`). */
   async destroyAll(): Promise<void> {
+    this.warmPool?.stop();
     await Promise.allSettled([...this.capsules.keys()].map((id) => this.destroy(id)));
   }
 

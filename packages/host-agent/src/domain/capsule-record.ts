@@ -29,6 +29,8 @@ export interface CapsuleRecord {
   workdir?: string;
   egress: boolean;
   fromWarmPool: boolean;
+  /** True while the capsule sits in (or is being started for) the warm pool: invisible to callers. */
+  warm?: boolean;
   error?: string;
 }
 

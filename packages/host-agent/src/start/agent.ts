@@ -136,6 +136,8 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     log.warn({ err: (err as Error).message }, 'leftover rootfs cleanup incomplete'),
   );
 
+  manager.enableWarmPool(config.warmPool);
+
   let server: AgentServer | undefined;
   let port = 0;
   if (opts.listen ?? true) {

@@ -82,6 +82,8 @@ export interface Runtime {
   kill(id: string, signal: 'SIGTERM' | 'SIGKILL', opts?: { all?: boolean }): Promise<void>;
   /** Removes the sandbox; force kills it first. Idempotent: unknown ids are not an error. */
   delete(id: string, opts?: { force?: boolean }): Promise<void>;
+  /** Changes a running sandbox's CPU, memory and pids limits in place (warm-pool claims). */
+  update(id: string, limits: ResourceLimits): Promise<void>;
   /** In-memory pause (cgroup freezer): cheap, seconds at most. Not a snapshot. */
   freeze(id: string): Promise<void>;
   thaw(id: string): Promise<void>;

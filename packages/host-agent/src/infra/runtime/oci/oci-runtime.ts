@@ -20,6 +20,7 @@ import { listChildCgroups, removeCgroup } from '../../cgroup/remove.js';
 import { readCgroupStats } from '../../cgroup/stats.js';
 import type {
   CheckpointOptions,
+  ResourceLimits,
   RestoreOptions,
   Runtime,
   SandboxSpec,
@@ -31,7 +32,7 @@ import { maxNofileHard } from './host-limits.js';
 import { makeImageReadable, prepareImageDir } from './image-dir.js';
 import * as argv from './runc-args.js';
 import { errorLines, RuncCli, runcError } from './runc-cli.js';
-import { buildOciSpec, capsuleCgroupPath, isValidSandboxId, NOFILE_HARD } from './spec.js';
+import { buildOciSpec, capsuleCgroupPath, isValidSandboxId, CPU_PERIOD_US, NOFILE_HARD } from './spec.js';
 
 export interface OciRuntimeOptions {
   /** Agent data dir; runc state goes to `<dataDir>/runc`. */
@@ -131,6 +132,22 @@ export class OciRuntime implements Runtime {
     await rm(join(this.runcRoot, id), { recursive: true, force: true });
     await removeCgroup((await this.facts()).layout, this.cgroupPath(id), { timeoutMs: this.commandTimeoutMs });
     this.log.info({ capsuleId: id, durationMs: Date.now() - started }, 'sandbox deleted');
+  }
+
+  async update(id: string, limits: ResourceLimits): Promise<void> {
+    const { layout } = await this.facts();
+    const memoryBytes = limits.memoryMb * 1024 * 1024;
+    await this.cli.call(
+      argv.updateArgs(this.globals(), id, {
+        cpuPeriodUs: CPU_PERIOD_US,
+        cpuQuotaUs: Math.max(1000, Math.round(limits.vcpus * CPU_PERIOD_US)),
+        memoryBytes,
+        ...(layout.swapAccounting ? { memorySwapBytes: memoryBytes } : {}),
+        pidsLimit: limits.pidsMax,
+      }),
+      `runc update ${id}`,
+      this.callOpts(),
+    );
   }
 
   async freeze(id: string): Promise<void> {

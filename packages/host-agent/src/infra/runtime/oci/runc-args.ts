@@ -98,3 +98,29 @@ export function resumeArgs(g: RuncGlobalOptions, id: string): string[] {
 export function listArgs(g: RuncGlobalOptions): string[] {
   return [...globalArgs(g), 'list', '--format', 'json'];
 }
+
+export interface UpdateArgs {
+  cpuQuotaUs: number;
+  cpuPeriodUs: number;
+  memoryBytes: number;
+  /** memory+swap; equal to memoryBytes means no swap. Omitted where the host has no swap accounting. */
+  memorySwapBytes?: number;
+  pidsLimit: number;
+}
+
+export function updateArgs(g: RuncGlobalOptions, id: string, a: UpdateArgs): string[] {
+  return [
+    ...globalArgs(g),
+    'update',
+    '--cpu-period',
+    String(a.cpuPeriodUs),
+    '--cpu-quota',
+    String(a.cpuQuotaUs),
+    '--memory',
+    String(a.memoryBytes),
+    ...(a.memorySwapBytes !== undefined ? ['--memory-swap', String(a.memorySwapBytes)] : []),
+    '--pids-limit',
+    String(a.pidsLimit),
+    id,
+  ];
+}
