@@ -55,11 +55,17 @@ export function credentialsFor(spec: LaunchSpec): { uid?: number; gid?: number }
   return { uid: spec.uid, gid: spec.gid };
 }
 
-/** Sends `signal` to process group `pid`; a group that is already gone is not an error. */
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+/**
+ * Sends `signal` to process group `pid`; a group that is already gone is not an error.
+ * With `orLeader`, a missing group falls back to signalling the process `pid` itself.
+ */
+export function killGroup(pid: number, signal: NodeJS.Signals, orLeader = false): void {
+  for (const target of orLeader ? [-pid, pid] : [-pid]) {
+    try {
+      process.kill(target, signal);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
   }
 }

@@ -6,16 +6,28 @@ import { spawn as spawnPty, type IPty } from 'node-pty';
 import { WrennError } from '@wrenn/shared';
 import { credentialsFor, killGroup, type ChildHandle, type ChildSink, type LaunchSpec } from './child.js';
 import { signalName } from './exit-status.js';
+import { PtySlaveHold } from './pty-slave-hold.js';
 
 export const PTY_TERM = 'xterm-256color';
+/** How long after forkpty a missing process group still means "setsid not called yet". */
+const PRE_SETSID_WINDOW_MS = 1_000;
 
 export class PtyChild implements ChildHandle {
   readonly kind = 'pty';
 
-  private constructor(
-    private readonly pty: IPty,
-    readonly pid: number,
-  ) {}
+  readonly pid: number;
+  private readonly spawnedAt = Date.now();
+  private readonly slaveHold: PtySlaveHold;
+  /** The child has exited: what is left in the PTY must be read before node-pty closes it. */
+  private gone = false;
+
+  private constructor(private readonly pty: IPty) {
+    this.pid = pty.pid;
+    this.slaveHold = new PtySlaveHold(pty.pid, (pty as unknown as { ptsName?: string }).ptsName, () => {
+      this.gone = true;
+      this.pty.resume();
+    });
+  }
 
   static spawn(spec: LaunchSpec, sink: ChildSink): PtyChild {
     if (!spec.pty) throw new Error('PtyChild.spawn needs a pty size');
@@ -32,12 +44,17 @@ export class PtyChild implements ChildHandle {
         encoding: null,
       }),
     );
-    pty.onData((data) => sink.output('pty', Buffer.isBuffer(data) ? data : Buffer.from(data)));
+    const child = new PtyChild(pty);
+    pty.onData((data) => {
+      child.slaveHold.noteOutput();
+      sink.output('pty', Buffer.isBuffer(data) ? data : Buffer.from(data));
+    });
     pty.onExit(({ exitCode, signal }) => {
+      child.slaveHold.release();
       const name = signalName(signal ?? 0);
       sink.exit(name ? { code: null, signal: name } : { code: exitCode, signal: null });
     });
-    return new PtyChild(pty, pty.pid);
+    return child;
   }
 
   async write(data: Uint8Array): Promise<void> {
@@ -58,7 +75,7 @@ export class PtyChild implements ChildHandle {
   }
 
   pause(): void {
-    this.pty.pause();
+    if (!this.gone) this.pty.pause();
   }
 
   resume(): void {
@@ -66,11 +83,15 @@ export class PtyChild implements ChildHandle {
   }
 
   signalGroup(signal: NodeJS.Signals): void {
-    killGroup(this.pid, signal);
+    // Right after forkpty the child may not have called setsid yet, so its group does not
+    // exist for a moment; then the child itself is signalled (it has no children yet).
+    // Only early on: later, a pid without a group is one node-pty has reaped.
+    killGroup(this.pid, signal, Date.now() - this.spawnedAt < PRE_SETSID_WINDOW_MS);
   }
 
   release(): void {
     // node-pty destroys its socket itself shortly after the child exits.
+    this.slaveHold.release();
   }
 }
 
