@@ -69,11 +69,14 @@ export function testAgentIdentity(opts: TestAgentOptions = {}) {
   const templates = join(dataDir, 'templates');
   if (!existsSync(templates)) symlinkSync(join(SHARED_DATA, 'templates'), templates);
   const octet = opts.cidrOctet ?? 100 + (randomBytes(1)[0]! % 100);
+  const ifPrefix = opts.ifPrefix ?? `wt${tag}`.slice(0, 6);
+  const nftTable = opts.nftTable ?? `wrenntest${tag}`;
+  const cgroupParent = opts.cgroupParent ?? `wrenn-test-${tag}`;
   return {
     dataDir,
-    ifPrefix: opts.ifPrefix ?? `wt${tag}`.slice(0, 6),
-    nftTable: opts.nftTable ?? `wrenntest${tag}`,
-    cgroupParent: opts.cgroupParent ?? `wrenn-test-${tag}`,
+    ifPrefix,
+    nftTable,
+    cgroupParent,
     env: {
       WRENN_DATA_DIR: dataDir,
       WRENN_AGENT_PORT: '0',
@@ -81,8 +84,12 @@ export function testAgentIdentity(opts: TestAgentOptions = {}) {
       WRENN_NETWORK_CIDR: `10.${octet}.0.0/24`,
       WRENN_DEFAULT_ROOTFS_SIZE: '1G',
       WRENN_AGENT_TOKEN: `test-token-${tag}`,
+      WRENN_IP_FORWARD: 'false',
+      WRENN_NFT_TABLE: nftTable,
+      WRENN_IF_PREFIX: ifPrefix,
+      WRENN_CGROUP_PARENT: cgroupParent,
       ...opts.env,
-    },
+    } as Record<string, string>,
   };
 }
 
@@ -90,13 +97,7 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
   const id = testAgentIdentity(opts);
   const config = loadAgentConfig(id.env);
   const logger = testLogger();
-  const start = () =>
-    startHostAgent(config, logger, {
-      enableIpForwarding: false,
-      nftTable: id.nftTable,
-      ifPrefix: id.ifPrefix,
-      cgroupParent: id.cgroupParent,
-    });
+  const start = () => startHostAgent(config, logger);
   let agent = await start();
   const makeClient = (port: number) =>
     createClient(

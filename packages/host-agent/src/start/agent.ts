@@ -26,14 +26,6 @@ export const AGENT_VERSION = '0.1.0';
 export interface StartOptions {
   /** packages/envd/dist (bundle + addons); default: resolved from this package. */
   envdDist?: string;
-  /** Set the host's ip_forward for NAT egress (default true; tests turn it off). */
-  enableIpForwarding?: boolean;
-  /** nftables table name (tests use their own). */
-  nftTable?: string;
-  /** Interface name prefix (tests use their own so they never touch the agent's). */
-  ifPrefix?: string;
-  /** runc cgroup parent (tests use their own). */
-  cgroupParent?: string;
   /** Serve the RPC API (default true). */
   listen?: boolean;
 }
@@ -89,15 +81,10 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     logger: log,
     runcPath: config.runcPath,
     criuPath: config.criuPath,
-    ...(opts.cgroupParent ? { cgroupParent: opts.cgroupParent } : {}),
+    cgroupParent: config.cgroupParent,
   });
-  const pool = new AddressPool({ cidr: config.networkCidr, ...(opts.ifPrefix ? { ifPrefix: opts.ifPrefix } : {}) });
-  const network = await NetworkManager.open({
-    logger: log,
-    pool,
-    enableIpForwarding: opts.enableIpForwarding ?? true,
-    ...(opts.nftTable ? { nftTable: opts.nftTable } : {}),
-  });
+  const pool = new AddressPool({ cidr: config.networkCidr, ifPrefix: config.ifPrefix });
+  const network = await NetworkManager.open({ logger: log, pool, enableIpForwarding: config.ipForward, nftTable: config.nftTable });
   const networkPort: NetworkPort = {
     allocate: () => pool.allocate(),
     slot: (i) => pool.slot(i),

@@ -33,6 +33,14 @@ export interface AgentConfig {
   envdStartTimeoutMs: number;
   /** Capacity the scheduler may hand out (defaults: all cores, 90% of memory). */
   vcpusTotal: number;
+  /** nftables table the agent owns. WRENN_NFT_TABLE, default wrenn. */
+  nftTable: string;
+  /** Host interface name prefix (lowercase letters). WRENN_IF_PREFIX, default wr. */
+  ifPrefix: string;
+  /** Parent cgroup of every capsule. WRENN_CGROUP_PARENT, default wrenn. */
+  cgroupParent: string;
+  /** Turn on net.ipv4.ip_forward for NAT egress. WRENN_IP_FORWARD, default true. */
+  ipForward: boolean;
   logLevel: string;
 }
 
@@ -74,6 +82,10 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     criuPath: env.WRENN_CRIU || 'criu',
     envdStartTimeoutMs: int(env, 'WRENN_ENVD_START_TIMEOUT_MS', 20000, 100),
     vcpusTotal: int(env, 'WRENN_VCPUS_TOTAL', availableParallelism(), 1),
+    nftTable: env.WRENN_NFT_TABLE || 'wrenn',
+    ifPrefix: env.WRENN_IF_PREFIX || 'wr',
+    cgroupParent: env.WRENN_CGROUP_PARENT || 'wrenn',
+    ipForward: (env.WRENN_IP_FORWARD ?? 'true') !== 'false',
     logLevel: env.WRENN_LOG_LEVEL || 'info',
   };
 }
