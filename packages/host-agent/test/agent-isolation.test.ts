@@ -27,7 +27,8 @@ describe('capsule isolation through the host agent', () => {
 
   before(async () => {
     await sharedTemplates();
-    t = await startTestAgent();
+    // A low pids limit so the fork bomb reaches it within the test's seconds.
+    t = await startTestAgent({ env: { WRENN_PIDS_MAX: '256' } });
     a = newCapsuleId('cl-a');
     b = newCapsuleId('cl-b');
     addrA = (await t.client.create({ capsuleId: a, template: 'minimal', vcpus: 1, memoryMb: 256, diskSizeMb: 600 })).capsule!.address;
