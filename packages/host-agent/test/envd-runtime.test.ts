@@ -49,6 +49,8 @@ describe('envd on a busybox-only rootfs', () => {
     root = mkdtempSync(join(tmpdir(), `wrenn-e8-${process.pid}-`));
     rootfs = join(root, 'rootfs');
     busyboxRootfs(rootfs);
+    // The runtime gives every capsule the standard devices; this bare chroot needs /dev/null.
+    await run('mknod', ['-m', '666', join(rootfs, 'dev/null'), 'c', '1', '3']);
     assert.equal(existsSync(join(rootfs, 'lib')), false, 'the rootfs must have no libraries of its own');
     const runtime = await ensureEnvdRuntime(join(root, 'data'), {
       nodeBinary: process.execPath,
