@@ -9,11 +9,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
@@ -31,6 +30,13 @@ function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
+/** Private (anonymous) memory and PSS: what one more envd really costs, since the node binary's pages are shared. */
+function privateKb(pid: number): { anon: number; pss: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return { anon: Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? NaN), pss: Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? NaN) };
+}
+
 async function waitHealthy(url: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (await fetch(url).then((r) => r.ok, () => false)) return;
@@ -42,7 +48,7 @@ async function waitHealthy(url: string): Promise<void> {
 function startEnvd(port: number): ChildProcess {
   return spawn(
     process.execPath,
-    ['--max-semi-space-size=1', join(repo, 'packages/envd/dist/envd.cjs'), '--port', String(port), '--host', '127.0.0.1', '--run-dir', join(work, 'run')],
+    [...(process.env.ENVD_FLAGS ?? '--max-semi-space-size=1').split(' '), join(repo, 'packages/envd/dist/envd.cjs'), '--port', String(port), '--host', '127.0.0.1', '--run-dir', join(work, 'run')],
     { stdio: 'ignore', env: { ...process.env, UV_USE_IO_URING: '0', WRENN_LOG_LEVEL: 'warn' } },
   );
 }
@@ -79,16 +85,17 @@ function bareFileServer(dir: string): Promise<{ port: number; close: () => void 
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ port: (server.address() as { port: number }).port, close: () => server.close() })));
 }
 
+/** Streams `file` as the request body with node:http (1 MiB reads), as a CLI or SDK would. */
 async function timeUpload(url: string, file: string): Promise<number> {
   const t0 = process.hrtime.bigint();
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: Readable.toWeb(createReadStream(file)) as ReadableStream,
-    duplex: 'half',
-  } as RequestInit);
-  await res.arrayBuffer();
-  if (!res.ok) throw new Error(`upload failed: ${res.status}`);
+  await new Promise<void>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode && res.statusCode < 300 ? resolve() : reject(new Error(`upload failed: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(req);
+  });
   return hr(process.hrtime.bigint() - t0);
 }
 
@@ -114,6 +121,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
     const idleEnvdKb = rssKb(envd.pid!);
     const idleNodeKb = rssKb(idle.pid!);
+    const envdPrivate = privateKb(envd.pid!);
+    const nodePrivate = privateKb(idle.pid!);
 
     // Exec round trip, interleaved so drift affects both equally.
     for (let i = 0; i < 20; i++) {
@@ -158,10 +167,12 @@ async function main(): Promise<void> {
         { metric: 'upload MB/s (median)', envd: mbps(summary(up).p50), baseline: mbps(summary(bareUp).p50), 'baseline is': 'bare HTTP server', overhead: '', target: '≥ 300 MB/s' },
         { metric: 'download MB/s (median)', envd: mbps(summary(down).p50), baseline: mbps(summary(bareDown).p50), 'baseline is': 'bare HTTP server', overhead: '', target: '≥ 300 MB/s' },
         { metric: 'idle RSS (MB)', envd: idleEnvdKb / 1024, baseline: idleNodeKb / 1024, 'baseline is': 'idle node', overhead: (idleEnvdKb - idleNodeKb) / 1024, target: '≤ 40 MB' },
+        { metric: 'idle private/anon (MB)', envd: envdPrivate.anon / 1024, baseline: nodePrivate.anon / 1024, 'baseline is': 'idle node', overhead: (envdPrivate.anon - nodePrivate.anon) / 1024, target: '' },
+        { metric: 'idle PSS (MB)', envd: envdPrivate.pss / 1024, baseline: nodePrivate.pss / 1024, 'baseline is': 'idle node', overhead: (envdPrivate.pss - nodePrivate.pss) / 1024, target: '' },
         { metric: 'RSS after bench (MB)', envd: activeEnvdKb / 1024, baseline: '', 'baseline is': '', overhead: '', target: '' },
       ]),
     );
-    const result = { execP50Ms: e.p50, execP95Ms: e.p95, localP50Ms: l.p50, uploadMBps: mbps(summary(up).p50), downloadMBps: mbps(summary(down).p50), idleRssMb: idleEnvdKb / 1024 };
+    const result = { execP50Ms: e.p50, execP95Ms: e.p95, localP50Ms: l.p50, uploadMBps: mbps(summary(up).p50), downloadMBps: mbps(summary(down).p50), idleRssMb: idleEnvdKb / 1024, idleAnonMb: envdPrivate.anon / 1024, idlePssMb: envdPrivate.pss / 1024 };
     writeFileSync(join(work, 'result.json'), JSON.stringify(result));
     console.log(`\n${JSON.stringify(result)}`);
   } finally {

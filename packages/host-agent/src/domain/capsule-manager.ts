@@ -18,6 +18,7 @@ import { MetricsSampler } from './metrics/sampler.js';
 import type { MetricsRange, MetricSample } from './metrics/tiers.js';
 import type { EnvdLaunch, NetworkPort, RootfsPort, TemplatePort } from './ports.js';
 import { WarmPool } from './warm-pool.js';
+import { execCommand } from './process-ops.js';
 
 export interface CreateCapsuleRequest {
   capsuleId: string;
@@ -53,6 +54,10 @@ export interface ManagerDeps {
 }
 
 const MAX_VCPUS_PER_CAPSULE = 64;
+/** How long after a claim the warm pool starts the replacement capsule. */
+const WARM_REFILL_DELAY_MS = 500;
+/** Commands run in a new warm capsule so its envd has compiled its hot paths before a claim. */
+const WARM_UP_EXECS = 10;
 /** Memory limits are caps, not reservations: allow this much total against host memory. */
 const MEMORY_OVERCOMMIT = 2;
 
@@ -225,6 +230,10 @@ export class CapsuleManager {
             info,
             upperImageSizeBytes(this.deps.config.defaultRootfsSizeBytes, info.sizeBytes),
           );
+          // A fresh envd compiles its process-launch path over its first runs (~30 ms, then ~15): pay that
+          // here, not in the first command of whoever claims the capsule.
+          const envd = this.capsules.get(runtimeId)?.envd;
+          for (let i = 0; envd && i < WARM_UP_EXECS; i++) await execCommand(envd, { cmd: 'true', args: [], envs: {} }, 10_000).catch(() => undefined);
         },
       },
       this.deps.logger.child({ component: 'warm-pool' }),
@@ -248,7 +257,10 @@ export class CapsuleManager {
     const warmId = record.id;
     this.capsules.delete(warmId);
     record.status = 'starting';
-    this.warmPool.kick();
+    const started = Date.now();
+    // Refill a little later: starting the replacement competes for CPU with the caller's
+    // first commands, which are what the warm pool exists to make fast.
+    this.warmPool.kick(WARM_REFILL_DELAY_MS);
     try {
       if (record.vcpus !== req.vcpus || record.memoryMb !== req.memoryMb) {
         await this.deps.runtime.update(record.runtimeId, { vcpus: req.vcpus, memoryMb: req.memoryMb, pidsMax: this.deps.config.pidsMax });
@@ -281,6 +293,7 @@ export class CapsuleManager {
       this.capsules.set(record.id, live);
       await this.store.save(record);
       this.startWatchers(live);
+      this.deps.logger.info({ capsuleId: record.id, warmId, durationMs: Date.now() - started }, 'warm capsule claimed');
       return record;
     } catch (err) {
       this.deps.logger.warn({ capsuleId: req.capsuleId, warmId, err: (err as Error).message }, 'warm capsule claim failed; starting cold');
