@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# One command: set up the machine and start Wrenn. Today that is envd on this machine
-# (the host agent and control plane join as they land).
+# One command: set up this machine and start Wrenn. Today that is the host agent (which
+# runs capsules, each with envd inside); the control plane and `wrenn up` join it next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export UV_USE_IO_URING=0
-port="${WRENN_ENVD_PORT:-49983}"
-echo "[up] starting envd on ${WRENN_ENVD_HOST:-127.0.0.1}:${port} (Ctrl-C to stop)"
-exec node packages/envd/dist/envd.cjs --port "$port" --host "${WRENN_ENVD_HOST:-127.0.0.1}" --run-dir "${WRENN_ENVD_RUN_DIR:-/tmp/wrenn-run}"
+export WRENN_DATA_DIR="${WRENN_DATA_DIR:-/var/lib/wrenn}"
+echo "[up] base template (first time: ~1 minute, with progress)"
+npx tsx scripts/build-template.ts minimal --data-dir "$WRENN_DATA_DIR"
+echo "[up] starting the host agent (Ctrl-C stops it; capsules keep running and are adopted on the next start)"
+echo "[up] token: $WRENN_DATA_DIR/agent-token   try it: sudo npx tsx scripts/agent-demo.ts"
+export WRENN_SKIP_TEMPLATE_BUILD=1
+exec node --import tsx packages/host-agent/src/start/main.ts

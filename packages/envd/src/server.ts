@@ -67,7 +67,9 @@ export function createEnvd(config: EnvdConfig, logger: Logger, etcDir = '/etc'):
     const url = new URL(req.url ?? '/', 'http://envd');
     const requestId = (req.headers['x-request-id'] as string | undefined) ?? randomUUID();
     res.setHeader('x-request-id', requestId);
-    if (ctx.state.preparedForSnapshot) res.shouldKeepAlive = false;
+    // While prepared for a snapshot no connection should stay open into it; the /init that
+    // ends that state (after a restore) opens the first connection worth keeping.
+    if (ctx.state.preparedForSnapshot && url.pathname !== '/init') res.shouldKeepAlive = false;
     if (!isAuthorized(url, req.method ?? 'GET', req.headers, ctx.state)) {
       sendError(res, new WrennError('unauthenticated', 'missing or wrong X-Access-Token'));
       return;

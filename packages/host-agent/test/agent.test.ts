@@ -309,3 +309,27 @@ describe('host agent: warm pool', () => {
     await t.client.destroy({ capsuleId: id });
   });
 });
+
+describe('host agent: a Create that fails half-way', () => {
+  let t: TestAgent;
+  before(async () => {
+    await sharedTemplates();
+    // envd (node) cannot boot within 1 ms, so Create fails after the disk, the container and
+    // the network were made: the undo path is what is under test.
+    t = await startTestAgent({ env: { WRENN_ENVD_START_TIMEOUT_MS: '1' } });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('fails with a clear error and leaves no mount, loop device, veth, runc state, cgroup or record', async () => {
+    const id = newCapsuleId();
+    const err = await rpcError(t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: 256 }));
+    assert.equal(err.code, Code.DeadlineExceeded);
+    assert.match(err.rawMessage, /envd did not become healthy/);
+    assert.deepEqual(await hostResources(t), { mounts: [], loops: [], links: [], runcState: [], cgroups: [] });
+    assert.equal((await t.client.list({})).capsules.length, 0);
+    const { readdirSync } = await import('node:fs');
+    assert.deepEqual(readdirSync(`${t.dataDir}/capsules`), []);
+  });
+});

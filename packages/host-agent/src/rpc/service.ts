@@ -90,7 +90,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
           envs: req.envs,
           metadata: req.metadata,
           lifetimeSec: req.lifetimeSec,
-          egress: req.egress,
+          egress: req.egress ?? true,
           defaultUser: req.defaultUser,
           workdir: req.workdir,
         },

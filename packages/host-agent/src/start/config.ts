@@ -80,7 +80,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     netBurstBytes: parseSize(env.WRENN_NET_BURST || '100M', 'WRENN_NET_BURST'),
     runcPath: env.WRENN_RUNC || 'runc',
     criuPath: env.WRENN_CRIU || 'criu',
-    envdStartTimeoutMs: int(env, 'WRENN_ENVD_START_TIMEOUT_MS', 20000, 100),
+    envdStartTimeoutMs: int(env, 'WRENN_ENVD_START_TIMEOUT_MS', 20000, 1),
     vcpusTotal: int(env, 'WRENN_VCPUS_TOTAL', availableParallelism(), 1),
     nftTable: env.WRENN_NFT_TABLE || 'wrenn',
     ifPrefix: env.WRENN_IF_PREFIX || 'wr',
