@@ -35,10 +35,6 @@ function q(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
 
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 async function uploadForm(t: TestEnvd, query: Record<string, string>, files: Array<{ name?: string; data: Buffer }>): Promise<Response> {
   const form = new FormData();
   for (const f of files) form.append('file', new Blob([f.data]), f.name ?? 'blob');

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import {
   appendFileSync,
   chmodSync,
-  chownSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -19,7 +18,7 @@ import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import { EventType, FileType, type Filesystem, type FilesystemEvent } from '@wrenn/proto/filesystem';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { WatchDirRequestSchema } from '@wrenn/proto/filesystem';
-import { startEnvd, asUser, type TestEnvd, TEST_USER, TEST_UID, TEST_GID } from './harness.js';
+import { startEnvd, asUser, type TestEnvd, TEST_USER } from './harness.js';
 import { openWatchHandleCount } from '../src/filesystem/index.js';
 
 const tester = asUser(TEST_USER);

@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createClient, type Client } from '@connectrpc/connect';
+import { ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { HostAgentService } from '@wrenn/proto/hostagent';
 import { createLogger, silentLogger, type Logger } from '@wrenn/shared';
@@ -178,4 +178,14 @@ export function newCapsuleId(prefix = 'cl-t'): string {
 
 export function text(b: Uint8Array): string {
   return Buffer.from(b).toString('utf8');
+}
+
+/** The ConnectError a call fails with; fails the test if the call succeeds. */
+export async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error('expected the call to fail, but it succeeded');
 }

@@ -8,36 +8,31 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { silentLogger } from '@wrenn/shared';
-import { allCgroupDirs, controllerDir, detectCgroupLayout, readKeyed, removeCgroup, type CgroupLayout } from '../src/infra/cgroup/index.js';
+import { allCgroupDirs, controllerDir, readKeyed, type CgroupLayout } from '../src/infra/cgroup/index.js';
 import { run } from '../src/infra/exec.js';
 import { OciRuntime } from '../src/infra/runtime/oci/oci-runtime.js';
 import type { SandboxSpec } from '../src/infra/runtime/runtime.js';
-import { busyboxSpec, createBusyboxRootfs, testSandboxId, TINI_IN_CAPSULE, type BusyboxRootfs } from './fixtures/busybox-rootfs.js';
+import { createRuntimeFixture, waitFor, type RuntimeFixture } from './fixtures/runtime-fixture.js';
+import { busyboxSpec, testSandboxId, TINI_IN_CAPSULE, type BusyboxRootfs } from './fixtures/busybox-rootfs.js';
 
 const CAP_SYS_ADMIN = 21n;
 const FORBIDDEN_CAP_BITS = { SYS_ADMIN: 21n, SYS_MODULE: 16n, SYS_PTRACE: 19n, SYS_RAWIO: 17n, SYS_BOOT: 22n, SYS_TIME: 25n, NET_ADMIN: 12n };
 const HOST_LIB_DIR = '/usr/lib/x86_64-linux-gnu';
 
 describe('capsule isolation', () => {
+  let fx: RuntimeFixture;
   let rootfs: BusyboxRootfs;
   let dataDir: string;
   let runtime: OciRuntime;
   let layout: CgroupLayout;
-  const cgroupParent = `wrenn-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   before(async () => {
-    rootfs = await createBusyboxRootfs();
-    dataDir = await mkdtemp(join(tmpdir(), `wrenn-isolation-${process.pid}-`));
-    runtime = new OciRuntime({ dataDir, logger: silentLogger(), cgroupParent });
-    layout = await detectCgroupLayout();
+    fx = await createRuntimeFixture('isolation');
+    ({ rootfs, dataDir, runtime, layout } = fx);
   });
 
   after(async () => {
-    for (const id of await runtime.list().catch(() => [])) await runtime.delete(id).catch(() => {});
-    await removeCgroup(layout, `/${cgroupParent}`).catch(() => {});
-    await rm(dataDir, { recursive: true, force: true });
-    await rootfs.remove();
+    await fx?.close();
   });
 
   async function withSandbox(
@@ -264,10 +259,3 @@ describe('capsule isolation', () => {
   });
 });
 
-async function waitFor(cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -210,7 +210,7 @@ describe('NetworkManager: plumbing a fake capsule by PID', () => {
       addr_info: Array<{ family: string; local: string }>;
     }>;
     assert.deepEqual(inside[0]?.addr_info.filter((a) => a.family === 'inet').map((a) => a.local), [s.guestIp]);
-    const srv = await server(t, second);
+    await server(t, second);
     assert.equal(await greeting(s.guestIp, ENVD_PORT), 'hello\n');
     // lo must be up again too (CRIU brings it back down)
     const lo = JSON.parse(await inNetns(second, ['ip', '-j', 'link', 'show', 'dev', 'lo'])) as Array<{ flags: string[] }>;
@@ -298,7 +298,7 @@ describe('NetworkManager: plumbing a fake capsule by PID', () => {
     assert.deepEqual(left.sources, [{ concat: [a.hostIf, a.guestIp] }]);
     assert.deepEqual(left.egress, [a.guestIp]);
 
-    const srv = await server(t, capA);
+    await server(t, capA);
     assert.equal(await greeting(a.guestIp, ENVD_PORT), 'hello\n');
   });
 

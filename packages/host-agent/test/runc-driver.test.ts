@@ -4,11 +4,10 @@
  * the whole test cgroup parent and runc root are removed at the end.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { silentLogger, WrennError } from '@wrenn/shared';
+import { WrennError } from '@wrenn/shared';
 import { allCgroupDirs, controllerDir, detectCgroupLayout, parseV1Mounts, removeCgroup, type CgroupLayout } from '../src/infra/cgroup/index.js';
 import { run } from '../src/infra/exec.js';
 import { FORBIDDEN_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from '../src/infra/runtime/oci/hardening.js';
@@ -17,9 +16,9 @@ import { checkpointArgs, restoreArgs } from '../src/infra/runtime/oci/runc-args.
 import { ALLOWED_SYSCALLS, DENIED_SYSCALLS } from '../src/infra/runtime/oci/seccomp.js';
 import { buildOciSpec, capsuleCgroupPath } from '../src/infra/runtime/oci/spec.js';
 import type { SandboxSpec } from '../src/infra/runtime/runtime.js';
+import { createRuntimeFixture, waitFor, type RuntimeFixture } from './fixtures/runtime-fixture.js';
 import {
   busyboxSpec,
-  createBusyboxRootfs,
   TEST_HOST_BASE,
   TEST_ID_RANGE,
   testSandboxId,
@@ -213,24 +212,19 @@ describe('runc argv for checkpoint and restore', () => {
 });
 
 describe('OciRuntime with real runc containers', () => {
+  let fx: RuntimeFixture;
   let rootfs: BusyboxRootfs;
   let dataDir: string;
   let runtime: OciRuntime;
   let layout: CgroupLayout;
-  const cgroupParent = `wrenn-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   before(async () => {
-    rootfs = await createBusyboxRootfs();
-    dataDir = await mkdtemp(join(tmpdir(), `wrenn-runc-${process.pid}-`));
-    runtime = new OciRuntime({ dataDir, logger: silentLogger(), cgroupParent });
-    layout = await detectCgroupLayout();
+    fx = await createRuntimeFixture('runc');
+    ({ rootfs, dataDir, runtime, layout } = fx);
   });
 
   after(async () => {
-    for (const id of await runtime.list().catch(() => [])) await runtime.delete(id).catch(() => {});
-    await removeCgroup(layout, `/${cgroupParent}`).catch(() => {});
-    await rm(dataDir, { recursive: true, force: true });
-    await rootfs.remove();
+    await fx?.close();
   });
 
   async function bundleFor(id: string): Promise<string> {
@@ -465,10 +459,3 @@ describe('OciRuntime with real runc containers', () => {
   });
 });
 
-async function waitFor(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -3,3 +3,4 @@ export * from './logger.js';
 export * from './disposables.js';
 export * from './size.js';
 export * from './keyed-queue.js';
+export * from './envd-api.js';

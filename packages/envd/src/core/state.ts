@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync, renameSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
+import type { EnvdInitRequest } from '@wrenn/shared';
 
 export interface CapsuleMetadata {
   capsuleId?: string;
@@ -11,15 +12,7 @@ export interface CapsuleMetadata {
   [key: string]: string | undefined;
 }
 
-export interface InitRequest {
-  accessToken?: string;
-  defaultUser?: string;
-  defaultWorkdir?: string;
-  envVars?: Record<string, string>;
-  metadata?: Record<string, string>;
-  capsuleId?: string;
-  templateId?: string;
-}
+export type InitRequest = EnvdInitRequest;
 
 export class EnvdState {
   accessToken: string | undefined;

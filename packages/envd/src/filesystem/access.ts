@@ -3,7 +3,7 @@
  * root, so each operation first asks whether the acting user could do it, and refuses
  * with `permission_denied` naming the path the client asked for.
  */
-import { promises as fsp, constants as fsc, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { WrennError, fromSystemError } from '@wrenn/shared';
 import { allows, ensureAccess, ensureCanCreate, ensureCanRemove } from '../core/permissions.js';

@@ -4,7 +4,7 @@
  * working directory can be entered and the command found and executed. Errors name the
  * directory or command so the user knows what to fix.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { WrennError, fromSystemError } from '@wrenn/shared';
 import { ensureAccess } from '../core/permissions.js';

@@ -5,40 +5,15 @@
 import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
-import { Code, ConnectError } from '@connectrpc/connect';
-import { WrennError, fromSystemError, type Logger } from '@wrenn/shared';
+import { Code, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import type { Logger } from '@wrenn/shared';
+import { connectErrorInterceptor } from '@wrenn/shared/connect';
 import { bearerAuth } from './auth.js';
 
-function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  const e = err instanceof WrennError ? err : (err as NodeJS.ErrnoException)?.code ? fromSystemError(err) : undefined;
-  if (e) return new ConnectError(e.message, e.connectCode as number as Code, { 'x-wrenn-error-code': e.code }, undefined, err);
-  return new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal, undefined, undefined, err);
-}
-
-async function* mapStreamErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
-  try {
-    yield* stream;
-  } catch (err) {
-    throw toConnectError(err);
-  }
-}
-
 export function errorInterceptor(logger: Logger): Interceptor {
-  return (next) => async (req) => {
-    const started = Date.now();
-    try {
-      const res = await next(req);
-      if (res.stream) return { ...res, message: mapStreamErrors(res.message) };
-      logger.debug({ method: req.method.name, durationMs: Date.now() - started }, 'rpc');
-      return res;
-    } catch (err) {
-      const ce = toConnectError(err);
-      logger.info({ method: req.method.name, code: Code[ce.code], err: ce.rawMessage, durationMs: Date.now() - started }, 'rpc failed');
-      throw ce;
-    }
-  };
+  return connectErrorInterceptor((method, err, durationMs) =>
+    logger.info({ method, code: Code[err.code], err: err.rawMessage, durationMs }, 'rpc failed'),
+  );
 }
 
 export interface AgentServer {

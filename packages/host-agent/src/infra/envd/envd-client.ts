@@ -9,17 +9,9 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { Process, Signal, type ProcessEvent } from '@wrenn/proto/process';
 import { Filesystem } from '@wrenn/proto/filesystem';
-import { WrennError, sleep, type ErrorCode } from '@wrenn/shared';
+import { WrennError, sleep, type EnvdInitRequest, type ErrorCode } from '@wrenn/shared';
 
-export interface EnvdInit {
-  accessToken?: string;
-  defaultUser?: string;
-  defaultWorkdir?: string;
-  envVars?: Record<string, string>;
-  metadata?: Record<string, string>;
-  capsuleId?: string;
-  templateId?: string;
-}
+export type EnvdInit = EnvdInitRequest;
 
 export interface ProcessSelector {
   pid?: number;
