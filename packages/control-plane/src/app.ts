@@ -1,0 +1,152 @@
+/**
+ * createControlPlane: the whole HTTP API as a library (C6). The CLI is a thin wrapper;
+ * other packages extend it with routes, background workers and middleware instead of
+ * copying the bootstrap.
+ *
+ * @example
+ * const cp = await createControlPlane({ config: loadControlPlaneConfig(), extensions: [myExtension] });
+ * await cp.listen();
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { createLogger, type Logger } from '@wrenn/shared';
+import type { ControlPlaneContext, Worker } from './context.js';
+import { openDatabase } from './db/database.js';
+import { AgentPool } from './infra/agent-pool.js';
+import { JwtIssuer } from './infra/secrets.js';
+import { Scheduler } from './domain/scheduler.js';
+import { installErrorHandling } from './http/errors.js';
+import { healthRoutes, CONTROL_PLANE_VERSION } from './http/routes/health.js';
+import { VERSIONED_ROUTE_MODULES } from './http/routes/index.js';
+import { installMetrics } from './http/metrics.js';
+import { installAudit } from './http/plugins/audit.js';
+import type { ControlPlaneConfig } from './start/config.js';
+
+export interface ControlPlaneExtension {
+  readonly name: string;
+  /** Runs before the built-in routes: hooks, decorators, middleware. */
+  middleware?(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> | void;
+  /** Extra routes (registered at the root: give them their own prefix). */
+  routes?(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> | void;
+  workers?: Worker[];
+}
+
+export interface ControlPlaneOptions {
+  config: ControlPlaneConfig;
+  logger?: Logger;
+  extensions?: ControlPlaneExtension[];
+  /** Built-in workers to leave out (tests drive them by hand). */
+  disableWorkers?: string[];
+  /** In-memory PGlite (tests). */
+  inMemoryDatabase?: boolean;
+}
+
+export interface ControlPlane {
+  readonly app: FastifyInstance;
+  readonly ctx: ControlPlaneContext;
+  readonly workers: Worker[];
+  /** Starts listening and the workers; resolves with the bound port. */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Built-in workers; each route module that needs one adds it here through this registry. */
+export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [];
+
+export async function createControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger({ name: 'wrenn-control-plane', level: config.logLevel });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, inMemory: opts.inMemoryDatabase }, logger);
+  const ctx: ControlPlaneContext = {
+    config,
+    logger,
+    db: database.db,
+    dbKind: database.kind,
+    jwt: new JwtIssuer(config.jwtSecret, config.jwtTtlSec),
+    agents: new AgentPool(config.agentTimeoutMs),
+    scheduler: new Scheduler(database.db),
+  };
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
+    requestIdLogLabel: 'requestId',
+    disableRequestLogging: false,
+    // C4: a client that never finishes its headers, or idles, cannot hold a socket forever.
+    // Bodies and streams (file transfers, WebSockets) may take as long as they need.
+    connectionTimeout: 0,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    bodyLimit: 2 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  app.server.headersTimeout = 30_000;
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Wrenn API', version: CONTROL_PLANE_VERSION, description: 'Capsules: isolated, pausable sandboxes for untrusted code.' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+  await app.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1000 } });
+  const metrics = installMetrics(app, ctx);
+  installAudit(app, ctx);
+
+  for (const ext of opts.extensions ?? []) await ext.middleware?.(app, ctx);
+  await healthRoutes(app, ctx);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
+  for (const prefix of ['/v1', '/api/v1']) {
+    await app.register(
+      async (scope) => {
+        for (const mod of VERSIONED_ROUTE_MODULES) await mod(scope, ctx);
+      },
+      { prefix },
+    );
+  }
+  for (const ext of opts.extensions ?? []) await ext.routes?.(app, ctx);
+
+  const disabled = new Set(opts.disableWorkers ?? []);
+  const workers = [...BUILTIN_WORKERS.map((make) => make(ctx)), ...(opts.extensions ?? []).flatMap((e) => e.workers ?? [])].filter(
+    (w) => !disabled.has(w.name),
+  );
+  await app.ready();
+
+  let started = false;
+  return {
+    app,
+    ctx,
+    workers,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const addr = app.server.address();
+      for (const w of workers) w.start(ctx);
+      started = true;
+      return typeof addr === 'object' && addr ? addr.port : config.port;
+    },
+    async close() {
+      if (started) for (const w of workers) await w.stop();
+      metrics.stop();
+      await app.close();
+      ctx.agents.clear();
+      await database.close();
+    },
+  };
+}

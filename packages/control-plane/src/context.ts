@@ -1,0 +1,25 @@
+/** Everything route plugins, workers and extensions need, built once by createControlPlane. */
+import type { Kysely } from 'kysely';
+import type { Logger } from '@wrenn/shared';
+import type { Database } from './db/schema.js';
+import type { AgentPool } from './infra/agent-pool.js';
+import type { JwtIssuer } from './infra/secrets.js';
+import type { ControlPlaneConfig } from './start/config.js';
+import type { Scheduler } from './domain/scheduler.js';
+
+export interface ControlPlaneContext {
+  readonly config: ControlPlaneConfig;
+  readonly logger: Logger;
+  readonly db: Kysely<Database>;
+  readonly dbKind: 'postgres' | 'pglite';
+  readonly jwt: JwtIssuer;
+  readonly agents: AgentPool;
+  readonly scheduler: Scheduler;
+}
+
+/** A background job of the control plane (reconciler, host liveness, rollups): started after listen, stopped on close. */
+export interface Worker {
+  readonly name: string;
+  start(ctx: ControlPlaneContext): void;
+  stop(): Promise<void> | void;
+}

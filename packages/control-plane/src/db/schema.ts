@@ -1,0 +1,186 @@
+/** Row types of the control plane's tables (kept in step with ./migrations). */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string | T, string | T>;
+
+export type Role = 'owner' | 'admin' | 'member';
+export type HostStatus = 'pending' | 'up' | 'down' | 'draining';
+export type CapsuleStatus = 'pending' | 'starting' | 'running' | 'pausing' | 'paused' | 'resuming' | 'stopping' | 'stopped' | 'error' | 'missing';
+
+export interface TeamsTable {
+  id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  is_admin: Generated<boolean>;
+  active: Generated<boolean>;
+  default_team_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface MembershipsTable {
+  team_id: string;
+  user_id: string;
+  role: Role;
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  team_id: string;
+  created_by: string | null;
+  name: string;
+  /** SHA-256 hex of the whole key; the key itself is shown once and never stored. */
+  key_hash: string;
+  /** First characters of the key, for recognising it in lists. */
+  key_prefix: string;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface HostsTable {
+  id: string;
+  name: string;
+  /** Base URL of the host agent's RPC server (http://ip:port). */
+  agent_url: string | null;
+  /** Bearer token the control plane presents to the agent. */
+  agent_token: string | null;
+  status: HostStatus;
+  vcpus_total: Generated<number>;
+  memory_total_bytes: Generated<string>;
+  memory_free_bytes: Generated<string>;
+  disk_free_bytes: Generated<string>;
+  capsules: Generated<number>;
+  version: string | null;
+  last_heartbeat_at: NullableTimestamp;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface HostTokensTable {
+  id: string;
+  host_id: string;
+  kind: 'registration' | 'refresh';
+  token_hash: string;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface TemplatesTable {
+  name: string;
+  /** Null for platform templates every team sees. */
+  team_id: string | null;
+  kind: 'base' | 'snapshot';
+  /** Snapshot templates live on one host. */
+  host_id: string | null;
+  size_bytes: Generated<string>;
+  default_user: string | null;
+  default_env: Json<Record<string, string>>;
+  created_at: Timestamp;
+}
+
+export interface CapsulesTable {
+  id: string;
+  team_id: string;
+  host_id: string | null;
+  template: string;
+  status: CapsuleStatus;
+  vcpus: number;
+  memory_mb: number;
+  disk_size_mb: number;
+  timeout_sec: number;
+  auto_resume: Generated<boolean>;
+  metadata: Json<Record<string, string>>;
+  address: string | null;
+  envd_token: string | null;
+  error: string | null;
+  created_by_user: string | null;
+  created_by_key: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_activity_at: Timestamp;
+  stopped_at: NullableTimestamp;
+}
+
+export interface BuildsTable {
+  id: string;
+  team_id: string | null;
+  name: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  spec: Json<unknown>;
+  current_step: Generated<number>;
+  total_steps: Generated<number>;
+  logs: Json<unknown[]>;
+  error: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface AuditLogsTable {
+  id: string;
+  team_id: string | null;
+  actor_user_id: string | null;
+  actor_key_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  result: 'ok' | 'error';
+  status_code: number;
+  detail: Json<Record<string, unknown>>;
+  request_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface MetricPointsTable {
+  capsule_id: string;
+  team_id: string;
+  ts: Timestamp;
+  cpu_pct: number;
+  mem_used_bytes: string;
+  mem_total_bytes: string;
+  disk_used_bytes: string;
+  disk_total_bytes: string;
+}
+
+export interface DailyUsageTable {
+  team_id: string;
+  day: string;
+  cpu_minutes: number;
+  ram_mb_minutes: number;
+}
+
+export interface Database {
+  teams: TeamsTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  api_keys: ApiKeysTable;
+  hosts: HostsTable;
+  host_tokens: HostTokensTable;
+  templates: TemplatesTable;
+  capsules: CapsulesTable;
+  builds: BuildsTable;
+  audit_logs: AuditLogsTable;
+  metric_points: MetricPointsTable;
+  daily_usage: DailyUsageTable;
+}
+
+export type Team = Selectable<TeamsTable>;
+export type User = Selectable<UsersTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type Host = Selectable<HostsTable>;
+export type HostUpdate = Updateable<HostsTable>;
+export type Capsule = Selectable<CapsulesTable>;
+export type NewCapsule = Insertable<CapsulesTable>;
+export type CapsuleUpdate = Updateable<CapsulesTable>;
+export type AuditLog = Selectable<AuditLogsTable>;

@@ -1,0 +1,111 @@
+/**
+ * Who is calling. A route is authenticated because of the scope it is registered in
+ * (`authScope(...)`), never because it remembered to check. Sources: `X-API-Key: wrn_...`
+ * (team key, stored as SHA-256), `Authorization: Bearer <JWT>` (user or host, HS256).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import { WrennError } from '@wrenn/shared';
+import type { ControlPlaneContext } from '../../context.js';
+import type { Role } from '../../db/schema.js';
+import { API_KEY_PATTERN, sha256Hex } from '../../infra/secrets.js';
+
+export type Principal =
+  | { kind: 'user'; userId: string; teamId: string; role: Role; isAdmin: boolean }
+  | { kind: 'apiKey'; keyId: string; teamId: string; userId: string | null }
+  | { kind: 'host'; hostId: string };
+
+export type PrincipalKind = Principal['kind'];
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: Principal;
+  }
+}
+
+/** Resolves credentials (headers or, for WebSockets, the first message) to a principal. */
+export async function resolvePrincipal(
+  ctx: ControlPlaneContext,
+  creds: { apiKey?: string | undefined; bearer?: string | undefined },
+): Promise<Principal | undefined> {
+  if (creds.apiKey) {
+    if (!API_KEY_PATTERN.test(creds.apiKey)) throw new WrennError('unauthenticated', 'malformed API key (expected wrn_ followed by 32 hex digits)');
+    const row = await ctx.db
+      .selectFrom('api_keys')
+      .select(['id', 'team_id', 'created_by', 'revoked_at', 'last_used_at'])
+      .where('key_hash', '=', sha256Hex(creds.apiKey))
+      .executeTakeFirst();
+    if (!row || row.revoked_at) throw new WrennError('unauthenticated', 'unknown or revoked API key');
+    // Recording use costs a write: at most once a minute per key.
+    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
+      void ctx.db.updateTable('api_keys').set({ last_used_at: sql`now()` as never }).where('id', '=', row.id).execute().catch(() => {});
+    }
+    return { kind: 'apiKey', keyId: row.id, teamId: row.team_id, userId: row.created_by };
+  }
+  if (creds.bearer) {
+    const claims = await ctx.jwt.verify(creds.bearer);
+    if (claims.kind === 'host') {
+      const host = await ctx.db.selectFrom('hosts').select(['id']).where('id', '=', claims.host).executeTakeFirst();
+      if (!host) throw new WrennError('unauthenticated', 'this host was deleted');
+      return { kind: 'host', hostId: host.id };
+    }
+    const m = await ctx.db
+      .selectFrom('users')
+      .innerJoin('memberships', 'memberships.user_id', 'users.id')
+      .select(['users.id', 'users.is_admin', 'users.active', 'memberships.role'])
+      .where('users.id', '=', claims.user)
+      .where('memberships.team_id', '=', claims.team)
+      .executeTakeFirst();
+    if (!m || !m.active) throw new WrennError('unauthenticated', 'the user is disabled or no longer a member of this team');
+    return { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
+  }
+  return undefined;
+}
+
+export function credentialsFrom(request: FastifyRequest): { apiKey?: string; bearer?: string } {
+  const apiKey = request.headers['x-api-key'];
+  const authz = request.headers.authorization;
+  const bearer = typeof authz === 'string' && /^Bearer\s+/i.test(authz) ? authz.replace(/^Bearer\s+/i, '').trim() : undefined;
+  return {
+    ...(typeof apiKey === 'string' && apiKey ? { apiKey } : {}),
+    ...(bearer ? { bearer } : {}),
+  };
+}
+
+export interface AuthScopeOptions {
+  allow: PrincipalKind[];
+  admin?: boolean;
+}
+
+/** Checks a resolved principal against a scope's rules. */
+export function authorize(principal: Principal | undefined, opts: AuthScopeOptions): Principal {
+  if (!principal) {
+    const how = opts.allow.includes('apiKey') ? 'an X-API-Key header or a Bearer token' : 'a Bearer token (log in)';
+    throw new WrennError('unauthenticated', `authentication required: send ${how}`);
+  }
+  if (!opts.allow.includes(principal.kind)) {
+    const need = opts.allow.includes('user') ? 'a user token (API keys cannot manage accounts, keys, teams or hosts)' : `a ${opts.allow.join(' or ')} credential`;
+    throw new WrennError('permission_denied', `this route needs ${need}`);
+  }
+  if (opts.admin && !(principal.kind === 'user' && principal.isAdmin)) {
+    throw new WrennError('permission_denied', 'this route is for administrators');
+  }
+  return principal;
+}
+
+/**
+ * Makes every route registered inside `scope` require a principal of the given kinds.
+ * @example app.register(async (s) => { authScope(s, ctx, { allow: ['user', 'apiKey'] }); s.get(...) })
+ */
+export function authScope(scope: FastifyInstance, ctx: ControlPlaneContext, opts: AuthScopeOptions): void {
+  scope.addHook('onRequest', async (request) => {
+    request.auth = authorize(await resolvePrincipal(ctx, credentialsFrom(request)), opts);
+  });
+}
+
+/** The team a team-scoped principal acts for. */
+export function teamOf(request: FastifyRequest): string {
+  const p = request.auth;
+  if (!p || p.kind === 'host') throw new WrennError('permission_denied', 'this route acts on a team: use a user token or an API key');
+  return p.teamId;
+}

@@ -1,0 +1,48 @@
+/**
+ * Connect clients for the host agents, one per host (HTTP/2 to the agent's RPC port, with
+ * the host's bearer token), created on first use and dropped when a host changes or goes.
+ * Each host has its own HTTP/2 session, so a slow host never stalls calls to another (H9).
+ */
+import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { HostAgentService } from '@wrenn/proto/hostagent';
+import { WrennError } from '@wrenn/shared';
+
+export type AgentClient = Client<typeof HostAgentService>;
+
+interface Entry {
+  url: string;
+  token: string;
+  client: AgentClient;
+}
+
+export class AgentPool {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly defaultTimeoutMs: number) {}
+
+  /** The client of a host; `url`/`token` come from the hosts table. */
+  get(hostId: string, url: string | null, token: string | null): AgentClient {
+    if (!url || !token) throw new WrennError('unavailable', `host ${hostId} has not registered an agent address yet`);
+    const existing = this.entries.get(hostId);
+    if (existing && existing.url === url && existing.token === token) return existing.client;
+    const auth: Interceptor = (next) => async (req) => {
+      req.header.set('authorization', `Bearer ${token}`);
+      return next(req);
+    };
+    const client = createClient(
+      HostAgentService,
+      createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth], defaultTimeoutMs: this.defaultTimeoutMs }),
+    );
+    this.entries.set(hostId, { url, token, client });
+    return client;
+  }
+
+  evict(hostId: string): void {
+    this.entries.delete(hostId);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
