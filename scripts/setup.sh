@@ -38,6 +38,10 @@ else
   log "Debian packages present"
 fi
 
+# CRIU (memory snapshots for pause/resume) from Debian's archive into a private prefix;
+# a host where it cannot work pauses filesystem-only.
+bash scripts/install-criu.sh
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
