@@ -1,5 +1,22 @@
-// STUB: POST /v1/auth/*, /v1/me, /v1/teams, /v1/api-keys, /v1/audit-logs — replaced by its owner.
+/**
+ * Accounts API: /auth/* (signup, login, activate, switch-team), /me, /api-keys, /teams
+ * (and members), /audit-logs and /admin/users. Each sub-module registers its own auth
+ * scope; the handlers live in src/domain/accounts.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneContext } from '../../context.js';
+import { adminUsersRoutes } from './accounts/admin-users.js';
+import { apiKeysRoutes } from './accounts/api-keys.js';
+import { auditLogsRoutes } from './accounts/audit-logs.js';
+import { authRoutes } from './accounts/auth.js';
+import { meRoutes } from './accounts/me.js';
+import { teamsRoutes } from './accounts/teams.js';
 
-export async function accountsRoutes(_app: FastifyInstance, _ctx: ControlPlaneContext): Promise<void> {}
+export async function accountsRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
+  await authRoutes(app, ctx);
+  await meRoutes(app, ctx);
+  await apiKeysRoutes(app, ctx);
+  await teamsRoutes(app, ctx);
+  await auditLogsRoutes(app, ctx);
+  await adminUsersRoutes(app, ctx);
+}

@@ -1,0 +1,32 @@
+/**
+ * Administration of users (is_admin only): list them, create one inactive with an
+ * activation token, enable/disable, grant/revoke admin. The last active administrator
+ * cannot be disabled or demoted, so the server always keeps one.
+ */
+import { WrennError } from '@wrenn/shared';
+import type { ControlPlaneContext } from '../../context.js';
+import { userView, type UserView } from './views.js';
+
+export async function listUsers(ctx: ControlPlaneContext, page: { limit: number; offset: number }): Promise<UserView[]> {
+  const rows = await ctx.db.selectFrom('users').selectAll().orderBy('created_at', 'asc').orderBy('id', 'asc').limit(page.limit).offset(page.offset).execute();
+  return rows.map(userView);
+}
+
+export async function updateUser(ctx: ControlPlaneContext, userId: string, patch: { active?: boolean | undefined; is_admin?: boolean | undefined }): Promise<UserView> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
+    if (!user) throw new WrennError('not_found', `user ${userId} not found`, { userId });
+    const losesAdmin = user.is_admin && user.active && (patch.active === false || patch.is_admin === false);
+    if (losesAdmin) {
+      const admins = await trx.selectFrom('users').select('id').where('is_admin', '=', true).where('active', '=', true).forUpdate().execute();
+      if (admins.length <= 1) throw new WrennError('conflict', `user ${userId} is the last active administrator: make another user administrator first`, { userId });
+    }
+    const set: { active?: boolean; is_admin?: boolean } = {};
+    if (patch.active !== undefined) set.active = patch.active;
+    if (patch.is_admin !== undefined) set.is_admin = patch.is_admin;
+    if (Object.keys(set).length === 0) return userView(user);
+    // A disabled account must not come back through an activation token it never used.
+    if (patch.active === false) await trx.deleteFrom('user_tokens').where('user_id', '=', userId).where('used_at', 'is', null).execute();
+    return userView(await trx.updateTable('users').set(set).where('id', '=', userId).returningAll().executeTakeFirstOrThrow());
+  });
+}

@@ -1,0 +1,12 @@
+/**
+ * Accounts: users, teams and memberships, API keys, activation, administration and the
+ * first-admin bootstrap. No HTTP here: routes in src/http/routes/accounts/ call these.
+ */
+export { ensureAdmin, DEFAULT_ADMIN_EMAIL, type EnsureAdminResult } from './bootstrap.js';
+export { signup, login, getMe, updateMe, changePassword, deleteMe, createUserWithTeam, MIN_PASSWORD_LENGTH, type RequestMeta } from './users.js';
+export { listTeams, createTeam, getTeam, renameTeam, deleteTeam, switchTeam, type TeamDetailView } from './teams.js';
+export { listMembers, addMember, changeRole, removeMember } from './members.js';
+export { createApiKey, listApiKeys, revokeApiKey, type CreatedApiKey } from './keys.js';
+export { createInactiveUser, activate, ACTIVATION_TTL_MS, type CreatedUser } from './activation.js';
+export { listUsers, updateUser } from './admin.js';
+export type { UserView, TeamView, MemberView, ApiKeyView, Session } from './views.js';

@@ -1,0 +1,170 @@
+/**
+ * Users: signup, login, the caller's own account (read, rename, change email or password,
+ * delete). Wrong email and wrong password fail the same way, in about the same time, and
+ * every failed login is audited.
+ */
+import { WrennError } from '@wrenn/shared';
+import type { ControlPlaneContext } from '../../context.js';
+import type { User } from '../../db/schema.js';
+import { hashPassword, verifyPassword } from '../../infra/secrets.js';
+import { recordAuditLater } from '../audit.js';
+import { newId } from '../ids.js';
+import { isUniqueViolation, issueSession, liveCapsuleCount, normalizeEmail, personalTeamName, sessionTeam, type Db } from './common.js';
+import { teamView, userView, type Session, type TeamView, type UserView } from './views.js';
+
+export const MIN_PASSWORD_LENGTH = 8;
+
+export interface RequestMeta {
+  requestId?: string | undefined;
+}
+
+function emailTaken(email: string): WrennError {
+  return new WrennError('conflict', `a user with email ${email} already exists: log in instead, or use another email`, { email });
+}
+
+export function assertPasswordStrength(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new WrennError('invalid_argument', `the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+}
+
+/** Inserts a user and their personal team (they are its owner), in the caller's transaction. */
+export async function createUserWithTeam(
+  db: Db,
+  input: { email: string; name?: string | undefined; passwordHash: string; isAdmin?: boolean; active?: boolean; teamName?: string },
+): Promise<{ user: User; team: TeamView }> {
+  const email = normalizeEmail(input.email);
+  const existing = await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+  if (existing) throw emailTaken(email);
+  const name = input.name?.trim() || email.split('@')[0]!;
+  const teamRow = await db
+    .insertInto('teams')
+    .values({ id: newId('team'), name: input.teamName ?? personalTeamName({ name, email }) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  try {
+    const user = await db
+      .insertInto('users')
+      .values({ id: newId('usr'), email, name, password_hash: input.passwordHash, is_admin: input.isAdmin ?? false, active: input.active ?? true, default_team_id: teamRow.id })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await db.insertInto('memberships').values({ team_id: teamRow.id, user_id: user.id, role: 'owner' }).execute();
+    return { user, team: teamView(teamRow, 'owner') };
+  } catch (err) {
+    if (isUniqueViolation(err)) throw emailTaken(email);
+    throw err;
+  }
+}
+
+export async function signup(ctx: ControlPlaneContext, input: { email: string; password: string; name?: string | undefined }, meta: RequestMeta = {}): Promise<Session> {
+  if (!ctx.config.signupEnabled) throw new WrennError('permission_denied', 'signup is disabled on this server (WRENN_SIGNUP=false): ask an administrator for an account');
+  assertPasswordStrength(input.password);
+  const passwordHash = await hashPassword(input.password);
+  const { user, team } = await ctx.db.transaction().execute((trx) => createUserWithTeam(trx, { email: input.email, name: input.name, passwordHash }));
+  recordAuditLater(ctx, { teamId: team.id, actorUserId: user.id, action: 'signup', targetType: 'user', targetId: user.id, result: 'ok', statusCode: 201, requestId: meta.requestId ?? null });
+  return issueSession(ctx, user, team);
+}
+
+// Verifying against a throwaway hash when the email is unknown keeps both failures equally slow.
+let dummyHash: Promise<string> | undefined;
+
+export async function login(ctx: ControlPlaneContext, input: { email: string; password: string }, meta: RequestMeta = {}): Promise<Session> {
+  const email = normalizeEmail(input.email);
+  const user = await ctx.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+  const ok = await verifyPassword(user?.password_hash ?? (await (dummyHash ??= hashPassword('wrenn-dummy-password'))), input.password);
+  const fail = (reason: string, message: string): WrennError => {
+    recordAuditLater(ctx, {
+      teamId: user?.default_team_id ?? null,
+      action: 'login',
+      targetType: user ? 'user' : null,
+      targetId: user?.id ?? null,
+      result: 'error',
+      statusCode: 401,
+      detail: { email, reason },
+      requestId: meta.requestId ?? null,
+    });
+    return new WrennError('unauthenticated', message);
+  };
+  if (!user || !ok) throw fail(user ? 'wrong_password' : 'unknown_email', 'wrong email or password');
+  if (!user.active) throw fail('inactive', 'this account is disabled or not activated yet: ask an administrator');
+  const team = await sessionTeam(ctx.db, user);
+  recordAuditLater(ctx, { teamId: team.id, actorUserId: user.id, action: 'login', targetType: 'user', targetId: user.id, result: 'ok', statusCode: 200, requestId: meta.requestId ?? null });
+  return issueSession(ctx, user, team);
+}
+
+async function getUser(db: Db, userId: string): Promise<User> {
+  const user = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+  if (!user) throw new WrennError('unauthenticated', 'this user no longer exists');
+  return user;
+}
+
+/** The caller and the team their token acts for. */
+export async function getMe(ctx: ControlPlaneContext, userId: string, teamId: string): Promise<{ user: UserView; team: TeamView }> {
+  const user = await getUser(ctx.db, userId);
+  const team = await ctx.db
+    .selectFrom('teams')
+    .innerJoin('memberships', 'memberships.team_id', 'teams.id')
+    .select(['teams.id', 'teams.name', 'teams.created_at', 'memberships.role'])
+    .where('teams.id', '=', teamId)
+    .where('memberships.user_id', '=', userId)
+    .executeTakeFirst();
+  if (!team) throw new WrennError('unauthenticated', `you are no longer a member of team ${teamId}: log in again`);
+  return { user: userView(user), team: teamView(team, team.role) };
+}
+
+export async function updateMe(ctx: ControlPlaneContext, userId: string, patch: { name?: string | undefined; email?: string | undefined }): Promise<UserView> {
+  const set: { name?: string; email?: string } = {};
+  if (patch.name !== undefined) set.name = patch.name.trim();
+  if (patch.email !== undefined) set.email = normalizeEmail(patch.email);
+  if (set.name === '') throw new WrennError('invalid_argument', 'the name cannot be empty');
+  if (Object.keys(set).length === 0) return userView(await getUser(ctx.db, userId));
+  try {
+    const user = await ctx.db.updateTable('users').set(set).where('id', '=', userId).returningAll().executeTakeFirst();
+    if (!user) throw new WrennError('unauthenticated', 'this user no longer exists');
+    return userView(user);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw emailTaken(set.email!);
+    throw err;
+  }
+}
+
+export async function changePassword(ctx: ControlPlaneContext, userId: string, input: { currentPassword: string; newPassword: string }): Promise<void> {
+  const user = await getUser(ctx.db, userId);
+  if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
+    throw new WrennError('permission_denied', 'the current password is wrong: the password was not changed');
+  }
+  assertPasswordStrength(input.newPassword);
+  await ctx.db.updateTable('users').set({ password_hash: await hashPassword(input.newPassword) }).where('id', '=', userId).execute();
+}
+
+/**
+ * Deletes the caller's account. Teams where they are the only member go with it (refused
+ * while such a team still has capsules); a team that would be left with members but no
+ * owner makes the whole deletion refuse, naming the team.
+ */
+export async function deleteMe(ctx: ControlPlaneContext, userId: string): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const mine = await trx.selectFrom('memberships').select(['team_id', 'role']).where('user_id', '=', userId).execute();
+    const soleTeams: string[] = [];
+    for (const m of mine) {
+      const others = await trx
+        .selectFrom('memberships')
+        .select(['role'])
+        .where('team_id', '=', m.team_id)
+        .where('user_id', '!=', userId)
+        .forUpdate()
+        .execute();
+      if (others.length === 0) {
+        const live = await liveCapsuleCount(trx, m.team_id);
+        if (live > 0) throw new WrennError('conflict', `team ${m.team_id} (yours alone) still has ${live} capsule(s) that are not stopped: delete them first`, { teamId: m.team_id });
+        soleTeams.push(m.team_id);
+      } else if (m.role === 'owner' && !others.some((o) => o.role === 'owner')) {
+        throw new WrennError(
+          'conflict',
+          `you are the last owner of team ${m.team_id}, which has other members: make one of them owner (PATCH /v1/teams/${m.team_id}/members/{user_id}) or remove them first`,
+          { teamId: m.team_id },
+        );
+      }
+    }
+    await trx.deleteFrom('users').where('id', '=', userId).execute();
+    if (soleTeams.length > 0) await trx.deleteFrom('teams').where('id', 'in', soleTeams).execute();
+  });
+}

@@ -1,0 +1,73 @@
+/** GET|PATCH|DELETE /me and POST /me/password: the caller's own account (user token). */
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { ControlPlaneContext } from '../../../context.js';
+import { changePassword, deleteMe, getMe, updateMe } from '../../../domain/accounts/index.js';
+import { authScope } from '../../plugins/auth.js';
+import { userOf, USER_ONLY } from './principal.js';
+import { Email, Name, NoContent, Password, Strict, TeamSchema, UserSchema } from './schemas.js';
+
+export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
+  await app.register(async (s) => {
+    authScope(s, ctx, { allow: ['user'] });
+    const r = s.withTypeProvider<TypeBoxTypeProvider>();
+
+    r.get(
+      '/me',
+      { schema: { tags: ['account'], summary: 'You, and the team your token acts for', security: USER_ONLY, response: { 200: Type.Object({ user: UserSchema, team: TeamSchema }) } } },
+      async (request) => {
+        const { userId, teamId } = userOf(request);
+        return getMe(ctx, userId, teamId);
+      },
+    );
+
+    r.patch(
+      '/me',
+      {
+        schema: {
+          tags: ['account'],
+          summary: 'Change your name or email',
+          security: USER_ONLY,
+          body: Type.Object({ name: Type.Optional(Name), email: Type.Optional(Email) }, { ...Strict, minProperties: 1 }),
+          response: { 200: UserSchema },
+        },
+      },
+      async (request) => updateMe(ctx, userOf(request).userId, request.body),
+    );
+
+    r.delete(
+      '/me',
+      {
+        schema: {
+          tags: ['account'],
+          summary: 'Delete your account (and the teams where you are the only member)',
+          description: 'Refused (409) while you are the last owner of a team that has other members.',
+          security: USER_ONLY,
+          response: { 204: NoContent },
+        },
+      },
+      async (request, reply) => {
+        await deleteMe(ctx, userOf(request).userId);
+        return reply.code(204).send(null);
+      },
+    );
+
+    r.post(
+      '/me/password',
+      {
+        schema: {
+          tags: ['account'],
+          summary: 'Change your password',
+          security: USER_ONLY,
+          body: Type.Object({ current_password: Type.String({ minLength: 1, maxLength: 1024 }), new_password: Password }, Strict),
+          response: { 204: NoContent },
+        },
+      },
+      async (request, reply) => {
+        await changePassword(ctx, userOf(request).userId, { currentPassword: request.body.current_password, newPassword: request.body.new_password });
+        return reply.code(204).send(null);
+      },
+    );
+  });
+}
