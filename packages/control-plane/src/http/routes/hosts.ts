@@ -1,5 +1,13 @@
-// STUB: /v1/hosts (create, register, refresh, heartbeat, list, get, delete) — replaced by its owner.
+/**
+ * /v1/hosts: administrators create hosts (one-time registration tokens) and manage them;
+ * host agents register, refresh their credentials and heartbeat.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneContext } from '../../context.js';
+import { hostAdminRoutes } from './hosts/admin.js';
+import { hostAgentRoutes } from './hosts/agent.js';
 
-export async function hostsRoutes(_app: FastifyInstance, _ctx: ControlPlaneContext): Promise<void> {}
+export async function hostsRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
+  await hostAdminRoutes(app, ctx);
+  await hostAgentRoutes(app, ctx);
+}

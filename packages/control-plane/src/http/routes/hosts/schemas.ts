@@ -1,0 +1,74 @@
+/** TypeBox schemas of the /v1/hosts routes (they also make the OpenAPI document). */
+import Type from 'typebox';
+
+const Bytes = Type.Integer({ minimum: 0 });
+const HttpUrl = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048, description: 'http(s) URL' });
+
+export const HostSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
+  agent_url: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Union([Type.String(), Type.Null()]),
+  vcpus_total: Type.Integer(),
+  memory_total_bytes: Type.Integer(),
+  memory_free_bytes: Type.Integer(),
+  disk_free_bytes: Type.Integer(),
+  capsules: Type.Integer(),
+  last_heartbeat_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  created_by: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+export const HostParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+
+export const CreateHostBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+
+export const CreateHostReply = Type.Object({
+  host: HostSchema,
+  registration_token: Type.String({ description: 'One-time token for `wrenn-agent --register`; shown only here, valid for 24 h.' }),
+});
+
+export const DeleteHostQuery = Type.Object({ force: Type.Boolean({ default: false }) }, { additionalProperties: false });
+
+export const RegisterBody = Type.Object(
+  {
+    token: Type.String({ minLength: 1, maxLength: 512 }),
+    agent_url: HttpUrl,
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    vcpus_total: Type.Integer({ minimum: 1 }),
+    memory_total_bytes: Bytes,
+    memory_free_bytes: Bytes,
+    disk_free_bytes: Bytes,
+    agent_token: Type.String({ minLength: 1, maxLength: 512, description: 'Bearer token the control plane presents to the agent.' }),
+    version: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+export const SessionReply = Type.Object({
+  host_id: Type.String(),
+  access_token: Type.String({ description: 'Host JWT (Bearer) for heartbeats; valid expires_in seconds.' }),
+  refresh_token: Type.String({ description: 'Opaque, one use: POST /v1/hosts/auth/refresh returns a new one.' }),
+  expires_in: Type.Integer(),
+});
+
+export const RefreshBody = Type.Object({ refresh_token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false });
+
+export const HeartbeatBody = Type.Object(
+  {
+    capsules: Type.Integer({ minimum: 0 }),
+    memory_free_bytes: Bytes,
+    disk_free_bytes: Bytes,
+    vcpus_total: Type.Optional(Type.Integer({ minimum: 1 })),
+    memory_total_bytes: Type.Optional(Bytes),
+    agent_url: Type.Optional(HttpUrl),
+    agent_token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    version: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+export const HeartbeatReply = Type.Object({
+  status: Type.Union([Type.Literal('pending'), Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
+});

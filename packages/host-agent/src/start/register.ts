@@ -1,0 +1,374 @@
+/**
+ * The agent's link to a control plane. On first start it exchanges a one-time
+ * registration token (`wrenn-agent --register TOKEN --control-plane URL`) for host
+ * credentials, saved to `<dataDir>/control-plane.json` (0600) so a restarted agent needs no
+ * token; then it heartbeats its capacity every `heartbeatMs`, refreshing its 1 h access
+ * token before it expires (the refresh token rotates on every use and is saved each time).
+ * An unreachable control plane is logged and retried with backoff; it never stops the agent.
+ *
+ * @example
+ * const link = await ControlPlaneLink.fromConfig(config, agent, logger); // undefined: standalone
+ * link?.start();
+ * await link?.close();
+ */
+import { promises as fsp } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { freemem, networkInterfaces, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '@wrenn/shared';
+import type { AgentConfig } from './config.js';
+
+export const CREDENTIALS_FILE = 'control-plane.json';
+
+/** Capacity as the control plane's scheduler sees it: the same facts Health reports. */
+export interface HostFacts {
+  vcpus_total: number;
+  memory_total_bytes: number;
+  memory_free_bytes: number;
+  disk_free_bytes: number;
+  capsules: number;
+}
+
+export async function hostFacts(config: Pick<AgentConfig, 'dataDir' | 'vcpusTotal'>, capsules: () => number): Promise<HostFacts> {
+  const disk = await statfs(config.dataDir).catch(() => undefined);
+  return {
+    vcpus_total: config.vcpusTotal,
+    memory_total_bytes: totalmem(),
+    memory_free_bytes: freemem(),
+    disk_free_bytes: disk ? disk.bavail * disk.bsize : 0,
+    capsules: capsules(),
+  };
+}
+
+/** `http://<listen host>:<port>`; a wildcard listen address is replaced by this machine's first external IPv4. */
+export function defaultAdvertiseUrl(host: string, port: number): string {
+  let h = host;
+  if (h === '0.0.0.0' || h === '::' || h === '') {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal);
+    h = external?.address ?? '127.0.0.1';
+  }
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/**
+ * `--register TOKEN` and `--control-plane URL` (also `--flag=value`) become
+ * WRENN_REGISTER_TOKEN / WRENN_CONTROL_PLANE_URL; the other arguments are returned as they are.
+ */
+export function applyRegisterFlags(argv: string[], env: NodeJS.ProcessEnv): { args: string[]; env: NodeJS.ProcessEnv } {
+  const flags: Record<string, string> = { '--register': 'WRENN_REGISTER_TOKEN', '--control-plane': 'WRENN_CONTROL_PLANE_URL' };
+  const out = { ...env };
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const name = flags[flag];
+    if (!name) {
+      args.push(a);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (!value) throw new Error(`${flag} needs a value`);
+    out[name] = value;
+  }
+  return { args, env: out };
+}
+
+interface SavedCredentials {
+  control_plane_url: string;
+  host_id: string;
+  refresh_token: string;
+}
+
+interface Session {
+  host_id: string;
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+}
+
+/** An answer of the control plane that was not 2xx. */
+export class ControlPlaneRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ControlPlaneLinkOptions {
+  dataDir: string;
+  /** Unset: the URL saved at registration. */
+  controlPlaneUrl?: string;
+  registerToken?: string;
+  /** Where the control plane reaches this agent's RPC server. */
+  advertiseUrl: string;
+  /** Bearer token the control plane must present to this agent. */
+  agentToken: string;
+  version: string;
+  heartbeatMs: number;
+  facts: () => Promise<HostFacts>;
+  logger: Logger;
+  /** Backoff after a failure: doubles from min to max. Defaults 1 s and 60 s. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Deadline of each request to the control plane. Default 15 s. */
+  requestTimeoutMs?: number;
+}
+
+export class ControlPlaneLink {
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private loop: Promise<void> | undefined;
+  private creds: SavedCredentials | undefined;
+  private access: { token: string; refreshAtMs: number } | undefined;
+  private accessRefused = false;
+  private waiters: Array<{ resolve: (hostId: string) => void; reject: (err: Error) => void }> = [];
+  /** Time and answer of the last successful heartbeat. */
+  lastHeartbeat: { atMs: number; status: string } | undefined;
+
+  constructor(private readonly opts: ControlPlaneLinkOptions) {
+    this.log = opts.logger.child({ component: 'control-plane-link' });
+  }
+
+  /** A link for a started agent, or undefined when it has neither a control plane to register with nor saved credentials. */
+  static async fromConfig(
+    config: AgentConfig,
+    agent: { token: string; port: number; manager: { list(): unknown[] } },
+    logger: Logger,
+    version: string,
+  ): Promise<ControlPlaneLink | undefined> {
+    const saved = await readCredentials(config.dataDir, logger);
+    if (!saved && !(config.controlPlaneUrl && config.registerToken)) {
+      if (config.controlPlaneUrl || config.registerToken) {
+        logger.warn('control plane link off: --register TOKEN and --control-plane URL are both needed for the first registration');
+      }
+      return undefined;
+    }
+    return new ControlPlaneLink({
+      dataDir: config.dataDir,
+      ...(config.controlPlaneUrl ? { controlPlaneUrl: config.controlPlaneUrl } : {}),
+      ...(config.registerToken ? { registerToken: config.registerToken } : {}),
+      advertiseUrl: config.advertiseUrl ?? defaultAdvertiseUrl(config.host, agent.port),
+      agentToken: agent.token,
+      version,
+      heartbeatMs: config.heartbeatSec * 1000,
+      facts: () => hostFacts(config, () => agent.manager.list().length),
+      logger,
+    });
+  }
+
+  static credentialsPath(dataDir: string): string {
+    return join(dataDir, CREDENTIALS_FILE);
+  }
+
+  /** The control plane's id of this host, once registered. */
+  get hostId(): string | undefined {
+    return this.creds?.host_id;
+  }
+
+  start(): this {
+    this.loop ??= this.run();
+    return this;
+  }
+
+  /** Resolves with the host id once the agent holds credentials (at once when it already does); rejects if closed first. */
+  registered(): Promise<string> {
+    if (this.creds) return Promise.resolve(this.creds.host_id);
+    if (this.abort.signal.aborted) return Promise.reject(new Error('the control plane link is closed'));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Stops heartbeating (the control plane will mark the host down); credentials stay saved. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    for (const w of this.waiters.splice(0)) w.reject(new Error('the control plane link closed before registering'));
+  }
+
+  private async run(): Promise<void> {
+    const { retryMinMs = 1000, retryMaxMs = 60_000 } = this.opts;
+    const saved = await readCredentials(this.opts.dataDir, this.log);
+    if (saved && this.opts.controlPlaneUrl && trimSlash(saved.control_plane_url) !== trimSlash(this.opts.controlPlaneUrl)) {
+      this.log.warn({ saved: saved.control_plane_url, configured: this.opts.controlPlaneUrl }, 'saved credentials are for another control plane: registering anew');
+    } else if (saved) {
+      this.setCredentials(saved);
+    }
+    let backoff = retryMinMs;
+    let failures = 0;
+    while (!this.abort.signal.aborted) {
+      try {
+        await this.ensureSession();
+        await this.heartbeat();
+        backoff = retryMinMs;
+        failures = 0;
+        await sleep(this.opts.heartbeatMs, undefined, { signal: this.abort.signal });
+      } catch (err) {
+        if (this.abort.signal.aborted) break;
+        failures++;
+        const refused = err instanceof ControlPlaneRefused;
+        // An access token refused once (expired early, control plane restarted with another
+        // secret) is renewed at once; anything else waits, doubling each time.
+        const retryInMs = failures === 1 && this.accessRefused ? 0 : backoff;
+        this.accessRefused = false;
+        this.log[refused && err.status < 500 ? 'error' : 'warn'](
+          { err: (err as Error).message, status: refused ? err.status : undefined, retryInMs, controlPlane: this.baseUrl() },
+          'control plane link: request failed; retrying',
+        );
+        if (retryInMs > 0) backoff = Math.min(retryMaxMs, backoff * 2);
+        await sleep(retryInMs, undefined, { signal: this.abort.signal }).catch(() => {});
+      }
+    }
+  }
+
+  private baseUrl(): string | undefined {
+    const url = this.creds?.control_plane_url ?? this.opts.controlPlaneUrl;
+    return url ? trimSlash(url) : undefined;
+  }
+
+  private async ensureSession(): Promise<void> {
+    if (!this.creds) {
+      await this.register();
+      return;
+    }
+    if (this.access && Date.now() < this.access.refreshAtMs) return;
+    try {
+      await this.adopt(await this.post<Session>('/hosts/auth/refresh', { refresh_token: this.creds.refresh_token }));
+    } catch (err) {
+      if (err instanceof ControlPlaneRefused && err.status === 401 && this.opts.registerToken) {
+        // The saved credentials are dead (host deleted, token rotated elsewhere): a
+        // registration token on the command line is the way back.
+        this.log.warn({ err: err.message }, 'saved credentials refused: registering with the configured token');
+        this.creds = undefined;
+        await this.register();
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private async register(): Promise<void> {
+    if (!this.opts.registerToken || !this.opts.controlPlaneUrl) {
+      throw new Error('no saved control plane credentials and no registration token: restart with --register TOKEN --control-plane URL');
+    }
+    const facts = await this.opts.facts();
+    const session = await this.post<Session>(
+      '/hosts/register',
+      {
+        token: this.opts.registerToken,
+        agent_url: this.opts.advertiseUrl,
+        agent_token: this.opts.agentToken,
+        version: this.opts.version,
+        vcpus_total: facts.vcpus_total,
+        memory_total_bytes: facts.memory_total_bytes,
+        memory_free_bytes: facts.memory_free_bytes,
+        disk_free_bytes: facts.disk_free_bytes,
+      },
+      undefined,
+      this.opts.controlPlaneUrl,
+    );
+    await this.adopt(session, trimSlash(this.opts.controlPlaneUrl));
+    this.log.info({ hostId: session.host_id, advertiseUrl: this.opts.advertiseUrl }, 'registered with the control plane');
+  }
+
+  /** Saves a new session: the refresh token goes to disk before anything else uses it. */
+  private async adopt(session: Session, url = this.creds!.control_plane_url): Promise<void> {
+    const creds: SavedCredentials = { control_plane_url: url, host_id: session.host_id, refresh_token: session.refresh_token };
+    await writeCredentials(this.opts.dataDir, creds);
+    this.setCredentials(creds);
+    // Renewed at 80% of its lifetime, so a slow or briefly unreachable control plane has slack.
+    this.access = { token: session.access_token, refreshAtMs: Date.now() + session.expires_in * 800 };
+  }
+
+  private setCredentials(creds: SavedCredentials): void {
+    this.creds = creds;
+    for (const w of this.waiters.splice(0)) w.resolve(creds.host_id);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const facts = await this.opts.facts();
+    try {
+      const res = await this.post<{ status: string }>(
+        `/hosts/${encodeURIComponent(this.creds!.host_id)}/heartbeat`,
+        {
+          capsules: facts.capsules,
+          memory_free_bytes: facts.memory_free_bytes,
+          disk_free_bytes: facts.disk_free_bytes,
+          vcpus_total: facts.vcpus_total,
+          memory_total_bytes: facts.memory_total_bytes,
+          agent_url: this.opts.advertiseUrl,
+          agent_token: this.opts.agentToken,
+          version: this.opts.version,
+        },
+        this.access!.token,
+      );
+      if (this.lastHeartbeat?.status !== res.status) this.log.info({ hostId: this.creds!.host_id, status: res.status }, 'heartbeat accepted');
+      this.lastHeartbeat = { atMs: Date.now(), status: res.status };
+    } catch (err) {
+      if (err instanceof ControlPlaneRefused && err.status === 401) {
+        this.access = undefined;
+        this.accessRefused = true;
+      }
+      throw err;
+    }
+  }
+
+  private async post<T>(path: string, body: unknown, bearer?: string, base = this.baseUrl()): Promise<T> {
+    if (!base) throw new Error('no control plane URL: pass --control-plane URL');
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.opts.requestTimeoutMs ?? 15_000)]);
+    const res = await fetch(`${trimSlash(base)}/v1${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      body: JSON.stringify(body),
+      signal,
+    });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new ControlPlaneRefused(res.status, e?.code ?? 'http_error', `POST ${path}: ${res.status} ${e?.message ?? text.slice(0, 200)}`);
+    }
+    return json as T;
+  }
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/** The saved credentials; a malformed file is reported and treated as absent (a registration token can replace it). */
+async function readCredentials(dataDir: string, log: Logger): Promise<SavedCredentials | undefined> {
+  const path = ControlPlaneLink.credentialsPath(dataDir);
+  let text: string;
+  try {
+    text = await fsp.readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const c = JSON.parse(text) as Partial<SavedCredentials>;
+    if (typeof c.control_plane_url === 'string' && typeof c.host_id === 'string' && typeof c.refresh_token === 'string') return c as SavedCredentials;
+  } catch {
+    // reported below
+  }
+  log.error({ path }, 'saved control plane credentials are malformed: ignored (register again with --register TOKEN)');
+  return undefined;
+}
+
+/** Written to a temporary file (0600) and renamed over the old one, so a crash never leaves half a file. */
+async function writeCredentials(dataDir: string, creds: SavedCredentials): Promise<void> {
+  const path = ControlPlaneLink.credentialsPath(dataDir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await fsp.writeFile(tmp, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
+  await fsp.chmod(tmp, 0o600);
+  await fsp.rename(tmp, path);
+}
