@@ -24,7 +24,11 @@ import { healthRoutes, CONTROL_PLANE_VERSION } from './http/routes/health.js';
 import { VERSIONED_ROUTE_MODULES } from './http/routes/index.js';
 import { installMetrics } from './http/metrics.js';
 import { installAudit } from './http/plugins/audit.js';
+import { installUpgradeGuard } from './ws/upgrade-guard.js';
 import type { ControlPlaneConfig } from './start/config.js';
+import { capsuleUsageWorker } from './domain/capsules/usage-worker.js';
+import { hostLivenessWorker } from './workers/host-liveness.js';
+import { reconcilerWorker } from './workers/reconciler.js';
 
 export interface ControlPlaneExtension {
   readonly name: string;
@@ -55,7 +59,7 @@ export interface ControlPlane {
 }
 
 /** Built-in workers; each route module that needs one adds it here through this registry. */
-export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [];
+export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker];
 
 export async function createControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { config } = opts;
@@ -105,6 +109,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+  installUpgradeGuard(app);
   await app.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1000 } });
   const metrics = installMetrics(app, ctx);
   installAudit(app, ctx);

@@ -25,6 +25,12 @@ export interface ControlPlaneConfig {
   agentTimeoutMs: number;
   /** Allow POST /v1/auth/signup. WRENN_SIGNUP, default true. */
   signupEnabled: boolean;
+  /** A PTY session with no WebSocket attached is killed after this long. WRENN_PTY_IDLE_TIMEOUT_SEC, default 120. */
+  ptyIdleTimeoutSec: number;
+  /** Period of the `{type:"ping"}` keep-alive on WebSockets. WRENN_WS_PING_INTERVAL_SEC, default 30. */
+  wsPingIntervalSec: number;
+  /** How long a WebSocket without credentials in its upgrade may take to send `{type:"auth"}`. WRENN_WS_AUTH_TIMEOUT_SEC, default 5. */
+  wsAuthTimeoutSec: number;
   logLevel: string;
 }
 
@@ -70,6 +76,9 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     reconcileIntervalSec: int(env, 'WRENN_RECONCILE_INTERVAL_SEC', 30, 1),
     agentTimeoutMs: int(env, 'WRENN_AGENT_TIMEOUT_MS', 300_000, 1000),
     signupEnabled: (env.WRENN_SIGNUP ?? 'true') !== 'false',
+    ptyIdleTimeoutSec: int(env, 'WRENN_PTY_IDLE_TIMEOUT_SEC', 120, 1),
+    wsPingIntervalSec: int(env, 'WRENN_WS_PING_INTERVAL_SEC', 30, 1),
+    wsAuthTimeoutSec: int(env, 'WRENN_WS_AUTH_TIMEOUT_SEC', 5, 1),
     logLevel: env.WRENN_LOG_LEVEL || 'info',
   };
 }

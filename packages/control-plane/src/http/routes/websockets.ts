@@ -1,5 +1,75 @@
-// STUB: /v1/capsules/:id/pty, exec/stream, processes/:selector/stream — replaced by its owner.
-import type { FastifyInstance } from 'fastify';
+/**
+ * WebSocket routes of a capsule (REFERENCE-API.md section 1): terminal (`/pty`), streamed
+ * exec (`/exec/stream`) and a background process's output (`/processes/{selector}/stream`).
+ * They are the only routes that accept upgrades (see ws/upgrade-guard.ts). Authentication
+ * is by header on the upgrade or by a first `{type:"auth"}` message (ws/ws-auth.ts); every
+ * failure is sent as `{type:"error",...}` and closes the socket with 4000 + HTTP status.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import Type from 'typebox';
+import type { Logger } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
+import { asWrennError } from '../errors.js';
+import { WsChannel } from '../../ws/ws-channel.js';
+import { openCapsule, wsHeaderAuth, type OpenedCapsule } from '../../ws/ws-auth.js';
+import { ptySessions } from '../../ws/pty-registry.js';
+import { servePty } from '../../ws/pty-connection.js';
+import { serveExecStream } from '../../ws/exec-stream.js';
+import { serveProcessStream } from '../../ws/process-stream.js';
 
-export async function websocketsRoutes(_app: FastifyInstance, _ctx: ControlPlaneContext): Promise<void> {}
+const CapsuleParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+const ProcessParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }), selector: Type.String({ minLength: 1, maxLength: 256 }) });
+
+type Serve = (channel: WsChannel, opened: OpenedCapsule, log: Logger) => Promise<void>;
+
+/** The common life of a capsule WebSocket: channel, auth + capsule check, serve, one summary log line. */
+function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (request: FastifyRequest) => Serve) {
+  return async (socket: WebSocket, request: FastifyRequest): Promise<void> => {
+    // Created before any await: messages arriving meanwhile (the auth message) are queued.
+    const channel = new WsChannel(socket, { pingIntervalMs: ctx.config.wsPingIntervalSec * 1000 });
+    const capsuleId = (request.params as { id: string }).id;
+    const log = request.log.child({ capsuleId }) as unknown as Logger;
+    const startedAt = Date.now();
+    let outcome = 'ok';
+    try {
+      const opened = await openCapsule(ctx, channel, request, capsuleId, operation);
+      await serve(request)(channel, opened, log);
+    } catch (err) {
+      const e = asWrennError(err);
+      outcome = e.code;
+      if (e.httpStatus >= 500) log.error({ err, code: e.code }, `${operation} failed`);
+      else log.info({ code: e.code, msg: e.message }, `${operation} refused`);
+      await channel.fail(e);
+    } finally {
+      log.info({ operation, outcome, durationMs: Date.now() - startedAt }, 'websocket closed');
+    }
+  };
+}
+
+export async function websocketsRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
+  const sessions = ptySessions(ctx);
+  app.addHook('onClose', async () => sessions.dispose());
+  await app.register(async (s) => {
+    s.addHook('onRequest', wsHeaderAuth(ctx));
+    s.get(
+      '/capsules/:id/pty',
+      { websocket: true, schema: { params: CapsuleParams } },
+      capsuleSocket(ctx, 'open a terminal', () => (channel, opened, log) =>
+        servePty(channel, opened, { sessions, startTimeoutMs: ctx.config.agentTimeoutMs }, log),
+      ),
+    );
+    s.get(
+      '/capsules/:id/exec/stream',
+      { websocket: true, schema: { params: CapsuleParams } },
+      capsuleSocket(ctx, 'stream a command', () => serveExecStream),
+    );
+    s.get(
+      '/capsules/:id/processes/:selector/stream',
+      { websocket: true, schema: { params: ProcessParams } },
+      capsuleSocket(ctx, 'stream a process', (request) => (channel, opened, log) =>
+        serveProcessStream(channel, opened, (request.params as { selector: string }).selector, log),
+      ),
+    );
+  });
+}

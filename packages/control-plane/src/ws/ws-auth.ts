@@ -1,0 +1,70 @@
+/**
+ * Authentication and capsule access for WebSocket routes (C1). Credentials in the upgrade
+ * request (X-API-Key or Authorization: Bearer) are checked before the handshake, and a
+ * bad one refuses it with 401. Browsers cannot set headers on a WebSocket, so an upgrade
+ * without credentials is accepted and must send `{type:"auth", api_key | token}` as its
+ * first message within the auth timeout. Then the usual rules: another team's (or an
+ * unknown) capsule closes with 4404, no or bad credentials 4401, a capsule that is not
+ * running 4409 naming its state.
+ */
+import type { FastifyRequest } from 'fastify';
+import { WrennError } from '@wrenn/shared';
+import type { ControlPlaneContext } from '../context.js';
+import type { Capsule } from '../db/schema.js';
+import type { AgentClient } from '../infra/agent-pool.js';
+import { authorize, credentialsFrom, resolvePrincipal, type AuthScopeOptions, type Principal } from '../http/plugins/auth.js';
+import { runningCapsule } from '../domain/capsule-access.js';
+import { AuthMessage, expectMessage, isType } from './messages.js';
+import { TIMED_OUT, type Inbound, type WsChannel } from './ws-channel.js';
+
+/** Capsule routes take a user JWT or a team API key. */
+const CAPSULE_ACCESS: AuthScopeOptions = { allow: ['user', 'apiKey'] };
+
+/** onRequest hook of the WebSocket scope: header credentials, when present, must be valid. */
+export function wsHeaderAuth(ctx: ControlPlaneContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const creds = credentialsFrom(request);
+    if (creds.apiKey || creds.bearer) request.auth = authorize(await resolvePrincipal(ctx, creds), CAPSULE_ACCESS);
+  };
+}
+
+/** The principal from the upgrade headers, or from the first message. */
+export async function authenticateSocket(ctx: ControlPlaneContext, channel: WsChannel, request: FastifyRequest): Promise<Principal> {
+  if (request.auth) return request.auth;
+  const timeoutSec = ctx.config.wsAuthTimeoutSec;
+  const first = await channel.next(timeoutSec * 1000);
+  const how = `send X-API-Key or Authorization: Bearer with the upgrade request, or {"type":"auth","api_key":"wrn_..."} (or "token": "<JWT>") as the first message within ${timeoutSec} s`;
+  if (first === TIMED_OUT || first === undefined) throw new WrennError('unauthenticated', `authentication required: ${how}`);
+  if (!('value' in first) || first.value.type !== 'auth') throw new WrennError('unauthenticated', `authentication required before anything else: ${how}`);
+  let msg: AuthMessage;
+  try {
+    msg = expectMessage(first, AuthMessage);
+  } catch (err) {
+    throw new WrennError('unauthenticated', (err as Error).message);
+  }
+  if (!msg.api_key && !msg.token) throw new WrennError('unauthenticated', `the auth message carries no credentials: ${how}`);
+  return authorize(await resolvePrincipal(ctx, { apiKey: msg.api_key, bearer: msg.token }), CAPSULE_ACCESS);
+}
+
+export interface OpenedCapsule {
+  principal: Principal;
+  capsule: Capsule;
+  agent: AgentClient;
+}
+
+/** Authenticates the socket and finds the team's running capsule and its agent; throws WrennErrors. */
+export async function openCapsule(ctx: ControlPlaneContext, channel: WsChannel, request: FastifyRequest, capsuleId: string, operation: string): Promise<OpenedCapsule> {
+  const principal = await authenticateSocket(ctx, channel, request);
+  if (principal.kind === 'host') throw new WrennError('permission_denied', 'this route acts on a team: use a user token or an API key');
+  const { capsule, agent } = await runningCapsule(ctx, principal.teamId, capsuleId, operation);
+  return { principal, capsule, agent };
+}
+
+/** The next message that is not `auth` (a client authenticated by header may still send one). */
+export async function nextCommand(channel: WsChannel): Promise<Inbound | undefined> {
+  for (;;) {
+    const m = await channel.next();
+    if (m === TIMED_OUT) continue;
+    if (m === undefined || !isType(m, 'auth')) return m;
+  }
+}
