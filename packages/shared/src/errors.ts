@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   /** The capsule exists but its state does not allow the operation (pausing, stopped, ...). */
   capsule_busy: { http: 409, connect: ConnectCode.FailedPrecondition },
   host_at_capacity: { http: 503, connect: ConnectCode.ResourceExhausted },
+  /** The server (or the host agent behind it) does not support the operation yet. */
+  not_implemented: { http: 501, connect: ConnectCode.Unimplemented },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

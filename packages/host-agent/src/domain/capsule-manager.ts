@@ -13,12 +13,14 @@ import { EnvdClient } from '../infra/envd/envd-client.js';
 import type { AgentConfig } from '../start/config.js';
 import { assertRunning, validateCapsuleId, type CapsuleRecord } from './capsule-record.js';
 import { CapsuleStore } from './capsule-store.js';
-import { launchCapsule, newAccessToken, type LauncherDeps } from './capsule-launcher.js';
+import { launchCapsule, newAccessToken, runtimeSpec, type LauncherDeps } from './capsule-launcher.js';
 import { MetricsSampler } from './metrics/sampler.js';
 import type { MetricsRange, MetricSample } from './metrics/tiers.js';
 import type { EnvdLaunch, NetworkPort, RootfsPort, TemplatePort } from './ports.js';
 import { WarmPool } from './warm-pool.js';
 import { execCommand } from './process-ops.js';
+import { PauseController } from './pause/pause-controller.js';
+import type { PauseKind, PauseSetup } from './pause/pause-types.js';
 
 export interface CreateCapsuleRequest {
   capsuleId: string;
@@ -30,6 +32,8 @@ export interface CreateCapsuleRequest {
   envs: Record<string, string>;
   metadata: Record<string, string>;
   lifetimeSec: number;
+  /** Pause after this many seconds without activity; 0/absent = never. */
+  autoPauseSec?: number;
   egress: boolean;
   defaultUser?: string;
   workdir?: string;
@@ -40,6 +44,8 @@ interface LiveCapsule {
   envd?: EnvdClient;
   sampler?: MetricsSampler;
   ttl?: NodeJS.Timeout;
+  /** Checks for inactivity (auto-pause). */
+  idleCheck?: NodeJS.Timeout;
   lastActivityMs: number;
 }
 
@@ -51,6 +57,8 @@ export interface ManagerDeps {
   network: NetworkPort;
   runtime: Runtime;
   envd: EnvdLaunch;
+  /** Pause/resume (memory snapshots or filesystem-only); without it Pause is refused. */
+  pause?: PauseSetup;
 }
 
 const MAX_VCPUS_PER_CAPSULE = 64;
@@ -67,12 +75,36 @@ export class CapsuleManager {
   readonly store: CapsuleStore;
   private readonly launcher: LauncherDeps;
   private warmPool: WarmPool | undefined;
+  /** Pause and resume; undefined when the agent was built without them. */
+  readonly pauser: PauseController | undefined;
   /** Shape every warm capsule is started with; a claim adjusts CPU and memory in place. */
   static readonly WARM_SHAPE = { vcpus: 1, memoryMb: 512 } as const;
 
   constructor(private readonly deps: ManagerDeps) {
     this.store = new CapsuleStore(deps.config.dataDir);
     this.launcher = { ...deps, store: this.store };
+    this.pauser = deps.pause ? this.createPauser(deps.pause) : undefined;
+  }
+
+  private createPauser(setup: PauseSetup): PauseController {
+    const { config } = this.deps;
+    return new PauseController({
+      ...setup,
+      logger: this.deps.logger.child({ component: 'pause' }),
+      runtime: this.deps.runtime,
+      templates: this.deps.templates,
+      envdPort: this.deps.envd.port,
+      sandboxSpec: (record, rootfsDir) => runtimeSpec(this.launcher, record, rootfsDir),
+      capsuleDir: (runtimeId) => this.store.dirOf(runtimeId),
+      plumbOptions: (record) => ({ egress: record.egress, rateBytesPerSec: config.netRateBytesPerSec, burstBytes: config.netBurstBytes }),
+      saveRecord: (record) => this.store.save(record),
+      startWatchers: (capsule) => this.startWatchers(capsule as LiveCapsule),
+      stopWatchers: (capsule) => this.stopWatchers(capsule as LiveCapsule),
+      snapshotDir: config.snapshotDir,
+      prepareTimeoutMs: config.snapshotPrepareTimeoutMs,
+      drainGraceMs: config.pauseDrainGraceMs,
+      envdStartTimeoutMs: config.envdStartTimeoutMs,
+    });
   }
 
   // ---- queries ----------------------------------------------------------------------
@@ -183,6 +215,7 @@ export class CapsuleManager {
       envdAccessToken: newAccessToken(),
       createdAtMs: Date.now(),
       expiresAtMs: req.lifetimeSec > 0 ? Date.now() + req.lifetimeSec * 1000 : 0,
+      ...(req.autoPauseSec ? { autoPauseSec: req.autoPauseSec } : {}),
       metadata: req.metadata,
       envs: req.envs,
       defaultUser: req.defaultUser || template.defaultUser,
@@ -286,6 +319,7 @@ export class CapsuleManager {
         workdir: req.workdir || record.workdir,
         createdAtMs: Date.now(),
         expiresAtMs: req.lifetimeSec > 0 ? Date.now() + req.lifetimeSec * 1000 : 0,
+        autoPauseSec: req.autoPauseSec ?? 0,
         fromWarmPool: true,
         warm: false,
         status: 'running',
@@ -332,12 +366,77 @@ export class CapsuleManager {
       }, Math.min(delay, 2 ** 31 - 1));
       live.ttl.unref();
     }
+    this.startIdleCheck(live);
+  }
+
+  /** Auto-pause: a running capsule idle for `autoPauseSec` is paused (activity: see envdOf). */
+  private startIdleCheck(live: LiveCapsule): void {
+    if (live.idleCheck) clearInterval(live.idleCheck);
+    live.idleCheck = undefined;
+    const idleMs = (live.record.autoPauseSec ?? 0) * 1000;
+    if (idleMs <= 0 || !this.pauser) return;
+    live.idleCheck = setInterval(() => {
+      if (live.record.status !== 'running' || Date.now() - live.lastActivityMs < idleMs) return;
+      clearInterval(live.idleCheck);
+      live.idleCheck = undefined;
+      const id = live.record.id;
+      this.deps.logger.info({ capsuleId: id, idleMs: Date.now() - live.lastActivityMs }, 'capsule idle; auto-pausing');
+      void this.pause(id).catch((err: unknown) => {
+        this.deps.logger.warn({ capsuleId: id, err: (err as Error).message }, 'auto-pause failed');
+        // Still running (the pause revived it): watch again.
+        if (live.record.status === 'running') this.startIdleCheck(live);
+      });
+    }, Math.min(1000, Math.max(100, idleMs / 4)));
+    live.idleCheck.unref();
   }
 
   private stopWatchers(live: LiveCapsule): void {
     live.sampler?.stop();
     if (live.ttl) clearTimeout(live.ttl);
     live.ttl = undefined;
+    if (live.idleCheck) clearInterval(live.idleCheck);
+    live.idleCheck = undefined;
+  }
+
+  // ---- pause / resume ---------------------------------------------------------------
+
+  /**
+   * Snapshot and release a running capsule (see domain/pause). Pausing a paused capsule
+   * returns it unchanged; any other state is capsule_busy.
+   */
+  async pause(id: string, kind?: PauseKind, signal?: AbortSignal): Promise<CapsuleRecord> {
+    const pauser = this.requirePauser();
+    return this.queue.run(id, async () => {
+      const record = this.get(id);
+      if (record.status === 'paused' && (kind === undefined || kind === record.pauseKind)) return record;
+      assertRunning(record, 'pause');
+      await pauser.pause(this.capsules.get(id)!, kind, signal);
+      return record;
+    });
+  }
+
+  /** Bring a paused capsule back; resuming a running capsule returns it unchanged. */
+  async resume(id: string, signal?: AbortSignal): Promise<CapsuleRecord> {
+    const pauser = this.requirePauser();
+    return this.queue.run(id, async () => {
+      const record = this.get(id);
+      if (record.status === 'running') return record;
+      if (record.status !== 'paused') {
+        throw new WrennError('capsule_busy', `cannot resume capsule ${id}: it is ${record.status}${record.error ? ` (${record.error})` : ''}`, {
+          capsuleId: id,
+          status: record.status,
+        });
+      }
+      const live = this.capsules.get(id)!;
+      await pauser.resume(live, signal);
+      live.lastActivityMs = Date.now();
+      return record;
+    });
+  }
+
+  private requirePauser(): PauseController {
+    if (!this.pauser) throw new WrennError('failed_precondition', 'pause and resume are not enabled on this host agent');
+    return this.pauser;
   }
 
   // ---- destroy ----------------------------------------------------------------------
@@ -374,6 +473,7 @@ export class CapsuleManager {
     const slot = this.deps.network.slot(record.netSlot);
     await step('network', () => this.deps.network.unplumb(slot));
     await step('rootfs', () => this.deps.rootfs.remove(this.store.dirOf(record.runtimeId)));
+    if (this.pauser) await step('snapshot', () => this.pauser!.discard(record.runtimeId));
     if (failures.length > 0) {
       record.status = 'error';
       record.error = `destroy incomplete: ${failures.join('; ')}`;
@@ -403,6 +503,11 @@ export class CapsuleManager {
       const slot = this.deps.network.reserve(record.netSlot);
       const live: LiveCapsule = { record, lastActivityMs: Date.now() };
       this.capsules.set(record.id, live);
+      if (this.pauser && (record.status === 'pausing' || record.status === 'paused' || record.status === 'resuming')) {
+        const outcome = await this.pauser.recover(live);
+        (outcome === 'error' ? cleaned : adopted).push(record.id);
+        continue;
+      }
       const state = await this.deps.runtime.state(record.runtimeId).catch(() => undefined);
       const alive = state && (state.status === 'running' || state.status === 'paused') && (record.status === 'running' || record.status === 'warm');
       if (alive) {
@@ -433,6 +538,8 @@ export class CapsuleManager {
       await this.deps.runtime.delete(runtimeId, { force: true }).catch(() => {});
       cleaned.push(runtimeId);
     }
+    const live = new Set([...this.capsules.values()].map((c) => c.record.runtimeId));
+    if (this.pauser) cleaned.push(...(await this.pauser.removeOrphans(live).catch(() => [] as string[])));
     this.deps.logger.info({ adopted: adopted.length, cleaned: cleaned.length }, 'recovered capsules from disk');
     return { adopted, cleaned };
   }

@@ -32,6 +32,11 @@ export interface CapsuleRecord {
   /** True while the capsule sits in (or is being started for) the warm pool: invisible to callers. */
   warm?: boolean;
   error?: string;
+  /** What the last pause kept: memory (CRIU snapshot) or only the disk. Set while paused. */
+  pauseKind?: 'memory' | 'filesystem';
+  pausedAtMs?: number;
+  /** Pause after this many seconds without activity; 0/absent = never. */
+  autoPauseSec?: number;
 }
 
 /** Operations that need a running capsule refuse every other state with a clear 409. */

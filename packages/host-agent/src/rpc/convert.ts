@@ -1,6 +1,6 @@
 /** Domain records → wire messages of hostagent.v1. */
 import { create } from '@bufbuild/protobuf';
-import { CapsuleSchema, CapsuleStatus, type Capsule } from '@wrenn/proto/hostagent';
+import { CapsuleSchema, CapsuleStatus, PauseKind, type Capsule } from '@wrenn/proto/hostagent';
 import type { CapsuleRecord, CapsuleStatus as DomainStatus } from '../domain/capsule-record.js';
 
 const STATUS: Record<DomainStatus, CapsuleStatus> = {
@@ -29,5 +29,8 @@ export function toCapsule(r: CapsuleRecord): Capsule {
     error: r.error ?? '',
     fromWarmPool: r.fromWarmPool,
     defaultUser: r.defaultUser,
+    pauseKind: r.pauseKind === 'memory' ? PauseKind.MEMORY : r.pauseKind === 'filesystem' ? PauseKind.FILESYSTEM : PauseKind.UNSPECIFIED,
+    pausedAtMs: BigInt(r.pausedAtMs ?? 0),
+    autoPauseSec: r.autoPauseSec ?? 0,
   });
 }

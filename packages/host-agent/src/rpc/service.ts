@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { statfs } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
-import { HostAgentService, type ProcessSelector as WireSelector } from '@wrenn/proto/hostagent';
+import { HostAgentService, PauseKind, type ProcessSelector as WireSelector } from '@wrenn/proto/hostagent';
 import { FileType } from '@wrenn/proto/filesystem';
 import { WrennError } from '@wrenn/shared';
 import type { CapsuleManager } from '../domain/capsule-manager.js';
@@ -90,6 +90,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
           envs: req.envs,
           metadata: req.metadata,
           lifetimeSec: req.lifetimeSec,
+          autoPauseSec: req.autoPauseSec,
           egress: req.egress ?? true,
           defaultUser: req.defaultUser,
           workdir: req.workdir,
@@ -308,6 +309,17 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
       } catch (err) {
         throw fromEnvdError(err);
       }
+    },
+
+    async pause(req, ctx: HandlerContext) {
+      const kind = req.kind === PauseKind.MEMORY ? 'memory' : req.kind === PauseKind.FILESYSTEM ? 'filesystem' : undefined;
+      const record = await manager.pause(required(req.capsuleId, 'capsule_id'), kind, ctx.signal);
+      return { capsule: toCapsule(record) };
+    },
+
+    async resume(req, ctx: HandlerContext) {
+      const record = await manager.resume(required(req.capsuleId, 'capsule_id'), ctx.signal);
+      return { capsule: toCapsule(record) };
     },
 
     async getMetrics(req) {

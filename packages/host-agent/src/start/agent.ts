@@ -15,6 +15,8 @@ import { AddressPool } from '../infra/net/address-pool.js';
 import { NetworkManager } from '../infra/net/network-manager.js';
 import { releaseAllLeftoverRootfs } from '../infra/rootfs/index.js';
 import { loopOverlayRootfs } from '../infra/rootfs/loop-overlay-rootfs.js';
+import { unmountCapsuleRootfs } from '../infra/rootfs/capsule-rootfs.js';
+import { probeCriu } from '../infra/criu/criu-probe.js';
 import { OciRuntime } from '../infra/runtime/oci/index.js';
 import { TemplateStore } from '../infra/template/index.js';
 import { createAgentServer, type AgentServer } from '../rpc/server.js';
@@ -103,14 +105,33 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
       }
     },
   };
+  const rootfsPort = loopOverlayRootfs({ idMapping, logger: log });
+  const criu = await probeCriu(config.criuPath);
+  const lazyPages = criu.lazyPages && config.lazyRestore === 'auto';
+  log.info({ criu: criu.criuPath, version: criu.version, memory: criu.memory, lazyPages, detail: criu.detail }, 'pause support');
   const manager = new CapsuleManager({
     config,
     logger: log,
     templates: templatePort,
-    rootfs: loopOverlayRootfs({ idMapping, logger: log }),
+    rootfs: rootfsPort,
     network: networkPort,
     runtime,
     envd,
+    pause: {
+      hostId,
+      support: { memory: criu.memory, lazyPages, ...(criu.version ? { criuVersion: criu.version } : {}) },
+      network: {
+        slot: (i) => pool.slot(i),
+        plumb: (slot, pid, o, signal) => network.plumb(slot, pid, o, signal),
+        replumb: (slot, pid, o, signal) => network.replumb(slot, pid, o, signal),
+        unplumb: (slot) => network.unplumb(slot),
+      },
+      rootfs: {
+        mountExisting: (o) => rootfsPort.mountExisting(o),
+        unmount: (capsuleDir) => unmountCapsuleRootfs(capsuleDir, log),
+        remove: (capsuleDir) => rootfsPort.remove(capsuleDir),
+      },
+    },
   });
 
   const recovered = await manager.recover();

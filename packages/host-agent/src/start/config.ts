@@ -1,6 +1,14 @@
 /** Host agent configuration from WRENN_* environment variables, validated once at start. */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { parseSize } from '@wrenn/shared';
+import { defaultCriuPath } from '../infra/criu/criu-probe.js';
+
+function lazyRestoreMode(raw: string | undefined): 'auto' | 'off' {
+  if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
+  if (raw === 'off' || raw === 'false') return 'off';
+  throw new Error(`WRENN_LAZY_RESTORE must be auto or off, got ${JSON.stringify(raw)}`);
+}
 
 export interface AgentConfig {
   /** State, templates, capsule disks and snapshots. WRENN_DATA_DIR, default /var/lib/wrenn. */
@@ -27,8 +35,19 @@ export interface AgentConfig {
   netBurstBytes: number;
   /** runc binary. WRENN_RUNC, default runc. */
   runcPath: string;
-  /** CRIU binary or wrapper. WRENN_CRIU, default criu. */
+  /** CRIU binary or wrapper. WRENN_CRIU, default /opt/wrenn/criu/bin/criu (scripts/install-criu.sh) if present, else criu. */
   criuPath: string;
+  /** Memory snapshots and their metadata. WRENN_SNAPSHOT_DIR, default <dataDir>/snapshots. */
+  snapshotDir: string;
+  /**
+   * Lazy restore (memory loaded on demand) when the host supports it. WRENN_LAZY_RESTORE:
+   * auto (default: when supported) or off.
+   */
+  lazyRestore: 'auto' | 'off';
+  /** Deadline of envd's /snapshot/prepare during a pause (H4). WRENN_SNAPSHOT_PREPARE_TIMEOUT_MS, default 30000. */
+  snapshotPrepareTimeoutMs: number;
+  /** Grace period for proxied connections to drain before a pause force-closes them (H1). WRENN_PAUSE_DRAIN_GRACE_MS, default 5000. */
+  pauseDrainGraceMs: number;
   /** How long Create waits for envd to answer /health. WRENN_ENVD_START_TIMEOUT_MS, default 20000. */
   envdStartTimeoutMs: number;
   /** Capacity the scheduler may hand out (defaults: all cores, 90% of memory). */
@@ -42,6 +61,21 @@ export interface AgentConfig {
   /** Turn on net.ipv4.ip_forward for NAT egress. WRENN_IP_FORWARD, default true. */
   ipForward: boolean;
   logLevel: string;
+  /** Control plane to register with and heartbeat to (`--control-plane`). WRENN_CONTROL_PLANE_URL; unset: the one saved at registration, if any. */
+  controlPlaneUrl: string | undefined;
+  /** One-time registration token from POST /v1/hosts (`--register`). WRENN_REGISTER_TOKEN. */
+  registerToken: string | undefined;
+  /** URL the control plane reaches this agent's RPC server at. WRENN_AGENT_ADVERTISE_URL, default http://<host>:<port>. */
+  advertiseUrl: string | undefined;
+  /** Heartbeat period. WRENN_HEARTBEAT_SEC, default 10. */
+  heartbeatSec: number;
+}
+
+function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^https?:\/\/[^\s/]+/.test(raw)) throw new Error(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -79,7 +113,11 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     netRateBytesPerSec: parseSize(env.WRENN_NET_RATE || '200M', 'WRENN_NET_RATE'),
     netBurstBytes: parseSize(env.WRENN_NET_BURST || '100M', 'WRENN_NET_BURST'),
     runcPath: env.WRENN_RUNC || 'runc',
-    criuPath: env.WRENN_CRIU || 'criu',
+    criuPath: defaultCriuPath(env),
+    snapshotDir: env.WRENN_SNAPSHOT_DIR || join(env.WRENN_DATA_DIR || '/var/lib/wrenn', 'snapshots'),
+    lazyRestore: lazyRestoreMode(env.WRENN_LAZY_RESTORE),
+    snapshotPrepareTimeoutMs: int(env, 'WRENN_SNAPSHOT_PREPARE_TIMEOUT_MS', 30000, 1),
+    pauseDrainGraceMs: int(env, 'WRENN_PAUSE_DRAIN_GRACE_MS', 5000, 0),
     envdStartTimeoutMs: int(env, 'WRENN_ENVD_START_TIMEOUT_MS', 20000, 1),
     vcpusTotal: int(env, 'WRENN_VCPUS_TOTAL', availableParallelism(), 1),
     nftTable: env.WRENN_NFT_TABLE || 'wrenn',
@@ -87,5 +125,9 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     cgroupParent: env.WRENN_CGROUP_PARENT || 'wrenn',
     ipForward: (env.WRENN_IP_FORWARD ?? 'true') !== 'false',
     logLevel: env.WRENN_LOG_LEVEL || 'info',
+    controlPlaneUrl: httpUrl(env, 'WRENN_CONTROL_PLANE_URL'),
+    registerToken: env.WRENN_REGISTER_TOKEN || undefined,
+    advertiseUrl: httpUrl(env, 'WRENN_AGENT_ADVERTISE_URL'),
+    heartbeatSec: int(env, 'WRENN_HEARTBEAT_SEC', 10, 1),
   };
 }

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { run } from '../infra/exec.js';
 import { detectCgroupLayout } from '../infra/cgroup/index.js';
+import { probeCriu } from '../infra/criu/criu-probe.js';
 import type { AgentConfig } from './config.js';
 
 interface Check {
@@ -37,11 +38,15 @@ export async function runDoctor(config: AgentConfig): Promise<boolean> {
   }
   const layout = await detectCgroupLayout().catch(() => undefined);
   checks.push({ name: 'cgroups', ok: !!layout, detail: layout ? `mode ${layout.mode}` : 'cannot detect the cgroup layout' });
-  const criu = await tool(config.criuPath, ['check']);
+  // Never a failure: without CRIU, pause is filesystem-only.
+  const criu = await probeCriu(config.criuPath);
+  const lazy = criu.lazyPages && config.lazyRestore === 'auto';
   checks.push({
-    name: 'memory snapshots (criu)',
+    name: 'pause',
     ok: true,
-    detail: criu.ok ? 'criu check passed: memory snapshots available' : `unavailable (${criu.out}); pause falls back to filesystem-only`,
+    detail: criu.memory
+      ? `${lazy ? 'memory snapshots, lazy restore' : criu.lazyPages ? 'memory snapshots, eager restore (WRENN_LAZY_RESTORE=off)' : criu.detail} (criu ${criu.version ?? '?'} at ${criu.criuPath})`
+      : `filesystem-only (${criu.detail}; run scripts/install-criu.sh)`,
   });
   for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(26)} ${c.detail}\n`);
   return checks.every((c) => c.ok);

@@ -2,17 +2,22 @@
  * `wrenn-agent`: the host agent daemon. Configuration from WRENN_* variables (README).
  *   wrenn-agent            serve (building the `minimal` template first if missing)
  *   wrenn-agent doctor     check this host's prerequisites and print what it supports
+ *   wrenn-agent --register TOKEN --control-plane URL
+ *                          serve, registered with a control plane (credentials saved; later starts need no token)
  */
 import { createLogger } from '@wrenn/shared';
 import { loadAgentConfig } from './config.js';
-import { startHostAgent } from './agent.js';
+import { AGENT_VERSION, startHostAgent } from './agent.js';
 import { runDoctor } from './doctor.js';
+import { applyRegisterFlags, ControlPlaneLink } from './register.js';
 
 async function main(): Promise<void> {
-  const [command = 'serve'] = process.argv.slice(2);
+  let command = 'serve';
   let config;
   try {
-    config = loadAgentConfig(process.env);
+    const { args, env } = applyRegisterFlags(process.argv.slice(2), process.env);
+    command = args[0] ?? 'serve';
+    config = loadAgentConfig(env);
   } catch (err) {
     process.stderr.write(`wrenn-agent: ${(err as Error).message}\n`);
     process.exit(2);
@@ -31,13 +36,18 @@ async function main(): Promise<void> {
       onProgress: (p) => logger.info({ step: p.step, totalSteps: p.totalSteps, template: 'minimal' }, p.message),
     });
   }
+  // Registered once the templates exist: the control plane may place capsules at once.
+  const link = (await ControlPlaneLink.fromConfig(config, agent, logger, AGENT_VERSION))?.start();
   process.stdout.write(`wrenn-agent ${agent.hostId} listening on ${config.host}:${agent.port}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'host agent stopping (capsules keep running)');
-    void agent.close().then(() => process.exit(0));
+    void (async () => {
+      await link?.close();
+      await agent.close();
+    })().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -183,6 +183,13 @@ export async function removeCapsuleRootfs(capsuleDir: string, opts: { signal?: A
   await removeTreeSafely(paths.imagePath);
 }
 
+/** Unmounts a capsule's rootfs and detaches its loop device, keeping the disk image (pause). Idempotent. */
+export async function unmountCapsuleRootfs(capsuleDir: string, logger?: Logger): Promise<void> {
+  const paths = capsuleRootfsPaths(await realpath(capsuleDir).catch(() => capsuleDir));
+  await releaseRootfsMounts(paths, { ...(logger ? { logger } : {}) });
+  await detachLoopsBackedBy(paths.imagePath);
+}
+
 /** Unmounts merged then upper; a busy mount is detached lazily. */
 export async function releaseRootfsMounts(paths: CapsuleRootfsPaths, opts: { signal?: AbortSignal; logger?: Logger } = {}): Promise<void> {
   for (const dir of [paths.mergedDir, paths.upperMountDir]) {

@@ -68,9 +68,28 @@ export interface CheckpointOptions {
 export interface RestoreOptions {
   imageDir: string;
   tcpEstablished?: boolean;
+  /**
+   * Close TCP connections that were established at dump time instead of restoring them
+   * (clones of a snapshot: the peers belong to the original).
+   */
+  tcpClose?: boolean;
   /** Restore with lazy pages (userfaultfd) where supported. */
   lazyPages?: boolean;
+  /**
+   * Runs once the restored sandbox's namespaces exist and before its processes (and their
+   * sockets) are restored, with the PID of its init: the moment to plumb its network so
+   * established TCP connections can be re-opened. A rejection fails the restore.
+   */
+  onNamespacesReady?: (pid: number) => Promise<void>;
   signal?: AbortSignal;
+}
+
+export interface RestoredSandbox extends SandboxState {
+  /**
+   * Resolves once all of the sandbox's memory is back in place: at once for an eager
+   * restore, when the page server finished for a lazy one. The image must stay until then.
+   */
+  pagesLoaded: Promise<void>;
 }
 
 export interface Runtime {
@@ -88,7 +107,7 @@ export interface Runtime {
   freeze(id: string): Promise<void>;
   thaw(id: string): Promise<void>;
   checkpoint(id: string, opts: CheckpointOptions): Promise<void>;
-  restore(spec: SandboxSpec, opts: RestoreOptions): Promise<SandboxState>;
+  restore(spec: SandboxSpec, opts: RestoreOptions): Promise<RestoredSandbox>;
   stats(id: string): Promise<SandboxStats>;
   /** Ids of every sandbox this runtime knows on the host (for leftover cleanup). */
   list(): Promise<string[]>;

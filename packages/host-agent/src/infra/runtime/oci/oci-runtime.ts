@@ -22,14 +22,20 @@ import type {
   CheckpointOptions,
   ResourceLimits,
   RestoreOptions,
+  RestoredSandbox,
   Runtime,
   SandboxSpec,
   SandboxState,
   SandboxStats,
   SandboxStatus,
 } from '../runtime.js';
+import { criuLogErrors } from '../../criu/dump-log.js';
+import { startLazyPagesDaemon, type LazyPagesDaemon } from '../../criu/lazy-pages.js';
+import { writeRuncCriuConfigs, type RuncCriuConfigs } from '../../criu/runc-criu-config.js';
 import { maxNofileHard } from './host-limits.js';
 import { makeImageReadable, prepareImageDir } from './image-dir.js';
+import type { OciHook } from './oci-spec.js';
+import { createRestoreHook } from './restore-hook.js';
 import * as argv from './runc-args.js';
 import { errorLines, RuncCli, runcError } from './runc-cli.js';
 import { buildOciSpec, capsuleCgroupPath, isValidSandboxId, CPU_PERIOD_US, NOFILE_HARD } from './spec.js';
@@ -51,6 +57,12 @@ export interface OciRuntimeOptions {
 /** Files the driver writes into a sandbox's bundle dir. */
 export const BUNDLE_FILES = { config: 'config.json', pid: 'init.pid', log: 'runc.log' } as const;
 
+interface HostFacts {
+  layout: CgroupLayout;
+  nofileHard: number;
+  criuConfigs: RuncCriuConfigs;
+}
+
 const STATUSES: ReadonlySet<string> = new Set(['creating', 'created', 'running', 'paused', 'stopped']);
 
 export class OciRuntime implements Runtime {
@@ -60,7 +72,7 @@ export class OciRuntime implements Runtime {
   private readonly log: Logger;
   private readonly cgroupParent: string;
   private readonly commandTimeoutMs: number;
-  private hostFacts?: Promise<{ layout: CgroupLayout; nofileHard: number }>;
+  private hostFacts?: Promise<HostFacts>;
 
   constructor(private readonly opts: OciRuntimeOptions) {
     this.runcRoot = join(opts.dataDir, 'runc');
@@ -163,20 +175,31 @@ export class OciRuntime implements Runtime {
     await prepareImageDir(opts.imageDir);
     const args = argv.checkpointArgs(this.globals(), { id, ...opts });
     // No default deadline: a multi-GB dump takes as long as it takes (H4); callers pass one.
-    await this.cli.call(args, `runc checkpoint ${id}`, { ...(opts.signal ? { signal: opts.signal } : {}) });
+    try {
+      await this.cli.call(args, `runc checkpoint ${id}`, { ...(opts.signal ? { signal: opts.signal } : {}) });
+    } catch (err) {
+      throw await withCriuErrors(err, opts.imageDir, 'dump.log');
+    }
     await makeImageReadable(opts.imageDir);
     this.log.info({ capsuleId: id, durationMs: Date.now() - started, leaveRunning: opts.leaveRunning ?? false }, 'sandbox checkpointed');
   }
 
-  async restore(spec: SandboxSpec, opts: RestoreOptions): Promise<SandboxState> {
-    if (opts.lazyPages) {
-      // runc only forwards --lazy-pages to CRIU; someone must run `criu lazy-pages` against
-      // the image first, and this driver does not manage that daemon yet.
-      throw new WrennError('failed_precondition', 'lazy-pages restore needs a criu lazy-pages daemon, which the runc driver does not start yet');
-    }
+  /**
+   * `runc restore -d` into `spec` (same id and bundle as the dumped sandbox). With
+   * `lazyPages`, a `criu lazy-pages` daemon serves memory from the image on demand; it is
+   * started first and owned here: killed if the restore fails, otherwise it exits by itself
+   * once every page is delivered (`pagesLoaded`).
+   */
+  async restore(spec: SandboxSpec, opts: RestoreOptions): Promise<RestoredSandbox> {
     const started = Date.now();
     await makeImageReadable(opts.imageDir);
-    await this.writeBundle(spec);
+    const hook = opts.onNamespacesReady ? await createRestoreHook(spec.bundleDir, opts.onNamespacesReady) : undefined;
+    try {
+      await this.writeBundle(spec, { tcpClose: opts.tcpClose ?? false, ...(hook ? { createRuntimeHook: hook.hook } : {}) });
+    } catch (err) {
+      await hook?.close();
+      throw err;
+    }
     const pidFile = join(spec.bundleDir, BUNDLE_FILES.pid);
     const logFile = join(spec.bundleDir, BUNDLE_FILES.log);
     const args = argv.restoreArgs(this.globals(logFile), {
@@ -185,10 +208,30 @@ export class OciRuntime implements Runtime {
       pidFile,
       imageDir: opts.imageDir,
       ...(opts.tcpEstablished !== undefined ? { tcpEstablished: opts.tcpEstablished } : {}),
+      ...(opts.lazyPages ? { lazyPages: true } : {}),
     });
-    const pid = await this.startDetached(spec.id, args, 'runc restore', { logFile, pidFile }, opts.signal);
-    this.log.info({ capsuleId: spec.id, pid, durationMs: Date.now() - started }, 'sandbox restored');
-    return { id: spec.id, status: 'running', pid };
+    let daemon: LazyPagesDaemon | undefined;
+    if (opts.lazyPages) {
+      daemon = await startLazyPagesDaemon(this.opts.criuPath ?? 'criu', opts.imageDir, opts.signal ? { signal: opts.signal } : {});
+    }
+    let pid: number;
+    try {
+      pid = await this.startDetached(spec.id, args, 'runc restore', { logFile, pidFile }, opts.signal);
+    } catch (err) {
+      await daemon?.kill();
+      // The hook's own failure (e.g. the network could not be plumbed) says more than CRIU's.
+      const hookErr = hook ? await Promise.race([hook.done.then(() => undefined, (e: unknown) => e), Promise.resolve(undefined)]) : undefined;
+      throw hookErr ?? (await withCriuErrors(err, opts.imageDir, 'restore.log'));
+    } finally {
+      await hook?.close();
+    }
+    const pagesLoaded = daemon
+      ? daemon.exited.then(({ code, signal }) => {
+          if (code !== 0) this.log.warn({ capsuleId: spec.id, code, signal }, 'criu lazy-pages ended with an error');
+        })
+      : Promise.resolve();
+    this.log.info({ capsuleId: spec.id, pid, lazyPages: Boolean(daemon), durationMs: Date.now() - started }, 'sandbox restored');
+    return { id: spec.id, status: 'running', pid, pagesLoaded };
   }
 
   async stats(id: string): Promise<SandboxStats> {
@@ -235,13 +278,17 @@ export class OciRuntime implements Runtime {
     }
   }
 
-  private async writeBundle(spec: SandboxSpec): Promise<void> {
-    const { layout, nofileHard } = await this.facts();
+  /** config.json; runc reads the CRIU config named in it at run (for later checkpoints) and at restore. */
+  private async writeBundle(spec: SandboxSpec, opts: { tcpClose?: boolean; createRuntimeHook?: OciHook } = {}): Promise<void> {
+    const { layout, nofileHard, criuConfigs } = await this.facts();
+    const criuConfigPath = opts.tcpClose ? criuConfigs.tcpClose : criuConfigs.default;
     const config = buildOciSpec(spec, {
       cgroupsPath: this.cgroupPath(spec.id),
       limitSwap: layout.swapAccounting,
       nofileHard,
+      criuConfigPath,
     });
+    if (opts.createRuntimeHook) config.hooks = { createRuntime: [opts.createRuntimeHook] };
     await writeFile(join(spec.bundleDir, BUNDLE_FILES.config), JSON.stringify(config), { mode: 0o600 });
   }
 
@@ -257,17 +304,35 @@ export class OciRuntime implements Runtime {
     return { timeoutMs: this.commandTimeoutMs, allowFailure, ...(signal ? { signal } : {}) };
   }
 
-  private facts(): Promise<{ layout: CgroupLayout; nofileHard: number }> {
+  private facts(): Promise<HostFacts> {
     this.hostFacts ??= (async () => {
       await mkdir(this.runcRoot, { recursive: true, mode: 0o700 });
-      const [layout, nofileHard] = await Promise.all([detectCgroupLayout(), maxNofileHard(NOFILE_HARD)]);
+      const [layout, nofileHard, criuConfigs] = await Promise.all([
+        detectCgroupLayout(),
+        maxNofileHard(NOFILE_HARD),
+        writeRuncCriuConfigs(join(this.opts.dataDir, 'criu')),
+      ]);
       this.log.info({ cgroupMode: layout.mode, swapAccounting: layout.swapAccounting, nofileHard }, 'runc driver ready');
-      return { layout, nofileHard };
+      return { layout, nofileHard, criuConfigs };
     })();
     // A failed detection (e.g. transient fs error) is retried on the next call.
     this.hostFacts.catch(() => (this.hostFacts = undefined));
     return this.hostFacts;
   }
+}
+
+/** runc reports only "criu failed"; CRIU's log in the image dir says why. */
+async function withCriuErrors(err: unknown, imageDir: string, log: 'dump.log' | 'restore.log'): Promise<unknown> {
+  if (!(err instanceof WrennError) || err.code === 'canceled' || err.code === 'deadline_exceeded') return err;
+  const lines = await criuLogErrors(imageDir, log);
+  if (lines.length === 0) return err;
+  const noSpace = lines.some((l) => /No space left on device/.test(l));
+  return new WrennError(
+    noSpace ? 'not_enough_disk_space' : err.code,
+    `${err.message.split('\n')[0]}: ${lines.join('; ')}`,
+    { ...err.details, criuErrors: lines },
+    { cause: err },
+  );
 }
 
 /** Resolves once `pid` is a zombie or gone (its pid namespace is then empty), or after timeoutMs. */

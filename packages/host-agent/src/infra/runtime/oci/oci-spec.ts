@@ -121,4 +121,14 @@ export interface OciSpec {
   hostname: string;
   mounts: OciMount[];
   linux: OciLinux;
+  annotations?: Record<string, string>;
+  hooks?: { createRuntime?: OciHook[] };
+}
+
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** Seconds. */
+  timeout?: number;
 }

@@ -33,6 +33,12 @@ export interface OciSpecOptions {
    * cannot raise it above the agent's own (see host-limits.ts).
    */
   nofileHard?: number;
+  /**
+   * CRIU configuration file runc hands to every checkpoint/restore of this container
+   * (annotation `org.criu.config`): how CRIU locks the network, which runc has no flag for.
+   * runc reads it from the config saved at create time, so it must be set at `run`.
+   */
+  criuConfigPath?: string;
 }
 
 export const CPU_PERIOD_US = 100_000;
@@ -97,6 +103,7 @@ export function buildOciSpec(spec: SandboxSpec, opts: OciSpecOptions): OciSpec {
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },
+    ...(opts.criuConfigPath ? { annotations: { 'org.criu.config': opts.criuConfigPath } } : {}),
   };
 }
 

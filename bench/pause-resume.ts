@@ -1,0 +1,203 @@
+/**
+ * Pause/resume benchmark, through the host agent's RPC API as the control plane uses it.
+ * For capsules holding 64 MB and 512 MB of touched memory (a python process):
+ *  - pause time (RPC), snapshot size vs the capsule's RSS;
+ *  - resume time (RPC) and resume → first `echo` result, eager and lazy restore;
+ *  - same-run baseline: raw `criu dump` / `criu restore` (eager and lazy) of the same python
+ *    process tree outside the platform (`unshare --pid --fork setsid python3`, its own pid
+ *    namespace, no container, no network plumbing, no envd).
+ * Lazy restore needs vm.unprivileged_userfaultfd=1 for capsules; the script sets it for its
+ * run and puts the old value back.
+ *
+ *   sudo npx tsx bench/pause-resume.ts [--runs 3] [--sizes 64,512]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hr, summary, table } from './lib/stats.js';
+import { TEST_CACHE, newCapsuleId, sharedTemplates, startTestAgent, type TestAgent } from '../packages/host-agent/test/agent-harness.js';
+import { run } from '../packages/host-agent/src/infra/exec.js';
+import { CRIU_WRAPPER } from '../packages/host-agent/src/infra/criu/criu-probe.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, sizes: { type: 'string', default: '64,512' } } });
+const RUNS = Number(values.runs);
+const SIZES = values.sizes!.split(',').map(Number);
+const SYSCTL = '/proc/sys/vm/unprivileged_userfaultfd';
+
+/** Holds `mb` MB of non-zero memory and writes "ready" to argv[2] once touched. */
+const HOLD_PY = [
+  'import os, sys, time',
+  'chunk = os.urandom(1 << 20)',
+  'held = [bytearray(chunk) for _ in range(int(sys.argv[1]))]',
+  'open(sys.argv[2], "w").write("ready")',
+  'while True: time.sleep(1)',
+].join('\n');
+
+async function timeIt<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t0 = process.hrtime.bigint();
+  const v = await fn();
+  return [hr(process.hrtime.bigint() - t0), v];
+}
+
+const median = (xs: number[]) => summary(xs).p50;
+const mb = (bytes: number) => Math.round(bytes / 1048576);
+
+/** RSS of every process in the capsule's cgroup (kB → bytes). */
+function capsuleRssBytes(t: TestAgent, runtimeId: string): number {
+  for (const ctrl of ['memory', 'pids', 'unified']) {
+    const procs = join('/sys/fs/cgroup', ctrl, t.cgroupParent, runtimeId, 'cgroup.procs');
+    if (!existsSync(procs)) continue;
+    let kb = 0;
+    for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean)) {
+      try {
+        kb += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      } catch {
+        // exited
+      }
+    }
+    return kb * 1024;
+  }
+  return 0;
+}
+
+interface PlatformRow {
+  memMb: number;
+  mode: string;
+  rssMb: number;
+  snapshotMb: number;
+  ratio: number;
+  pauseMs: number;
+  resumeMs: number;
+  resumeToExecMs: number;
+}
+
+async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Promise<PlatformRow> {
+  const id = newCapsuleId('bench-p');
+  await t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: memMb * 2 + 256 });
+  try {
+    await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', HOLD_PY, String(memMb), '/tmp/ready'], tag: 'hold' });
+    for (let i = 0; i < 600; i++) {
+      const r = await t.client.exec({ capsuleId: id, cmd: 'cat', args: ['/tmp/ready'] });
+      if (Buffer.from(r.stdout).toString() === 'ready') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const pause: number[] = [];
+    const resume: number[] = [];
+    const toExec: number[] = [];
+    let rss = 0;
+    let size = 0;
+    for (let i = 0; i < RUNS; i++) {
+      await t.agent.manager.pauser!.settled();
+      rss = capsuleRssBytes(t, id);
+      pause.push((await timeIt(() => t.client.pause({ capsuleId: id })))[0]);
+      size = await t.agent.manager.pauser!.snapshots.memoryBytes(id);
+      const [total, resumeMs] = await timeIt(async () => {
+        const [ms] = await timeIt(() => t.client.resume({ capsuleId: id }));
+        const r = await t.client.exec({ capsuleId: id, cmd: 'echo', args: ['hi'] });
+        if (Buffer.from(r.stdout).toString() !== 'hi\n') throw new Error('bad echo');
+        return ms;
+      });
+      resume.push(resumeMs);
+      toExec.push(total);
+    }
+    return {
+      memMb,
+      mode,
+      rssMb: mb(rss),
+      snapshotMb: mb(size),
+      ratio: size / Math.max(rss, 1),
+      pauseMs: median(pause),
+      resumeMs: median(resume),
+      resumeToExecMs: median(toExec),
+    };
+  } finally {
+    await t.agent.manager.pauser!.settled();
+    await t.client.destroy({ capsuleId: id }).catch(() => {});
+  }
+}
+
+interface RawRow {
+  memMb: number;
+  mode: string;
+  imageMb: number;
+  dumpMs: number;
+  restoreMs: number;
+}
+
+/** Raw CRIU on the same python tree in its own pid namespace, no container around it. */
+async function rawCriu(memMb: number, mode: 'eager' | 'lazy'): Promise<RawRow> {
+  const dumps: number[] = [];
+  const restores: number[] = [];
+  let imageBytes = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const dir = mkdtempSync(join(TEST_CACHE, `bench-raw-${process.pid}-`));
+    const images = join(dir, 'images');
+    const ready = join(dir, 'ready');
+    const pidFile = join(dir, 'restored.pid');
+    let restoredPid = 0;
+    const holder = spawn('unshare', ['--pid', '--fork', 'setsid', 'python3', '-c', HOLD_PY, String(memMb), ready], { stdio: 'ignore' });
+    try {
+      while (!existsSync(ready)) await new Promise((r) => setTimeout(r, 50));
+      // The python process: the only child of unshare (pid 1 of the new namespace).
+      const pid = Number(readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8').trim());
+      await run('mkdir', ['-p', images]);
+      dumps.push((await timeIt(() => run(CRIU_WRAPPER, ['dump', '-t', String(pid), '-D', images, '-o', 'dump.log'])))[0]);
+      imageBytes = readdirSync(images).reduce((a, f) => a + statSync(join(images, f)).size, 0);
+      let lazyDaemon: ReturnType<typeof spawn> | undefined;
+      const [ms] = await timeIt(async () => {
+        if (mode === 'lazy') {
+          lazyDaemon = spawn(CRIU_WRAPPER, ['lazy-pages', '-D', images, '-o', 'lazy.log'], { stdio: 'ignore' });
+          while (!existsSync(join(images, 'lazy-pages.socket'))) await new Promise((r) => setTimeout(r, 2));
+        }
+        await run(CRIU_WRAPPER, ['restore', '-D', images, '-d', '--pidfile', pidFile, '-o', 'restore.log', ...(mode === 'lazy' ? ['--lazy-pages'] : [])]);
+      });
+      restores.push(ms);
+      restoredPid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (lazyDaemon) await new Promise((r) => lazyDaemon!.once('exit', r));
+    } finally {
+      if (restoredPid > 0) process.kill(restoredPid, 'SIGKILL');
+      if (holder.exitCode === null) holder.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return { memMb, mode, imageMb: mb(imageBytes), dumpMs: median(dumps), restoreMs: median(restores) };
+}
+
+async function main(): Promise<void> {
+  await sharedTemplates();
+  const sysctlBefore = readFileSync(SYSCTL, 'utf8').trim();
+  const platformRows: PlatformRow[] = [];
+  const rawRows: RawRow[] = [];
+  try {
+    writeFileSync(SYSCTL, '1');
+    for (const mode of ['eager', 'lazy'] as const) {
+      const t = await startTestAgent({ env: { WRENN_LAZY_RESTORE: mode === 'lazy' ? 'auto' : 'off' } });
+      try {
+        for (const size of SIZES) {
+          platformRows.push(await platform(t, size, mode));
+          rawRows.push(await rawCriu(size, mode));
+        }
+      } finally {
+        await t.close();
+      }
+    }
+  } finally {
+    writeFileSync(SYSCTL, sysctlBefore);
+  }
+  console.log(`\npause/resume through the agent (median of ${RUNS})`);
+  console.log(table(platformRows.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(2)) }))));
+  console.log(`\nraw criu baseline, same python tree in its own pid namespace (median of ${RUNS})`);
+  console.log(table(rawRows.map((r) => ({ ...r }))));
+  console.log('\nplatform overhead (agent pause vs raw dump; agent resume vs raw restore)');
+  console.log(
+    table(
+      platformRows.map((p) => {
+        const raw = rawRows.find((r) => r.memMb === p.memMb && r.mode === p.mode)!;
+        return { memMb: p.memMb, mode: p.mode, pauseOverMs: p.pauseMs - raw.dumpMs, resumeOverMs: p.resumeMs - raw.restoreMs };
+      }),
+    ),
+  );
+}
+
+await main();

@@ -1,0 +1,151 @@
+/**
+ * Pausing a running capsule, in the order of H1: (status `pausing` is set by the caller) →
+ * metrics stopped → proxied connections drained → envd /snapshot/prepare → the capsule's
+ * processes dumped with their memory (`memory`) or stopped (`filesystem`) → network
+ * unplumbed (the slot, hence the address, stays reserved) → rootfs unmounted (the disk
+ * image stays) → metadata written (H5) → `paused`.
+ *
+ * Any failure before the processes are gone revives the capsule or marks it error
+ * (revival.ts). Once they are gone the pause has succeeded: later release steps that fail
+ * are logged, and a resume or the next agent start finishes them.
+ */
+import { WrennError, isWrennError } from '@wrenn/shared';
+import type { CapsuleRecord } from '../capsule-record.js';
+import { markFailed, reviveIfAlive } from './revival.js';
+import type { PauseDeps, PauseKind, PausableCapsule } from './pause-types.js';
+import type { SnapshotMetadata, SnapshotStore } from './snapshot-store.js';
+
+/** How long a filesystem pause lets processes exit on SIGTERM before killing them. */
+const STOP_GRACE_MS = 2_000;
+
+export function snapshotMetadata(deps: PauseDeps, record: CapsuleRecord, kind: PauseKind, imageBytes: number): SnapshotMetadata {
+  return {
+    version: 1,
+    kind,
+    hostId: deps.hostId,
+    capsuleId: record.id,
+    runtimeId: record.runtimeId,
+    template: record.template,
+    vcpus: record.vcpus,
+    memoryMb: record.memoryMb,
+    diskSizeBytes: record.diskSizeBytes,
+    diskImage: `${deps.capsuleDir(record.runtimeId)}/upper.ext4`,
+    netSlot: record.netSlot,
+    address: record.address,
+    egress: record.egress,
+    envdAccessToken: record.envdAccessToken,
+    envs: record.envs,
+    metadata: record.metadata,
+    defaultUser: record.defaultUser,
+    ...(record.workdir ? { workdir: record.workdir } : {}),
+    createdAtMs: record.createdAtMs,
+    expiresAtMs: record.expiresAtMs,
+    pausedAtMs: record.pausedAtMs ?? Date.now(),
+    imageBytes,
+    ...(kind === 'memory' && deps.support.criuVersion ? { criuVersion: deps.support.criuVersion } : {}),
+  };
+}
+
+/**
+ * Takes the capsule (status `pausing`, watchers running) to `paused`, or back to `running`
+ * / to `error` on failure, then rethrows the failure.
+ */
+export async function pauseCapsule(
+  deps: PauseDeps,
+  snapshots: SnapshotStore,
+  capsule: PausableCapsule,
+  kind: PauseKind,
+  signal: AbortSignal,
+): Promise<void> {
+  const { record } = capsule;
+  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
+  const started = Date.now();
+  const phases: Record<string, number> = {};
+  let t = Date.now();
+  const mark = (name: string) => {
+    phases[name] = Date.now() - t;
+    t = Date.now();
+  };
+  deps.stopWatchers(capsule);
+  try {
+    await snapshots.prepare(record.runtimeId);
+    if (deps.drain) await deps.drain(record.id, deps.drainGraceMs, signal);
+    mark('drainMs');
+    await prepareEnvd(deps, capsule, kind, signal);
+    mark('prepareMs');
+    // Every agent→envd connection goes now (streams of callers included): envd sees them
+    // close before the dump instead of finding them half-open after the restore.
+    capsule.envd?.close();
+    delete capsule.envd;
+    if (kind === 'memory') {
+      await deps.runtime.checkpoint(record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
+      mark('checkpointMs');
+    } else {
+      await stopProcesses(deps, record.runtimeId);
+      mark('stopMs');
+    }
+  } catch (err) {
+    const reason = `pause failed: ${(err as Error).message}`;
+    log.warn({ err: (err as Error).message, ...phases }, 'pause failed; reviving the capsule');
+    await snapshots.remove(record.runtimeId).catch(() => {});
+    if (!(await reviveIfAlive(deps, capsule))) await markFailed(deps, snapshots, capsule, reason);
+    else log.info({ durationMs: Date.now() - started }, 'capsule running again after the failed pause');
+    throw isWrennError(err) ? err : new WrennError('internal', reason, { capsuleId: record.id }, { cause: err });
+  }
+  await releaseHostResources(deps, record, log);
+  mark('releaseMs');
+  const imageBytes = kind === 'memory' ? await snapshots.memoryBytes(record.runtimeId) : 0;
+  record.status = 'paused';
+  record.pauseKind = kind;
+  record.pausedAtMs = Date.now();
+  await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, imageBytes));
+  await deps.saveRecord(record);
+  log.info({ ...phases, imageBytes, durationMs: Date.now() - started }, 'capsule paused');
+}
+
+/**
+ * envd quiesces (E3): port scanner stopped, idle connections closed, disk synced, caches
+ * dropped (H7: the dump then holds used memory, not cache). Its own deadline (H4). For a
+ * filesystem pause this is only a courtesy (the processes are stopped anyway): a failure
+ * there does not fail the pause.
+ */
+async function prepareEnvd(deps: PauseDeps, capsule: PausableCapsule, kind: PauseKind, signal: AbortSignal): Promise<void> {
+  if (!capsule.envd) throw new WrennError('internal', `capsule ${capsule.record.id} has no envd connection`);
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(deps.prepareTimeoutMs)]);
+  try {
+    await capsule.envd.prepareSnapshot(deadline);
+  } catch (err) {
+    if (kind === 'memory') {
+      throw new WrennError('unavailable', `envd did not prepare for the snapshot: ${(err as Error).message}`, { capsuleId: capsule.record.id });
+    }
+    deps.logger.warn({ capsuleId: capsule.record.id, err: (err as Error).message }, 'envd prepare failed; stopping the capsule anyway');
+  }
+}
+
+/** SIGTERM to every process, a short grace, then the runtime removes the sandbox (SIGKILL). */
+async function stopProcesses(deps: PauseDeps, runtimeId: string): Promise<void> {
+  await deps.runtime.kill(runtimeId, 'SIGTERM', { all: true }).catch(() => {});
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (Date.now() < deadline) {
+    const state = await deps.runtime.state(runtimeId).catch(() => undefined);
+    if (!state || state.status === 'stopped') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await deps.runtime.delete(runtimeId, { force: true });
+}
+
+/**
+ * The processes are gone: their netns (and the veth inside it) went with them. What is
+ * left on the host is the veth's rules, the runtime's state and the mounts. Failures are
+ * logged, not thrown: the snapshot is complete, and resume or recovery redo these steps.
+ */
+export async function releaseHostResources(deps: PauseDeps, record: CapsuleRecord, log = deps.logger): Promise<void> {
+  const step = (name: string, fn: () => Promise<unknown>) =>
+    fn().catch((err: unknown) => log.warn({ capsuleId: record.id, step: name, err: (err as Error).message }, 'releasing a paused capsule’s resources failed'));
+  await step('runtime', () => deps.runtime.delete(record.runtimeId, { force: true }));
+  // Independent of each other once the processes are gone.
+  await Promise.all([
+    step('network', () => deps.network.unplumb(deps.network.slot(record.netSlot))),
+    step('rootfs', () => deps.rootfs.unmount(deps.capsuleDir(record.runtimeId))),
+  ]);
+}

@@ -1,0 +1,105 @@
+/**
+ * Pause, resume and snapshot cleanup for the capsule manager. The manager serialises every
+ * call per capsule (H2) and owns the records; this class owns what lives beside them: the
+ * snapshots on disk and the lazy-restore page servers still loading a capsule's memory.
+ *
+ * @example
+ * const pauser = new PauseController(deps);
+ * await pauser.pause(live, undefined, signal); // memory where supported
+ * await pauser.resume(live, signal);
+ */
+import { WrennError } from '@wrenn/shared';
+import type { CapsuleRecord } from '../capsule-record.js';
+import { pauseCapsule } from './pause-capsule.js';
+import { recoverPauseState, type RecoveredAs } from './pause-recovery.js';
+import { resumeCapsule } from './resume-capsule.js';
+import type { PauseDeps, PauseKind, PausableCapsule } from './pause-types.js';
+import { SnapshotStore } from './snapshot-store.js';
+
+/** Default deadline of a pause or resume when the caller gives none (H4: generous). */
+export const DEFAULT_PAUSE_TIMEOUT_MS = 10 * 60_000;
+
+export class PauseController {
+  readonly snapshots: SnapshotStore;
+  /** Lazy restores still loading memory, by runtime id: the image must outlive them. */
+  private readonly loading = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: PauseDeps) {
+    this.snapshots = new SnapshotStore(deps.snapshotDir);
+  }
+
+  get support() {
+    return this.deps.support;
+  }
+
+  /** The kind a pause takes: the one asked for, else memory where the host can, else filesystem. */
+  kindFor(requested: PauseKind | undefined): PauseKind {
+    if (requested === 'memory' && !this.deps.support.memory) {
+      throw new WrennError('failed_precondition', 'this host cannot take memory snapshots (criu check fails); pause with kind filesystem', {
+        kind: requested,
+      });
+    }
+    return requested ?? (this.deps.support.memory ? 'memory' : 'filesystem');
+  }
+
+  /** A running capsule → paused (or back to running / error, rethrowing the failure). */
+  async pause(capsule: PausableCapsule, requested: PauseKind | undefined, signal?: AbortSignal): Promise<void> {
+    const { record } = capsule;
+    const kind = this.kindFor(requested);
+    // A lazy restore still loading this capsule's memory reads the image we would replace.
+    await this.loading.get(record.runtimeId);
+    record.status = 'pausing';
+    record.pauseKind = kind;
+    await this.deps.saveRecord(record);
+    await pauseCapsule(this.deps, this.snapshots, capsule, kind, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
+  }
+
+  /** A paused capsule → running (or back to paused / error, rethrowing the failure). */
+  async resume(capsule: PausableCapsule, signal?: AbortSignal): Promise<void> {
+    const { record } = capsule;
+    if (record.pauseKind === 'memory') await this.assertSnapshotFromThisHost(record);
+    record.status = 'resuming';
+    await this.deps.saveRecord(record);
+    const { pagesLoaded } = await resumeCapsule(this.deps, this.snapshots, capsule, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
+    const cleanup = pagesLoaded
+      .then(() => this.snapshots.removeMemory(record.runtimeId))
+      .catch((err: unknown) => this.deps.logger.warn({ capsuleId: record.id, err: (err as Error).message }, 'removing a restored image failed'))
+      .finally(() => this.loading.delete(record.runtimeId));
+    this.loading.set(record.runtimeId, cleanup);
+  }
+
+  /** After an agent start, for records in pausing, paused or resuming. */
+  recover(capsule: PausableCapsule): Promise<RecoveredAs> {
+    return recoverPauseState(this.deps, this.snapshots, capsule);
+  }
+
+  /** Deletes a capsule's snapshot (destroy). Waits for a lazy restore still reading it. */
+  async discard(runtimeId: string): Promise<void> {
+    await this.loading.get(runtimeId);
+    await this.snapshots.remove(runtimeId);
+  }
+
+  /** Snapshots whose capsule no longer exists (destroyed while the agent was down, crashed creates). */
+  async removeOrphans(knownRuntimeIds: ReadonlySet<string>): Promise<string[]> {
+    const orphans = (await this.snapshots.list()).filter((id) => !knownRuntimeIds.has(id));
+    for (const id of orphans) await this.snapshots.remove(id);
+    if (orphans.length > 0) this.deps.logger.info({ orphans }, 'removed snapshots of capsules that no longer exist');
+    return orphans;
+  }
+
+  /** Lazy restores still loading memory (tests and shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all(this.loading.values());
+  }
+
+  private async assertSnapshotFromThisHost(record: CapsuleRecord): Promise<void> {
+    const meta = await this.snapshots.readMetadata(record.runtimeId);
+    if (meta && meta.hostId !== this.deps.hostId) {
+      throw new WrennError(
+        'failed_precondition',
+        `capsule ${record.id}'s memory snapshot was taken on host ${meta.hostId}, not on this host (${this.deps.hostId}); it can only resume there`,
+        { capsuleId: record.id, snapshotHost: meta.hostId },
+      );
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * An agent (re)start meets capsules that were paused, or that it left half-way through a
+ * pause or a resume (it was killed; runc and CRIU outlive it). Each ends `paused` (its
+ * snapshot complete), `running` (its processes still alive and answering) or `error`
+ * (released) — never a zombie.
+ */
+import { sleep } from '@wrenn/shared';
+import { dumpOutcome, type DumpOutcome } from '../../infra/criu/dump-log.js';
+import { releaseHostResources, snapshotMetadata } from './pause-capsule.js';
+import { markFailed, reviveIfAlive } from './revival.js';
+import type { PauseDeps, PausableCapsule } from './pause-types.js';
+import type { SnapshotStore } from './snapshot-store.js';
+
+/** How long recovery waits for a dump the previous agent started to finish. */
+const DUMP_WAIT_MS = 120_000;
+
+export type RecoveredAs = 'running' | 'paused' | 'error';
+
+export async function recoverPauseState(deps: PauseDeps, snapshots: SnapshotStore, capsule: PausableCapsule): Promise<RecoveredAs> {
+  const { record } = capsule;
+  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, status: record.status });
+  if (record.status === 'pausing') {
+    const outcome = record.pauseKind === 'memory' ? await waitForDump(snapshots.memoryDir(record.runtimeId)) : 'none';
+    if (outcome === 'succeeded') {
+      // The dump completed after the agent died: finish the pause.
+      await releaseHostResources(deps, record, log);
+      return finishPaused(deps, snapshots, capsule, 'memory');
+    }
+    await snapshots.remove(record.runtimeId).catch(() => {});
+    if (await reviveIfAlive(deps, capsule)) return log.info('interrupted pause undone: capsule running'), 'running';
+    if (record.pauseKind === 'filesystem') {
+      // Its processes are gone and its disk is intact: that is a filesystem pause.
+      await releaseHostResources(deps, record, log);
+      return finishPaused(deps, snapshots, capsule, 'filesystem');
+    }
+    await markFailed(deps, snapshots, capsule, `the agent stopped during a pause (dump ${outcome})`);
+    return 'error';
+  }
+  if (record.status === 'resuming') {
+    if (await reviveIfAlive(deps, capsule)) return log.info('interrupted resume completed: capsule running'), 'running';
+    await releaseHostResources(deps, record, log);
+    record.status = 'paused';
+  }
+  // paused: no processes, network rules or mounts may remain from before the restart.
+  await releaseHostResources(deps, record, log);
+  if (record.pauseKind === 'memory' && !(await snapshots.hasMemoryImage(record.runtimeId))) {
+    // The disk is intact: resuming from it is better than losing the capsule.
+    log.warn('memory image missing; the capsule will resume from its disk');
+    return finishPaused(deps, snapshots, capsule, 'filesystem');
+  }
+  const meta = await snapshots.readMetadata(record.runtimeId);
+  if (!meta) await snapshots.writeMetadata(snapshotMetadata(deps, record, record.pauseKind ?? 'filesystem', await snapshots.memoryBytes(record.runtimeId)));
+  return 'paused';
+}
+
+async function finishPaused(deps: PauseDeps, snapshots: SnapshotStore, capsule: PausableCapsule, kind: 'memory' | 'filesystem'): Promise<RecoveredAs> {
+  const { record } = capsule;
+  record.status = 'paused';
+  record.pauseKind = kind;
+  record.pausedAtMs ??= Date.now();
+  if (kind === 'filesystem') await snapshots.removeMemory(record.runtimeId).catch(() => {});
+  await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, await snapshots.memoryBytes(record.runtimeId)));
+  await deps.saveRecord(record);
+  deps.logger.info({ capsuleId: record.id, kind }, 'capsule recovered as paused');
+  return 'paused';
+}
+
+async function waitForDump(imageDir: string): Promise<DumpOutcome> {
+  const deadline = Date.now() + DUMP_WAIT_MS;
+  let outcome = await dumpOutcome(imageDir);
+  while (outcome === 'in-progress' && Date.now() < deadline) {
+    await sleep(100);
+    outcome = await dumpOutcome(imageDir);
+  }
+  return outcome;
+}

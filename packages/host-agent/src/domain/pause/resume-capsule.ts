@@ -1,0 +1,107 @@
+/**
+ * Resuming a paused capsule (status `resuming` is set by the caller): its disk mounted
+ * again, then either its memory restored (`runc restore` into the same bundle and id, lazy
+ * pages where enabled) or a cold start of the same disk, the veth plumbed again at the
+ * same address, envd /init (E3: after a restore it closes the connections from before the
+ * snapshot and restarts its port scanner), watchers restarted → `running`.
+ *
+ * Failure before the restored processes ran leaves the capsule `paused` with its snapshot
+ * intact (resume can be retried). After they ran, memory and disk have moved on from the
+ * snapshot: the capsule is marked error rather than rolled back.
+ */
+import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
+import { EnvdClient } from '../../infra/envd/envd-client.js';
+import type { RestoredSandbox } from '../../infra/runtime/runtime.js';
+import { initBody, markFailed } from './revival.js';
+import type { PauseDeps, PausableCapsule } from './pause-types.js';
+import type { SnapshotStore } from './snapshot-store.js';
+
+export interface ResumeResult {
+  /** Resolves once the whole memory is loaded (lazy restore); the image can go then. */
+  pagesLoaded: Promise<void>;
+  lazy: boolean;
+}
+
+export async function resumeCapsule(
+  deps: PauseDeps,
+  snapshots: SnapshotStore,
+  capsule: PausableCapsule,
+  signal: AbortSignal,
+): Promise<ResumeResult> {
+  const { record } = capsule;
+  const kind = record.pauseKind ?? 'filesystem';
+  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
+  const started = Date.now();
+  const phases: Record<string, number> = {};
+  let t = Date.now();
+  const mark = (name: string) => {
+    phases[name] = Date.now() - t;
+    t = Date.now();
+  };
+  const undo = new DisposableStack();
+  let processesRan = false;
+  let restored: RestoredSandbox | undefined;
+  let lazy = false;
+  try {
+    const template = await deps.templates.get(record.template);
+    const capsuleDir = deps.capsuleDir(record.runtimeId);
+    undo.defer(() => deps.rootfs.unmount(capsuleDir));
+    const rootfs = await deps.rootfs.mountExisting({ capsuleDir, template, signal });
+    mark('mountMs');
+    const spec = deps.sandboxSpec(record, rootfs.mergedDir);
+    const slot = deps.network.slot(record.netSlot);
+    let pid: number;
+    if (kind === 'memory') {
+      const imageDir = snapshots.memoryDir(record.runtimeId);
+      lazy = deps.support.lazyPages;
+      undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
+      undo.defer(() => deps.network.unplumb(slot));
+      // Plumbed while CRIU waits between namespaces and processes: the sockets of
+      // established connections need their address and route to exist.
+      const onNamespacesReady = (nsPid: number) => deps.network.replumb(slot, nsPid, deps.plumbOptions(record), signal);
+      try {
+        restored = await deps.runtime.restore(spec, { imageDir, tcpEstablished: true, lazyPages: lazy, onNamespacesReady, signal });
+      } catch (err) {
+        if (!lazy || (isWrennError(err) && (err.code === 'canceled' || err.code === 'deadline_exceeded'))) throw err;
+        // The image is only read by a restore: an eager one from the same image is safe.
+        log.warn({ err: (err as Error).message }, 'lazy restore failed; restoring eagerly');
+        lazy = false;
+        await deps.network.unplumb(slot);
+        restored = await deps.runtime.restore(spec, { imageDir, tcpEstablished: true, lazyPages: false, onNamespacesReady, signal });
+      }
+      processesRan = true;
+      pid = restored.pid;
+      mark('restoreMs');
+    } else {
+      undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
+      pid = (await deps.runtime.run(spec, signal)).pid;
+      processesRan = true;
+      mark('startMs');
+      undo.defer(() => deps.network.unplumb(slot));
+      await deps.network.plumb(slot, pid, deps.plumbOptions(record), signal);
+    }
+    mark('networkMs');
+    const envd = new EnvdClient(record.address, deps.envdPort, kind === 'memory' ? record.envdAccessToken : undefined);
+    undo.defer(() => envd.close());
+    if (kind === 'filesystem') await envd.waitHealthy(deps.envdStartTimeoutMs, signal);
+    await envd.init(initBody(record), signal);
+    mark('initMs');
+    capsule.envd?.close();
+    capsule.envd = envd;
+  } catch (err) {
+    log.warn({ err: (err as Error).message, ...phases, processesRan }, 'resume failed');
+    await undo.dispose().catch((cleanupErr: unknown) => log.error({ err: (cleanupErr as Error).message }, 'undoing a failed resume was incomplete'));
+    if (processesRan) {
+      await markFailed(deps, snapshots, capsule, `resume failed after the capsule's processes started: ${(err as Error).message}`);
+    } else {
+      record.status = 'paused';
+      await deps.saveRecord(record);
+    }
+    throw isWrennError(err) ? err : new WrennError('internal', `resume of capsule ${record.id} failed: ${(err as Error).message}`, { capsuleId: record.id }, { cause: err });
+  }
+  record.status = 'running';
+  await deps.saveRecord(record);
+  deps.startWatchers(capsule);
+  log.info({ ...phases, lazy, durationMs: Date.now() - started }, 'capsule resumed');
+  return { pagesLoaded: restored?.pagesLoaded ?? Promise.resolve(), lazy };
+}
