@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# One command: set up this machine and start Wrenn. Today that is the host agent (which
-# runs capsules, each with envd inside); the control plane and `wrenn up` join it next.
+# One command: set up this machine and start Wrenn. `wrenn up` then builds the `minimal`
+# template if missing (progress bar), starts the control plane (embedded PGlite) and a
+# host agent in one process, registers the agent, creates the first administrator and API
+# key (printed once, and written to ~/.config/wrenn/config.json, mode 0600). Ctrl-C stops
+# it; capsules keep running and the next start adopts them. Arguments go to `wrenn up`
+# (--port, --data-dir, --admin-email, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export WRENN_DATA_DIR="${WRENN_DATA_DIR:-/var/lib/wrenn}"
-echo "[up] base template (first time: ~1 minute, with progress)"
-npx tsx scripts/build-template.ts minimal --data-dir "$WRENN_DATA_DIR"
-echo "[up] starting the host agent (Ctrl-C stops it; capsules keep running and are adopted on the next start)"
-echo "[up] token: $WRENN_DATA_DIR/agent-token   try it: sudo npx tsx scripts/agent-demo.ts"
-export WRENN_SKIP_TEMPLATE_BUILD=1
-exec node --import tsx packages/host-agent/src/start/main.ts
+exec node --import tsx packages/cli/src/main.ts up --no-setup "$@"
