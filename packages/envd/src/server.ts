@@ -50,6 +50,9 @@ export function createEnvd(config: EnvdConfig, logger: Logger, etcDir = '/etc'):
 
   const rpc = connectNodeAdapter({
     interceptors: [errorInterceptor],
+    // No gzip on RPC streams: output is mostly incompressible and compressing it costs CPU
+    // the capsule pays for; the caller is on the same host.
+    acceptCompression: [],
     // Uploads travel over /files; RPC messages are small, but PTY input can come in bursts.
     readMaxBytes: 16 * 1024 * 1024,
     routes: (router: ConnectRouter) => {

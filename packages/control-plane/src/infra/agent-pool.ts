@@ -32,7 +32,8 @@ export class AgentPool {
     };
     const client = createClient(
       HostAgentService,
-      createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth], defaultTimeoutMs: this.defaultTimeoutMs }),
+      // No gzip (see the agent's server): payloads are mostly incompressible file and output bytes.
+      createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth], defaultTimeoutMs: this.defaultTimeoutMs, acceptCompression: [] }),
     );
     this.entries.set(hostId, { url, token, client });
     return client;

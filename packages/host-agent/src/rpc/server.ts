@@ -27,6 +27,9 @@ export function createAgentServer(opts: { token: string; logger: Logger; routes:
     // Auth runs first: an unauthenticated caller learns nothing, not even validation errors.
     interceptors: [bearerAuth(opts.token), errorInterceptor(opts.logger)],
     routes: opts.routes,
+    // No gzip: file contents and process output are mostly incompressible, and compressing
+    // them capped ReadFile at ~40 MB/s of CPU. Agent traffic stays on the host or the LAN.
+    acceptCompression: [],
     readMaxBytes: 64 * 1024 * 1024,
   });
   const server = createServer((req: Http2ServerRequest, res: Http2ServerResponse) => handler(req, res));

@@ -25,6 +25,9 @@ export interface ServiceDeps {
   cgroupMode: string;
 }
 
+/** Size of ReadFile messages (the last one may be smaller). */
+const READ_MESSAGE_BYTES = 1024 * 1024;
+
 function required(value: string, name: string): string {
   if (!value) throw new WrennError('invalid_argument', `${name} is required`);
   return value;
@@ -278,7 +281,19 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
         for await (const c of res) chunks.push(c as Buffer);
         throw EnvdClient.httpError(res.statusCode ?? 500, Buffer.concat(chunks).toString('utf8'));
       }
-      for await (const chunk of res) yield { chunk: chunk as Buffer };
+      // Fewer, larger messages: per-message cost dominates a stream of 64 KiB socket reads.
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      for await (const chunk of res) {
+        pending.push(chunk as Buffer);
+        pendingBytes += (chunk as Buffer).length;
+        if (pendingBytes >= READ_MESSAGE_BYTES) {
+          yield { chunk: Buffer.concat(pending, pendingBytes) };
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+      if (pendingBytes > 0) yield { chunk: Buffer.concat(pending, pendingBytes) };
     },
 
     async listDir(req) {

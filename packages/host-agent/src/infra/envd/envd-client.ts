@@ -69,6 +69,7 @@ export class EnvdClient {
       return next(req);
     };
     const transport = createConnectTransport({
+      acceptCompression: [],
       baseUrl: this.baseUrl,
       httpVersion: '1.1',
       useBinaryFormat: true,
