@@ -58,6 +58,9 @@ async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; dr
   };
 }
 
+/** Built-in workers tests leave out unless they pass `disableWorkers` themselves. */
+export const TIMER_WORKERS_OFF_BY_DEFAULT = ['host-liveness', 'reconciler'];
+
 export async function startControlPlane(
   opts: { withAgent?: boolean; agentEnv?: Record<string, string>; extensions?: ControlPlaneExtension[]; env?: Record<string, string>; disableWorkers?: string[] } = {},
 ): Promise<TestControlPlane> {
@@ -78,7 +81,9 @@ export async function startControlPlane(
     logger,
     inMemoryDatabase: !pgDb,
     ...(opts.extensions ? { extensions: opts.extensions } : {}),
-    ...(opts.disableWorkers ? { disableWorkers: opts.disableWorkers } : {}),
+    // Liveness and the reconciler act on timers against hosts that never heartbeat here
+    // (registerHostDirectly): off unless a test asks for them (it can also run them by hand).
+    disableWorkers: opts.disableWorkers ?? TIMER_WORKERS_OFF_BY_DEFAULT,
   });
   const port = await cp.listen();
   const url = `http://127.0.0.1:${port}`;

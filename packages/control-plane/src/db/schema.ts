@@ -47,6 +47,16 @@ export interface ApiKeysTable {
   revoked_at: NullableTimestamp;
 }
 
+export interface UserTokensTable {
+  id: string;
+  user_id: string;
+  kind: 'activation';
+  token_hash: string;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 export interface HostsTable {
   id: string;
   name: string;
@@ -110,6 +120,8 @@ export interface CapsulesTable {
   updated_at: Timestamp;
   last_activity_at: Timestamp;
   stopped_at: NullableTimestamp;
+  /** Up to when this capsule's running time is counted in daily_usage (migration 002). */
+  usage_accounted_at: NullableTimestamp;
 }
 
 export interface BuildsTable {
@@ -165,6 +177,7 @@ export interface Database {
   users: UsersTable;
   memberships: MembershipsTable;
   api_keys: ApiKeysTable;
+  user_tokens: UserTokensTable;
   hosts: HostsTable;
   host_tokens: HostTokensTable;
   templates: TemplatesTable;

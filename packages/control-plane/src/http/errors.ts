@@ -18,6 +18,7 @@ const FROM_CONNECT: Partial<Record<Code, ErrorCode>> = {
   [Code.Unavailable]: 'unavailable',
   [Code.Canceled]: 'canceled',
   [Code.Unauthenticated]: 'unavailable',
+  [Code.Unimplemented]: 'not_implemented',
 };
 
 /** Maps any thrown value to a WrennError (Connect errors keep their Wrenn code when the agent sent one). */

@@ -4,9 +4,13 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_initial.js';
+import * as m002 from './002_capsule_usage.js';
+import * as m003 from './003_user_tokens.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
+  '002_capsule_usage': m002,
+  '003_user_tokens': m003,
 };
 
 export const migrationProvider: MigrationProvider = {

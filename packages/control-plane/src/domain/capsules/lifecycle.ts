@@ -1,0 +1,173 @@
+/**
+ * Creating and destroying capsules: the database row follows the status machine
+ * (status.ts) and the host agent does the work. A failure leaves the row in `error` with
+ * the reason, and the caller gets the error itself (capacity → 503 with the scheduler's
+ * reason, unknown template → 404, agent unreachable → 503).
+ */
+import { sql } from 'kysely';
+import { Code } from '@connectrpc/connect';
+import { WrennError } from '@wrenn/shared';
+import type { ControlPlaneContext } from '../../context.js';
+import type { Capsule } from '../../db/schema.js';
+import type { AgentClient } from '../../infra/agent-pool.js';
+import { agentFor, getTeamCapsule } from '../capsule-access.js';
+import { newId } from '../ids.js';
+import { agentFailure, isCapsuleGone, isUnreachable, reasonOf } from './agent-errors.js';
+import { ALLOWED_FROM, markError, transition } from './status.js';
+import { accountUsage } from './usage.js';
+import { usableCapsule } from './pause.js';
+
+export interface Actor {
+  teamId: string;
+  userId?: string | null;
+  keyId?: string | null;
+}
+
+export interface CreateCapsuleInput {
+  template: string;
+  vcpus: number;
+  memoryMb: number;
+  timeoutSec: number;
+  /** Unset: the host's default size (never smaller than the template). */
+  diskSizeMb?: number;
+  metadata: Record<string, string>;
+  envs: Record<string, string>;
+  autoResume: boolean;
+}
+
+/** Snapshot templates live on the host that took them: placement is pinned there. */
+async function pinnedHost(ctx: ControlPlaneContext, teamId: string, template: string): Promise<string | undefined> {
+  const rows = await ctx.db
+    .selectFrom('templates')
+    .select(['team_id', 'kind', 'host_id'])
+    .where('name', '=', template)
+    .where((eb) => eb.or([eb('team_id', '=', teamId), eb('team_id', 'is', null)]))
+    .execute();
+  // A team's own template shadows a platform template of the same name.
+  const row = rows.find((r) => r.team_id === teamId) ?? rows[0];
+  return row?.kind === 'snapshot' && row.host_id ? row.host_id : undefined;
+}
+
+export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, input: CreateCapsuleInput): Promise<Capsule> {
+  const id = newId('cl');
+  const log = ctx.logger.child({ capsuleId: id, teamId: actor.teamId });
+  const started = Date.now();
+  await ctx.db
+    .insertInto('capsules')
+    .values({
+      id,
+      team_id: actor.teamId,
+      host_id: null,
+      template: input.template,
+      status: 'pending',
+      vcpus: input.vcpus,
+      memory_mb: input.memoryMb,
+      disk_size_mb: input.diskSizeMb ?? 0,
+      timeout_sec: input.timeoutSec,
+      auto_resume: input.autoResume,
+      metadata: JSON.stringify(input.metadata),
+      address: null,
+      envd_token: null,
+      error: null,
+      created_by_user: actor.userId ?? null,
+      created_by_key: actor.keyId ?? null,
+    })
+    .execute();
+
+  let agent: AgentClient | undefined;
+  try {
+    const pinnedHostId = await pinnedHost(ctx, actor.teamId, input.template);
+    const host = await ctx.scheduler.pick({
+      vcpus: input.vcpus,
+      memoryMb: input.memoryMb,
+      diskSizeMb: input.diskSizeMb ?? 0,
+      ...(pinnedHostId ? { pinnedHostId } : {}),
+    });
+    await transition(ctx.db, { id }, ['pending'], 'starting', 'start the capsule', { host_id: host.id });
+    agent = ctx.agents.get(host.id, host.agent_url, host.agent_token);
+    const res = await agent.create(
+      {
+        capsuleId: id,
+        template: input.template,
+        vcpus: input.vcpus,
+        memoryMb: input.memoryMb,
+        diskSizeMb: input.diskSizeMb ?? 0,
+        envs: input.envs,
+        metadata: input.metadata,
+        // Lifetime and auto-pause are the control plane's business (timeout_sec), not the agent's.
+        lifetimeSec: 0,
+        egress: true,
+      },
+      { timeoutMs: ctx.config.agentTimeoutMs },
+    );
+    const now = sql`now()` as never;
+    const row = await transition(ctx.db, { id }, ['starting'], 'running', 'start the capsule', {
+      address: res.capsule?.address || null,
+      envd_token: res.envdAccessToken || null,
+      disk_size_mb: res.capsule?.diskSizeMb || input.diskSizeMb || 0,
+      last_activity_at: now,
+      usage_accounted_at: now,
+    });
+    log.info({ hostId: host.id, template: input.template, durationMs: Date.now() - started }, 'capsule created');
+    return row;
+  } catch (err) {
+    const reason = reasonOf(err);
+    await markError(ctx.db, id, reason).catch(() => {});
+    log.info({ err: reason, durationMs: Date.now() - started }, 'capsule create failed');
+    const f = agentFailure(err);
+    // A call that timed out or broke mid-way may have left a capsule on the host: remove it
+    // (the agent's Create is idempotent per id, so this cannot hit another capsule).
+    if (agent && (f.connect === Code.DeadlineExceeded || f.connect === Code.Canceled || f.connect === Code.Internal || f.wrenn === 'capsule_busy')) {
+      void agent.destroy({ capsuleId: id }, { timeoutMs: ctx.config.agentTimeoutMs }).catch(() => {});
+    }
+    if (f.connect === Code.NotFound && (!f.wrenn || f.wrenn === 'not_found')) {
+      throw new WrennError('template_not_found', `template ${input.template} does not exist: pick one listed by GET /v1/snapshots`, { template: input.template }, { cause: err });
+    }
+    if (f.wrenn === 'template_not_found') {
+      throw new WrennError('template_not_found', `${f.message}: pick one listed by GET /v1/snapshots`, { template: input.template }, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Destroys a capsule and keeps its row as `stopped` (GET keeps answering 200). Already
+ * stopped → nothing to do. An unreachable agent leaves a running or paused capsule as it
+ * was (503); a capsule already `missing`/`error` is marked stopped anyway, and the
+ * reconciler removes what is left on the host when it comes back.
+ */
+export async function destroyCapsule(ctx: ControlPlaneContext, teamId: string, capsuleId: string): Promise<Capsule> {
+  const capsule = await getTeamCapsule(ctx, teamId, capsuleId);
+  if (capsule.status === 'stopped') return capsule;
+  const previous = capsule.status;
+  await accountUsage(ctx.db, { capsuleId });
+  await transition(ctx.db, capsule, ALLOWED_FROM.destroy, 'stopping', 'destroy');
+  try {
+    if (capsule.host_id) {
+      const agent = await agentFor(ctx, capsule);
+      await agent.destroy({ capsuleId }, { timeoutMs: ctx.config.agentTimeoutMs });
+    }
+  } catch (err) {
+    const leftover = previous === 'missing' || previous === 'error';
+    if (!isCapsuleGone(err) && !(leftover && isUnreachable(err))) {
+      // The capsule is still there: put it back as it was, so it stays usable and destroyable.
+      await transition(ctx.db, capsule, ['stopping'], previous, 'destroy').catch(() => {});
+      throw err;
+    }
+  }
+  const row = await transition(ctx.db, capsule, ['stopping'], 'stopped', 'destroy', {
+    stopped_at: sql`now()` as never,
+    address: null,
+    envd_token: null,
+  });
+  ctx.logger.info({ capsuleId, teamId, from: previous }, 'capsule destroyed');
+  return row;
+}
+
+/** Liveness of a running capsule's envd; counts as activity (resets the auto-pause timer). */
+export async function pingCapsule(ctx: ControlPlaneContext, teamId: string, capsuleId: string): Promise<{ status: Capsule['status']; healthy: boolean }> {
+  const { capsule, agent } = await usableCapsule(ctx, teamId, capsuleId, 'ping');
+  const res = await agent.ping({ capsuleId }, { timeoutMs: 30_000 });
+  await ctx.db.updateTable('capsules').set({ last_activity_at: sql`now()` as never }).where('id', '=', capsuleId).execute();
+  return { status: capsule.status, healthy: res.healthy };
+}

@@ -1,0 +1,115 @@
+/**
+ * TypeBox schemas of the capsules API (request bodies are closed objects: unknown fields
+ * are a 400) and the capsule's JSON view. The envd access token never leaves the server.
+ */
+import Type from 'typebox';
+import type { Capsule } from '../../../db/schema.js';
+import { ALL_STATUSES } from '../../../domain/capsules/status.js';
+
+export const Strict = { additionalProperties: false } as const;
+export const TAGS = ['capsules'];
+
+export const DateTime = Type.String({ format: 'date-time' });
+const NullableDateTime = Type.Union([DateTime, Type.Null()]);
+
+/** Path ids are not pattern-checked: an unknown or malformed id is the same 404. */
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, description: 'Capsule id (cl-...)' }) }, Strict);
+
+export const Status = Type.Enum(ALL_STATUSES, { description: 'pending, starting, running, pausing, paused, resuming, stopping, stopped, error or missing' });
+
+const EnvName = Type.String({ minLength: 1, maxLength: 256, pattern: '^[^=\\u0000]+$' });
+export const Envs = Type.Record(EnvName, Type.String({ maxLength: 131072 }), { maxProperties: 256, description: 'Environment variables' });
+export const Metadata = Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 4096 }), {
+  maxProperties: 64,
+  description: 'Free-form string labels, kept with the capsule',
+});
+
+/** An absolute or relative path inside the capsule (relative: from the default user's home). */
+export const Path = Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\u0000]+$' });
+
+export const CreateCapsuleBody = Type.Object(
+  {
+    template: Type.String({ default: 'minimal', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Template name' }),
+    vcpus: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 16, description: 'CPU quota in cores (fractions allowed)' }),
+    memory_mb: Type.Integer({ default: 512, minimum: 128, maximum: 65536, description: 'Memory limit in MB' }),
+    timeout_sec: Type.Integer({ default: 0, minimum: 0, maximum: 30 * 86400, description: 'Pause after this many seconds without activity; 0 = never' }),
+    disk_size_mb: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, description: "Writable disk size in MB (default: the host's default, never below the template's size)" })),
+    metadata: Type.Optional(Metadata),
+    envs: Type.Optional(Envs),
+    auto_resume: Type.Optional(Type.Boolean({ description: 'When paused, resume on the next exec/file/process call instead of answering 409' })),
+  },
+  Strict,
+);
+
+export const CapsuleSchema = Type.Object({
+  id: Type.String({ description: 'cl-...' }),
+  status: Status,
+  template: Type.String(),
+  vcpus: Type.Number(),
+  memory_mb: Type.Integer(),
+  disk_size_mb: Type.Integer({ description: '0 until the host reports the size it gave' }),
+  timeout_sec: Type.Integer(),
+  auto_resume: Type.Boolean(),
+  host_id: Type.Union([Type.String(), Type.Null()]),
+  address: Type.Union([Type.String(), Type.Null()], { description: "The capsule's address on its host's network" }),
+  metadata: Type.Record(Type.String(), Type.String()),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Why the capsule is in `error`' }),
+  created_at: DateTime,
+  updated_at: DateTime,
+  last_activity_at: DateTime,
+  stopped_at: NullableDateTime,
+});
+
+function iso(d: Date | string | null): string | null {
+  if (d === null) return null;
+  return (d instanceof Date ? d : new Date(d)).toISOString();
+}
+
+/** The capsule as the API shows it (datetimes in ISO 8601 with `Z`; no envd token). */
+export function capsuleView(c: Capsule) {
+  return {
+    id: c.id,
+    status: c.status,
+    template: c.template,
+    vcpus: Number(c.vcpus),
+    memory_mb: c.memory_mb,
+    disk_size_mb: c.disk_size_mb,
+    timeout_sec: c.timeout_sec,
+    auto_resume: c.auto_resume,
+    host_id: c.host_id,
+    address: c.address,
+    metadata: typeof c.metadata === 'string' ? (JSON.parse(c.metadata) as Record<string, string>) : (c.metadata ?? {}),
+    error: c.error,
+    created_at: iso(c.created_at)!,
+    updated_at: iso(c.updated_at)!,
+    last_activity_at: iso(c.last_activity_at)!,
+    stopped_at: iso(c.stopped_at),
+  };
+}
+
+export const ErrorSchema = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
+});
+
+/** Error responses every capsule route can give, for the OpenAPI document. */
+export const CommonErrors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  404: ErrorSchema,
+  409: ErrorSchema,
+  503: ErrorSchema,
+};
+
+export const NoContent = Type.Null({ description: 'No content' });
+
+export const FileEntrySchema = Type.Object({
+  name: Type.String(),
+  path: Type.String(),
+  type: Type.String({ description: 'file, dir or symlink' }),
+  size: Type.Integer(),
+  mode: Type.Integer(),
+  owner: Type.String(),
+  modified_at: NullableDateTime,
+});
+
+export const PathBody = Type.Object({ path: Path }, Strict);
