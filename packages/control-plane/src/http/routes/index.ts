@@ -8,8 +8,9 @@ import { accountsRoutes } from './accounts.js';
 import { hostsRoutes } from './hosts.js';
 import { capsulesRoutes } from './capsules.js';
 import { websocketsRoutes } from './websockets.js';
+import { snapshotsRoutes } from './snapshots.js';
 
 export type RouteModule = (app: FastifyInstance, ctx: ControlPlaneContext) => Promise<void>;
 
 /** Modules whose routes live under /v1 (they register paths without the version prefix). */
-export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes];
+export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes, snapshotsRoutes];

@@ -1,0 +1,143 @@
+/**
+ * Snapshot templates of a team: a running capsule's memory and disk, saved on its host
+ * (the agent's Snapshot RPC; the capsule keeps running), recorded in `templates` so that
+ * creating a capsule from the name is placed on that host. Snapshot names are unique
+ * across teams because a host keeps templates by name.
+ */
+import { WrennError } from '@wrenn/shared';
+import { TemplateKind, type Template } from '@wrenn/proto/hostagent';
+import type { ControlPlaneContext } from '../context.js';
+import { agentFor, assertStatus, getTeamCapsule } from './capsule-access.js';
+
+export const SNAPSHOT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export interface SnapshotView {
+  name: string;
+  type: 'base' | 'snapshot';
+  capsule_id: string | null;
+  host_id: string | null;
+  size_bytes: number;
+  memory_bytes: number;
+  base_template: string | null;
+  default_user: string | null;
+  created_at: string;
+}
+
+function view(t: Template, hostId: string | null): SnapshotView {
+  return {
+    name: t.name,
+    type: t.kind === TemplateKind.SNAPSHOT ? 'snapshot' : 'base',
+    capsule_id: t.sourceCapsuleId || null,
+    host_id: hostId,
+    size_bytes: Number(t.sizeBytes),
+    memory_bytes: Number(t.memoryBytes),
+    base_template: t.baseTemplate || null,
+    default_user: t.defaultUser || null,
+    created_at: new Date(Number(t.createdAtMs) || Date.now()).toISOString(),
+  };
+}
+
+export async function createSnapshot(
+  ctx: ControlPlaneContext,
+  teamId: string,
+  input: { capsuleId: string; name?: string | undefined; overwrite: boolean },
+): Promise<SnapshotView> {
+  const capsule = await getTeamCapsule(ctx, teamId, input.capsuleId);
+  assertStatus(capsule, ['running'], 'snapshot');
+  const name = input.name ?? `${capsule.id.replace(/^cl-/, 'snap-')}-${Date.now().toString(36)}`;
+  if (!SNAPSHOT_NAME.test(name)) {
+    throw new WrennError('invalid_argument', `snapshot name ${JSON.stringify(name)} must be 1-63 of a-z 0-9 . _ - starting with a letter or digit`);
+  }
+  const existing = await ctx.db.selectFrom('templates').select(['name', 'team_id', 'kind']).where('name', '=', name).execute();
+  for (const t of existing) {
+    if (t.team_id !== teamId || t.kind !== 'snapshot') {
+      throw new WrennError('conflict', `the template name ${JSON.stringify(name)} is taken: choose another name`);
+    }
+    if (!input.overwrite) throw new WrennError('conflict', `snapshot ${JSON.stringify(name)} exists: pass ?overwrite=true to replace it`);
+  }
+  const agent = await agentFor(ctx, capsule);
+  const res = await agent.snapshot({ capsuleId: capsule.id, name, overwrite: input.overwrite });
+  const t = res.template;
+  if (!t) throw new WrennError('internal', 'the host did not describe the snapshot it made');
+  await ctx.db.deleteFrom('templates').where('name', '=', name).where('team_id', '=', teamId).execute();
+  await ctx.db
+    .insertInto('templates')
+    .values({
+      name,
+      team_id: teamId,
+      kind: 'snapshot',
+      host_id: capsule.host_id,
+      size_bytes: String(t.sizeBytes),
+      default_user: t.defaultUser || null,
+      default_env: JSON.stringify({}),
+    })
+    .execute();
+  return view(t, capsule.host_id);
+}
+
+/** Base templates (from the hosts that are up) and the team's snapshots. */
+export async function listSnapshots(ctx: ControlPlaneContext, teamId: string, type?: 'base' | 'snapshot'): Promise<SnapshotView[]> {
+  const out: SnapshotView[] = [];
+  if (type !== 'snapshot') {
+    const hosts = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token']).where('status', '=', 'up').execute();
+    const seen = new Set<string>();
+    const lists = await Promise.allSettled(
+      hosts.map(async (h) => ({ h, res: await ctx.agents.get(h.id, h.agent_url, h.agent_token).listTemplates({}, { timeoutMs: 10_000 }) })),
+    );
+    for (const l of lists) {
+      if (l.status !== 'fulfilled') continue;
+      for (const t of l.value.res.templates) {
+        if (t.kind !== TemplateKind.SNAPSHOT && !seen.has(t.name)) {
+          seen.add(t.name);
+          out.push(view(t, null));
+        }
+      }
+    }
+  }
+  if (type !== 'base') {
+    const rows = await ctx.db.selectFrom('templates').selectAll().where('team_id', '=', teamId).where('kind', '=', 'snapshot').orderBy('created_at', 'desc').execute();
+    for (const r of rows) {
+      out.push({
+        name: r.name,
+        type: 'snapshot',
+        capsule_id: null,
+        host_id: r.host_id,
+        size_bytes: Number(r.size_bytes),
+        memory_bytes: 0,
+        base_template: null,
+        default_user: r.default_user,
+        created_at: r.created_at.toISOString(),
+      });
+    }
+  }
+  return out;
+}
+
+export async function deleteSnapshot(ctx: ControlPlaneContext, teamId: string, name: string): Promise<void> {
+  const row = await ctx.db.selectFrom('templates').selectAll().where('name', '=', name).where('team_id', '=', teamId).executeTakeFirst();
+  if (!row || row.kind !== 'snapshot') throw new WrennError('template_not_found', `snapshot ${JSON.stringify(name)} not found`);
+  if (row.host_id) {
+    const host = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token', 'status']).where('id', '=', row.host_id).executeTakeFirst();
+    if (host && host.status !== 'down') {
+      try {
+        await ctx.agents.get(host.id, host.agent_url, host.agent_token).deleteTemplate({ name });
+      } catch (err) {
+        // Already gone from the host: the record goes too. Anything else is reported.
+        if (!(err instanceof Error && /not found|does not exist/i.test(err.message))) throw err;
+      }
+    }
+  }
+  await ctx.db.deleteFrom('templates').where('name', '=', name).where('team_id', '=', teamId).execute();
+}
+
+/** Refuses (404) a template name that is another team's snapshot. */
+export async function assertTemplateVisible(ctx: ControlPlaneContext, teamId: string, name: string): Promise<void> {
+  const foreign = await ctx.db
+    .selectFrom('templates')
+    .select('name')
+    .where('name', '=', name)
+    .where('kind', '=', 'snapshot')
+    .where('team_id', '!=', teamId)
+    .executeTakeFirst();
+  if (foreign) throw new WrennError('template_not_found', `template ${name} does not exist: pick one listed by GET /v1/snapshots`, { template: name });
+}

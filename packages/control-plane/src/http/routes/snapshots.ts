@@ -1,0 +1,64 @@
+/**
+ * Snapshot templates (REFERENCE-API.md section 1): `POST /snapshots` saves a running
+ * capsule (memory + disk) as a team template, `GET /snapshots?type=base|snapshot`,
+ * `DELETE /snapshots/{name}`. User JWT or API key; team-scoped.
+ */
+import type { FastifyInstance } from 'fastify';
+import Type, { type Static } from 'typebox';
+import type { ControlPlaneContext } from '../../context.js';
+import { createSnapshot, deleteSnapshot, listSnapshots } from '../../domain/snapshots.js';
+import { authScope, teamOf } from '../plugins/auth.js';
+
+const Snapshot = Type.Object({
+  name: Type.String(),
+  type: Type.Union([Type.Literal('base'), Type.Literal('snapshot')]),
+  capsule_id: Type.Union([Type.String(), Type.Null()]),
+  host_id: Type.Union([Type.String(), Type.Null()]),
+  size_bytes: Type.Number(),
+  memory_bytes: Type.Number(),
+  base_template: Type.Union([Type.String(), Type.Null()]),
+  default_user: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+const CreateBody = Type.Object(
+  { capsule_id: Type.String({ minLength: 1, maxLength: 128 }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })) },
+  { additionalProperties: false },
+);
+const CreateQuery = Type.Object({ overwrite: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
+const ListQuery = Type.Object({ type: Type.Optional(Type.Union([Type.Literal('base'), Type.Literal('snapshot')])) }, { additionalProperties: false });
+const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
+
+export async function snapshotsRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
+  await app.register(async (s) => {
+    authScope(s, ctx, { allow: ['user', 'apiKey'] });
+
+    s.post<{ Body: Static<typeof CreateBody>; Querystring: Static<typeof CreateQuery> }>(
+      '/snapshots',
+      { schema: { tags: ['snapshots'], body: CreateBody, querystring: CreateQuery, response: { 201: Snapshot } } },
+      async (request, reply) => {
+        const snap = await createSnapshot(ctx, teamOf(request), {
+          capsuleId: request.body.capsule_id,
+          name: request.body.name,
+          overwrite: request.query.overwrite ?? false,
+        });
+        return reply.code(201).send(snap);
+      },
+    );
+
+    s.get<{ Querystring: Static<typeof ListQuery> }>(
+      '/snapshots',
+      { schema: { tags: ['snapshots'], querystring: ListQuery, response: { 200: Type.Object({ snapshots: Type.Array(Snapshot) }) } } },
+      async (request) => ({ snapshots: await listSnapshots(ctx, teamOf(request), request.query.type) }),
+    );
+
+    s.delete<{ Params: Static<typeof NameParams> }>(
+      '/snapshots/:name',
+      { schema: { tags: ['snapshots'], params: NameParams, response: { 204: Type.Null() } } },
+      async (request, reply) => {
+        await deleteSnapshot(ctx, teamOf(request), request.params.name);
+        return reply.code(204).send();
+      },
+    );
+  });
+}
