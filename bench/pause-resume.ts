@@ -5,9 +5,12 @@
  *  - resume time (RPC) and resume → first `echo` result, eager and lazy restore;
  *  - same-run baseline: raw `criu dump` / `criu restore` (eager and lazy) of the same python
  *    process tree outside the platform (`unshare --pid --fork setsid python3`, its own pid
- *    namespace, no container, no network plumbing, no envd).
+ *    namespace, no container, no network plumbing, no envd);
+ *  - snapshot templates: Snapshot of the running capsule (it keeps running) and Create of a
+ *    new capsule from the template → its first `echo` result.
  * Lazy restore needs vm.unprivileged_userfaultfd=1 for capsules; the script sets it for its
- * run and puts the old value back.
+ * run and puts the old value back. The agent installs CRIU's kernel-feature cache
+ * (/run/criu.kdat) where /run is not a tmpfs, so the raw baseline, run after it, has it too.
  *
  *   sudo npx tsx bench/pause-resume.ts [--runs 3] [--sizes 64,512]
  */
@@ -117,6 +120,51 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
   }
 }
 
+interface SnapshotRow {
+  memMb: number;
+  mode: string;
+  snapshotMs: number;
+  createToExecMs: number;
+  templateMb: number;
+}
+
+/** Snapshot of a running capsule, then new capsules from the template (each destroyed after). */
+async function snapshotTemplate(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Promise<SnapshotRow> {
+  const id = newCapsuleId('bench-s');
+  const name = `bench-${process.pid}-${memMb}-${mode}`;
+  await t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: memMb * 2 + 256 });
+  const snapshots: number[] = [];
+  const creates: number[] = [];
+  let templateBytes = 0;
+  try {
+    await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', HOLD_PY, String(memMb), '/tmp/ready'], tag: 'hold' });
+    for (let i = 0; i < 600; i++) {
+      const r = await t.client.exec({ capsuleId: id, cmd: 'cat', args: ['/tmp/ready'] });
+      if (Buffer.from(r.stdout).toString() === 'ready') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let i = 0; i < RUNS; i++) {
+      const [ms, res] = await timeIt(() => t.client.snapshot({ capsuleId: id, name, overwrite: true }));
+      snapshots.push(ms);
+      templateBytes = Number(res.template!.sizeBytes);
+      const clone = newCapsuleId('bench-c');
+      const [total] = await timeIt(async () => {
+        await t.client.create({ capsuleId: clone, template: name });
+        const r = await t.client.exec({ capsuleId: clone, cmd: 'echo', args: ['hi'] });
+        if (Buffer.from(r.stdout).toString() !== 'hi\n') throw new Error('bad echo');
+      });
+      creates.push(total);
+      await t.agent.manager.pauser!.settled();
+      await t.client.destroy({ capsuleId: clone });
+    }
+    return { memMb, mode, snapshotMs: median(snapshots), createToExecMs: median(creates), templateMb: mb(templateBytes) };
+  } finally {
+    await t.agent.manager.pauser!.settled();
+    await t.client.destroy({ capsuleId: id }).catch(() => {});
+    await t.client.deleteTemplate({ name }).catch(() => {});
+  }
+}
+
 interface RawRow {
   memMb: number;
   mode: string;
@@ -169,6 +217,7 @@ async function main(): Promise<void> {
   const sysctlBefore = readFileSync(SYSCTL, 'utf8').trim();
   const platformRows: PlatformRow[] = [];
   const rawRows: RawRow[] = [];
+  const snapshotRows: SnapshotRow[] = [];
   try {
     writeFileSync(SYSCTL, '1');
     for (const mode of ['eager', 'lazy'] as const) {
@@ -177,6 +226,7 @@ async function main(): Promise<void> {
         for (const size of SIZES) {
           platformRows.push(await platform(t, size, mode));
           rawRows.push(await rawCriu(size, mode));
+          snapshotRows.push(await snapshotTemplate(t, size, mode));
         }
       } finally {
         await t.close();
@@ -189,6 +239,8 @@ async function main(): Promise<void> {
   console.log(table(platformRows.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(2)) }))));
   console.log(`\nraw criu baseline, same python tree in its own pid namespace (median of ${RUNS})`);
   console.log(table(rawRows.map((r) => ({ ...r }))));
+  console.log(`\nsnapshot templates: Snapshot (capsule keeps running) and Create from it → first exec (median of ${RUNS})`);
+  console.log(table(snapshotRows.map((r) => ({ ...r }))));
   console.log('\nplatform overhead (agent pause vs raw dump; agent resume vs raw restore)');
   console.log(
     table(

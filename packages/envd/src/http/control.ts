@@ -72,7 +72,7 @@ export function registerControlRoutes(router: HttpRouter): void {
     ctx.state.preparedForSnapshot = true;
     for (const s of ctx.subsystems) await s.stop();
     ctx.connections.advance();
-    await run('sync', []);
+    await run('sync', ['-f', '/']); // this capsule's filesystem only (syncfs), not every one on the host
     // Best effort: under a user namespace the kernel refuses, and that is fine.
     await writeFile('/proc/sys/vm/drop_caches', '3').catch(() => {});
     res.setHeader('connection', 'close');

@@ -51,7 +51,7 @@ export function runtimeSpec(deps: LauncherDeps, record: CapsuleRecord, rootfsDir
 }
 
 /** Files every capsule expects to describe itself (written into its writable layer). */
-async function writeIdentityFiles(rootfsDir: string, hostname: string, uid: number): Promise<void> {
+export async function writeIdentityFiles(rootfsDir: string, hostname: string, uid: number): Promise<void> {
   const etc = join(rootfsDir, 'etc');
   await fsp.mkdir(etc, { recursive: true });
   const files: Record<string, string> = {

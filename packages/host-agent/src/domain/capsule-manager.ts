@@ -5,6 +5,8 @@
  */
 import { freemem, totalmem } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { KeyedQueue, WrennError, type Logger } from '@wrenn/shared';
 import type { TemplateInfo } from '../infra/rootfs/layers.js';
 import { upperImageSizeBytes } from '../infra/rootfs/ext4-image.js';
@@ -13,19 +15,26 @@ import { EnvdClient } from '../infra/envd/envd-client.js';
 import type { AgentConfig } from '../start/config.js';
 import { assertRunning, validateCapsuleId, type CapsuleRecord } from './capsule-record.js';
 import { CapsuleStore } from './capsule-store.js';
-import { launchCapsule, newAccessToken, runtimeSpec, type LauncherDeps } from './capsule-launcher.js';
+import { launchCapsule, newAccessToken, runtimeSpec, writeIdentityFiles, type LauncherDeps } from './capsule-launcher.js';
 import { MetricsSampler } from './metrics/sampler.js';
 import type { MetricsRange, MetricSample } from './metrics/tiers.js';
 import type { EnvdLaunch, NetworkPort, RootfsPort, TemplatePort } from './ports.js';
 import { WarmPool } from './warm-pool.js';
 import { execCommand } from './process-ops.js';
-import { PauseController } from './pause/pause-controller.js';
-import type { PauseKind, PauseSetup } from './pause/pause-types.js';
+import { DEFAULT_PAUSE_TIMEOUT_MS, PauseController } from './pause/pause-controller.js';
+import type { PauseDeps, PauseKind, PauseSetup, SnapshotTemplateSetup } from './pause/pause-types.js';
+import { launchFromSnapshot } from './snapshot-templates/create-from-snapshot.js';
+import { cloneRecord, cloneShape, listedBase, listedSnapshot, type ListedTemplate } from './snapshot-templates/snapshot-capsule.js';
+import type { SnapshotTemplateInfo } from './snapshot-templates/snapshot-template-types.js';
+import { SnapshotTemplates } from './snapshot-templates/snapshot-templates.js';
 
 export interface CreateCapsuleRequest {
   capsuleId: string;
+  /** A base template, or a snapshot template (the capsule continues from its memory). */
   template: string;
+  /** 0 = the template's default (1, or the snapshot's). */
   vcpus: number;
+  /** 0 = the template's default (512, or the snapshot's). */
   memoryMb: number;
   /** 0 = the configured default. */
   diskSizeMb: number;
@@ -62,6 +71,9 @@ export interface ManagerDeps {
 }
 
 const MAX_VCPUS_PER_CAPSULE = 64;
+/** Shape of a capsule from a base template when the request leaves it open. */
+const DEFAULT_VCPUS = 1;
+const DEFAULT_MEMORY_MB = 512;
 /** How long after a claim the warm pool starts the replacement capsule. */
 const WARM_REFILL_DELAY_MS = 500;
 /** Commands run in a new warm capsule so its envd has compiled its hot paths before a claim. */
@@ -77,18 +89,43 @@ export class CapsuleManager {
   private warmPool: WarmPool | undefined;
   /** Pause and resume; undefined when the agent was built without them. */
   readonly pauser: PauseController | undefined;
+  /** Snapshot templates; undefined when the agent was built without them. */
+  readonly snapshotTemplates: SnapshotTemplates | undefined;
+  private readonly pauseDeps: PauseDeps | undefined;
   /** Shape every warm capsule is started with; a claim adjusts CPU and memory in place. */
   static readonly WARM_SHAPE = { vcpus: 1, memoryMb: 512 } as const;
 
   constructor(private readonly deps: ManagerDeps) {
     this.store = new CapsuleStore(deps.config.dataDir);
     this.launcher = { ...deps, store: this.store };
-    this.pauser = deps.pause ? this.createPauser(deps.pause) : undefined;
+    this.pauseDeps = deps.pause ? this.createPauseDeps(deps.pause) : undefined;
+    this.pauser = this.pauseDeps ? new PauseController(this.pauseDeps) : undefined;
+    const snapshotSetup = deps.pause?.snapshotTemplates;
+    this.snapshotTemplates = this.pauseDeps && snapshotSetup ? this.createSnapshotTemplates(this.pauseDeps, snapshotSetup) : undefined;
   }
 
-  private createPauser(setup: PauseSetup): PauseController {
+  private createSnapshotTemplates(pauseDeps: PauseDeps, setup: SnapshotTemplateSetup): SnapshotTemplates {
+    return new SnapshotTemplates(
+      {
+        ...pauseDeps,
+        logger: this.deps.logger.child({ component: 'snapshot-templates' }),
+        baseTemplates: setup.baseTemplates,
+        disk: setup.disk,
+        writeIdentity: (rootfsDir, hostname) => writeIdentityFiles(rootfsDir, hostname, this.deps.config.uidBase),
+        prepareBundle: async (runtimeId) => {
+          // 0711: the capsule's mapped root must traverse to its rootfs.
+          await fsp.mkdir(join(this.store.dirOf(runtimeId), 'bundle'), { recursive: true, mode: 0o711 });
+          await fsp.chmod(this.store.dirOf(runtimeId), 0o711);
+        },
+        removeRecord: (runtimeId) => this.store.remove(runtimeId),
+      },
+      setup.root,
+    );
+  }
+
+  private createPauseDeps(setup: PauseSetup): PauseDeps {
     const { config } = this.deps;
-    return new PauseController({
+    return {
       ...setup,
       logger: this.deps.logger.child({ component: 'pause' }),
       runtime: this.deps.runtime,
@@ -104,7 +141,7 @@ export class CapsuleManager {
       prepareTimeoutMs: config.snapshotPrepareTimeoutMs,
       drainGraceMs: config.pauseDrainGraceMs,
       envdStartTimeoutMs: config.envdStartTimeoutMs,
-    });
+    };
   }
 
   // ---- queries ----------------------------------------------------------------------
@@ -147,26 +184,7 @@ export class CapsuleManager {
   // ---- create -----------------------------------------------------------------------
 
   private validate(req: CreateCapsuleRequest, template: TemplateInfo): number {
-    if (!(req.vcpus > 0 && req.vcpus <= MAX_VCPUS_PER_CAPSULE)) {
-      throw new WrennError('invalid_argument', `vcpus must be > 0 and ≤ ${MAX_VCPUS_PER_CAPSULE}, got ${req.vcpus}`);
-    }
-    if (!Number.isInteger(req.memoryMb) || req.memoryMb < 64) {
-      throw new WrennError('invalid_argument', `memory_mb must be an integer ≥ 64, got ${req.memoryMb}`);
-    }
-    if (req.vcpus > this.deps.config.vcpusTotal) {
-      throw new WrennError('host_at_capacity', `vcpus ${req.vcpus} exceeds this host's ${this.deps.config.vcpusTotal} cores`);
-    }
-    const hostMb = Math.floor(totalmem() / 1024 / 1024);
-    if (req.memoryMb > hostMb) {
-      throw new WrennError('host_at_capacity', `memory_mb ${req.memoryMb} exceeds this host's ${hostMb} MB of memory`);
-    }
-    const committedMb = this.list().reduce((a, r) => a + r.memoryMb, 0);
-    if (committedMb + req.memoryMb > hostMb * MEMORY_OVERCOMMIT) {
-      throw new WrennError(
-        'host_at_capacity',
-        `host memory is fully committed (${committedMb} MB to running capsules, ${Math.floor(freemem() / 1048576)} MB free); destroy or pause capsules, or ask for less memory`,
-      );
-    }
+    this.checkShape(req.vcpus, req.memoryMb);
     const requested = req.diskSizeMb > 0 ? req.diskSizeMb * 1024 * 1024 : this.deps.config.defaultRootfsSizeBytes;
     if (req.diskSizeMb < 0 || !Number.isInteger(req.diskSizeMb)) {
       throw new WrennError('invalid_argument', `disk_size_mb must be a non-negative integer, got ${req.diskSizeMb}`);
@@ -175,15 +193,43 @@ export class CapsuleManager {
     return upperImageSizeBytes(requested, template.sizeBytes);
   }
 
-  async create(req: CreateCapsuleRequest, signal?: AbortSignal): Promise<CapsuleRecord> {
-    validateCapsuleId(req.capsuleId);
-    return this.queue.run(req.capsuleId, async () => {
-      const existing = this.capsules.get(req.capsuleId);
+  /** CPU and memory in range, and room for them on this host. */
+  private checkShape(vcpus: number, memoryMb: number): void {
+    if (!(vcpus > 0 && vcpus <= MAX_VCPUS_PER_CAPSULE)) {
+      throw new WrennError('invalid_argument', `vcpus must be > 0 and ≤ ${MAX_VCPUS_PER_CAPSULE}, got ${vcpus}`);
+    }
+    if (!Number.isInteger(memoryMb) || memoryMb < 64) {
+      throw new WrennError('invalid_argument', `memory_mb must be an integer ≥ 64, got ${memoryMb}`);
+    }
+    if (vcpus > this.deps.config.vcpusTotal) {
+      throw new WrennError('host_at_capacity', `vcpus ${vcpus} exceeds this host's ${this.deps.config.vcpusTotal} cores`);
+    }
+    const hostMb = Math.floor(totalmem() / 1024 / 1024);
+    if (memoryMb > hostMb) {
+      throw new WrennError('host_at_capacity', `memory_mb ${memoryMb} exceeds this host's ${hostMb} MB of memory`);
+    }
+    const committedMb = this.list().reduce((a, r) => a + r.memoryMb, 0);
+    if (committedMb + memoryMb > hostMb * MEMORY_OVERCOMMIT) {
+      throw new WrennError(
+        'host_at_capacity',
+        `host memory is fully committed (${committedMb} MB to running capsules, ${Math.floor(freemem() / 1048576)} MB free); destroy or pause capsules, or ask for less memory`,
+      );
+    }
+  }
+
+  async create(request: CreateCapsuleRequest, signal?: AbortSignal): Promise<CapsuleRecord> {
+    validateCapsuleId(request.capsuleId);
+    return this.queue.run(request.capsuleId, async () => {
+      const existing = this.capsules.get(request.capsuleId);
       if (existing) {
         // A retried Create (same id) returns the capsule instead of making a second one.
-        if (existing.record.template === req.template) return existing.record;
-        throw new WrennError('already_exists', `capsule ${req.capsuleId} already exists with template ${existing.record.template}`);
+        if (existing.record.template === request.template) return existing.record;
+        throw new WrennError('already_exists', `capsule ${request.capsuleId} already exists with template ${existing.record.template}`);
       }
+      if (this.snapshotTemplates && (await this.snapshotTemplates.find(request.template))) {
+        return this.startFromSnapshot(this.snapshotTemplates, request, signal);
+      }
+      const req = { ...request, vcpus: request.vcpus || DEFAULT_VCPUS, memoryMb: request.memoryMb || DEFAULT_MEMORY_MB };
       const template = await this.deps.templates.get(req.template);
       const diskSizeBytes = this.validate(req, template);
       const claimed = await this.claimWarm(req, diskSizeBytes);
@@ -240,6 +286,38 @@ export class CapsuleManager {
     if (record.status === 'running') this.startWatchers(live);
     await this.store.save(record);
     return record;
+  }
+
+  /**
+   * A capsule continuing from a snapshot template's memory, with its own disk copy,
+   * address, id and token (see snapshot-templates/create-from-snapshot.ts).
+   */
+  private async startFromSnapshot(snaps: SnapshotTemplates, req: CreateCapsuleRequest, signal?: AbortSignal): Promise<CapsuleRecord> {
+    const source = await snaps.acquire(req.template);
+    let pagesLoaded: Promise<void> | undefined;
+    try {
+      const shape = cloneShape(req, source.meta);
+      this.checkShape(shape.vcpus, shape.memoryMb);
+      const slot = this.deps.network.allocate();
+      const record = cloneRecord(req, source.meta, shape, slot, newAccessToken());
+      const live: LiveCapsule = { record, lastActivityMs: Date.now() };
+      this.capsules.set(record.id, live);
+      try {
+        const launched = await launchFromSnapshot(snaps.deps, record, source, slot, (p) => (pagesLoaded = p), signal);
+        live.envd = launched.envd;
+      } catch (err) {
+        this.capsules.delete(record.id);
+        this.deps.network.release(slot.index);
+        throw err;
+      }
+      if (pagesLoaded) this.pauser?.trackLoading(record.runtimeId, pagesLoaded);
+      record.status = 'running';
+      await this.store.save(record);
+      this.startWatchers(live);
+      return record;
+    } finally {
+      snaps.release(req.template, pagesLoaded);
+    }
   }
 
   // ---- warm pool --------------------------------------------------------------------
@@ -439,6 +517,58 @@ export class CapsuleManager {
     return this.pauser;
   }
 
+  // ---- snapshot templates -----------------------------------------------------------
+
+  /**
+   * Saves a running capsule, memory included, as snapshot template `name` (generated when
+   * empty); the capsule keeps running. Other operations on it meanwhile get capsule_busy.
+   */
+  async snapshot(id: string, name: string | undefined, opts: { overwrite?: boolean; signal?: AbortSignal } = {}): Promise<SnapshotTemplateInfo> {
+    const snaps = this.requireSnapshotTemplates();
+    const pauser = this.requirePauser();
+    if (!pauser.support.memory) {
+      throw new WrennError('failed_precondition', 'this host cannot take memory snapshots (criu check fails), so it cannot make snapshot templates');
+    }
+    return this.queue.run(id, async () => {
+      const record = this.get(id);
+      assertRunning(record, 'snapshot');
+      const live = this.capsules.get(id)!;
+      // A lazy restore still loading this capsule's memory: the dump must see all of it.
+      await pauser.settledFor(record.runtimeId);
+      record.status = 'snapshotting';
+      await this.store.save(record);
+      try {
+        return await snaps.take(live, name || SnapshotTemplates.generatedName(id), { overwrite: opts.overwrite ?? false }, pauser.snapshots, opts.signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
+      } finally {
+        live.lastActivityMs = Date.now();
+        if (record.status === 'snapshotting') {
+          record.status = 'running';
+          await this.store.save(record);
+        }
+      }
+    });
+  }
+
+  /** Base templates and snapshot templates of this host. */
+  async listTemplates(): Promise<ListedTemplate[]> {
+    const snaps = this.requireSnapshotTemplates();
+    const [base, snapshots] = await Promise.all([snaps.deps.baseTemplates.list(), snaps.list()]);
+    return [...base.map(listedBase), ...snapshots.map(listedSnapshot)];
+  }
+
+  /** Deletes a snapshot template (base templates are not deleted through the agent's API). */
+  async deleteTemplate(name: string): Promise<void> {
+    const snaps = this.requireSnapshotTemplates();
+    if (await snaps.find(name)) return snaps.delete(name);
+    await snaps.deps.baseTemplates.get(name);
+    throw new WrennError('failed_precondition', `${name} is a base template; DeleteTemplate deletes snapshot templates only`, { template: name });
+  }
+
+  private requireSnapshotTemplates(): SnapshotTemplates {
+    if (!this.snapshotTemplates) throw new WrennError('failed_precondition', 'snapshot templates are not enabled on this host agent');
+    return this.snapshotTemplates;
+  }
+
   // ---- destroy ----------------------------------------------------------------------
 
   async destroy(id: string): Promise<void> {
@@ -498,11 +628,21 @@ export class CapsuleManager {
     const adopted: string[] = [];
     const cleaned: string[] = [];
     const known = new Set<string>();
+    const interrupted = await this.snapshotTemplates?.recoverLeftovers().catch((err: unknown) => {
+      this.deps.logger.warn({ err: (err as Error).message }, 'removing unfinished snapshot templates failed');
+      return [];
+    });
+    if (interrupted?.length) cleaned.push(...interrupted);
     for (const record of records) {
       known.add(record.runtimeId);
       const slot = this.deps.network.reserve(record.netSlot);
       const live: LiveCapsule = { record, lastActivityMs: Date.now() };
       this.capsules.set(record.id, live);
+      if (this.snapshotTemplates && record.status === 'snapshotting') {
+        const outcome = await this.snapshotTemplates.recoverSource(live, this.pauser!.snapshots);
+        (outcome === 'error' ? cleaned : adopted).push(record.id);
+        continue;
+      }
       if (this.pauser && (record.status === 'pausing' || record.status === 'paused' || record.status === 'resuming')) {
         const outcome = await this.pauser.recover(live);
         (outcome === 'error' ? cleaned : adopted).push(record.id);

@@ -5,7 +5,7 @@
  */
 import { WrennError } from '@wrenn/shared';
 
-export type CapsuleStatus = 'warm' | 'starting' | 'running' | 'pausing' | 'paused' | 'resuming' | 'stopping' | 'error';
+export type CapsuleStatus = 'warm' | 'starting' | 'running' | 'snapshotting' | 'pausing' | 'paused' | 'resuming' | 'stopping' | 'error';
 
 export interface CapsuleRecord {
   /** Capsule id given by the caller (warm capsules: their runtime id until claimed). */
@@ -13,7 +13,13 @@ export interface CapsuleRecord {
   /** Runtime container id and directory name; fixed for the capsule's life (differs from id for warm-pool capsules). */
   runtimeId: string;
   status: CapsuleStatus;
+  /** The template it was created from: a base template, or a snapshot template (see baseTemplate). */
   template: string;
+  /**
+   * The base template whose layer is under the capsule's disk, when `template` is a
+   * snapshot template (which may be deleted while the capsule lives on).
+   */
+  baseTemplate?: string;
   vcpus: number;
   memoryMb: number;
   diskSizeBytes: number;

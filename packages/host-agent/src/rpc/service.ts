@@ -14,7 +14,8 @@ import { METRICS_RANGES, type MetricsRange } from '../domain/metrics/tiers.js';
 import { execCommand, mapEvents, newTag, startBackground, streamCommand, type CommandSpec } from '../domain/process-ops.js';
 import { EnvdClient, fromEnvdError, type ProcessSelector } from '../infra/envd/envd-client.js';
 import type { AgentConfig } from '../start/config.js';
-import { toCapsule } from './convert.js';
+import { listedSnapshot } from '../domain/snapshot-templates/snapshot-capsule.js';
+import { toCapsule, toTemplate } from './convert.js';
 
 export interface ServiceDeps {
   config: AgentConfig;
@@ -87,8 +88,9 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
         {
           capsuleId: required(req.capsuleId, 'capsule_id'),
           template: req.template || 'minimal',
-          vcpus: req.vcpus || 1,
-          memoryMb: req.memoryMb || 512,
+          // 0: the template's default (see CreateRequest).
+          vcpus: req.vcpus,
+          memoryMb: req.memoryMb,
           diskSizeMb: req.diskSizeMb,
           envs: req.envs,
           metadata: req.metadata,
@@ -335,6 +337,20 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
     async resume(req, ctx: HandlerContext) {
       const record = await manager.resume(required(req.capsuleId, 'capsule_id'), ctx.signal);
       return { capsule: toCapsule(record) };
+    },
+
+    async snapshot(req, ctx: HandlerContext) {
+      const info = await manager.snapshot(required(req.capsuleId, 'capsule_id'), req.name, { overwrite: req.overwrite, signal: ctx.signal });
+      return { template: toTemplate(listedSnapshot(info)) };
+    },
+
+    async listTemplates() {
+      return { templates: (await manager.listTemplates()).map(toTemplate) };
+    },
+
+    async deleteTemplate(req) {
+      await manager.deleteTemplate(required(req.name, 'name'));
+      return {};
     },
 
     async getMetrics(req) {

@@ -13,10 +13,12 @@ import { detectCgroupLayout } from '../infra/cgroup/index.js';
 import { ensureEnvdRuntime, envdCommand, envdEnvironment, ENVD_MOUNT_POINT, ENVD_PORT } from '../infra/envd-runtime/runtime-dir.js';
 import { AddressPool } from '../infra/net/address-pool.js';
 import { NetworkManager } from '../infra/net/network-manager.js';
-import { releaseAllLeftoverRootfs } from '../infra/rootfs/index.js';
+import { capsuleRootfsPaths, releaseAllLeftoverRootfs } from '../infra/rootfs/index.js';
 import { loopOverlayRootfs } from '../infra/rootfs/loop-overlay-rootfs.js';
 import { unmountCapsuleRootfs } from '../infra/rootfs/capsule-rootfs.js';
+import { adoptCapsuleDisk, allocatedBytes, copyMountedCapsuleDisk, thawCapsuleDisk } from '../infra/rootfs/disk-copy.js';
 import { probeCriu } from '../infra/criu/criu-probe.js';
+import { ensureKdatCache } from '../infra/criu/kdat-cache.js';
 import { OciRuntime } from '../infra/runtime/oci/index.js';
 import { TemplateStore } from '../infra/template/index.js';
 import { createAgentServer, type AgentServer } from '../rpc/server.js';
@@ -108,7 +110,8 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
   const rootfsPort = loopOverlayRootfs({ idMapping, logger: log });
   const criu = await probeCriu(config.criuPath);
   const lazyPages = criu.lazyPages && config.lazyRestore === 'auto';
-  log.info({ criu: criu.criuPath, version: criu.version, memory: criu.memory, lazyPages, detail: criu.detail }, 'pause support');
+  const kdatCache = criu.memory ? await ensureKdatCache(criu.criuPath, join(config.dataDir, 'criu')) : 'unavailable';
+  log.info({ criu: criu.criuPath, version: criu.version, memory: criu.memory, lazyPages, kdatCache, detail: criu.detail }, 'pause support');
   const manager = new CapsuleManager({
     config,
     logger: log,
@@ -123,13 +126,24 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
       network: {
         slot: (i) => pool.slot(i),
         plumb: (slot, pid, o, signal) => network.plumb(slot, pid, o, signal),
-        replumb: (slot, pid, o, signal) => network.replumb(slot, pid, o, signal),
+        plumbRestored: (slot, pid, o, signal) => network.plumbRestored(slot, pid, o, signal),
         unplumb: (slot) => network.unplumb(slot),
       },
       rootfs: {
         mountExisting: (o) => rootfsPort.mountExisting(o),
+        rootfsDirOf: (capsuleDir) => capsuleRootfsPaths(capsuleDir).mergedDir,
         unmount: (capsuleDir) => unmountCapsuleRootfs(capsuleDir, log),
         remove: (capsuleDir) => rootfsPort.remove(capsuleDir),
+      },
+      snapshotTemplates: {
+        root: config.snapshotTemplateDir,
+        baseTemplates: { get: (name) => templatePort.get(name), list: () => templates.list() },
+        disk: {
+          copyMounted: (capsuleDir, dst, signal) => copyMountedCapsuleDisk(capsuleDir, dst, signal),
+          adopt: (src, capsuleDir, signal) => adoptCapsuleDisk(src, capsuleDir, signal),
+          thaw: (capsuleDir) => thawCapsuleDisk(capsuleDir),
+          allocatedBytes: (path) => allocatedBytes(path),
+        },
       },
     },
   });

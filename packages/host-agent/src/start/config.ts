@@ -39,6 +39,8 @@ export interface AgentConfig {
   criuPath: string;
   /** Memory snapshots and their metadata. WRENN_SNAPSHOT_DIR, default <dataDir>/snapshots. */
   snapshotDir: string;
+  /** Snapshot templates (capsules saved with their memory). WRENN_SNAPSHOT_TEMPLATE_DIR, default <dataDir>/snapshot-templates. */
+  snapshotTemplateDir: string;
   /**
    * Lazy restore (memory loaded on demand) when the host supports it. WRENN_LAZY_RESTORE:
    * auto (default: when supported) or off.
@@ -115,6 +117,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     runcPath: env.WRENN_RUNC || 'runc',
     criuPath: defaultCriuPath(env),
     snapshotDir: env.WRENN_SNAPSHOT_DIR || join(env.WRENN_DATA_DIR || '/var/lib/wrenn', 'snapshots'),
+    snapshotTemplateDir: env.WRENN_SNAPSHOT_TEMPLATE_DIR || join(env.WRENN_DATA_DIR || '/var/lib/wrenn', 'snapshot-templates'),
     lazyRestore: lazyRestoreMode(env.WRENN_LAZY_RESTORE),
     snapshotPrepareTimeoutMs: int(env, 'WRENN_SNAPSHOT_PREPARE_TIMEOUT_MS', 30000, 1),
     pauseDrainGraceMs: int(env, 'WRENN_PAUSE_DRAIN_GRACE_MS', 5000, 0),

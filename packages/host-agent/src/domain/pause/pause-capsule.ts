@@ -78,6 +78,10 @@ export async function pauseCapsule(
     capsule.envd?.close();
     delete capsule.envd;
     if (kind === 'memory') {
+      // Frozen by the runtime first: CRIU's own freeze of a cgroup v1 freezer sleeps 100 ms
+      // before it looks again; a cgroup it finds frozen it dumps at once.
+      await deps.runtime.freeze(record.runtimeId);
+      mark('freezeMs');
       await deps.runtime.checkpoint(record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
       mark('checkpointMs');
     } else {
@@ -92,7 +96,7 @@ export async function pauseCapsule(
     else log.info({ durationMs: Date.now() - started }, 'capsule running again after the failed pause');
     throw isWrennError(err) ? err : new WrennError('internal', reason, { capsuleId: record.id }, { cause: err });
   }
-  await releaseHostResources(deps, record, log);
+  await releaseHostResources(deps, record, log, { processesGone: true });
   mark('releaseMs');
   const imageBytes = kind === 'memory' ? await snapshots.memoryBytes(record.runtimeId) : 0;
   record.status = 'paused';
@@ -139,13 +143,22 @@ async function stopProcesses(deps: PauseDeps, runtimeId: string): Promise<void> 
  * left on the host is the veth's rules, the runtime's state and the mounts. Failures are
  * logged, not thrown: the snapshot is complete, and resume or recovery redo these steps.
  */
-export async function releaseHostResources(deps: PauseDeps, record: CapsuleRecord, log = deps.logger): Promise<void> {
+export async function releaseHostResources(
+  deps: PauseDeps,
+  record: CapsuleRecord,
+  log = deps.logger,
+  opts: { processesGone?: boolean } = {},
+): Promise<void> {
   const step = (name: string, fn: () => Promise<unknown>) =>
     fn().catch((err: unknown) => log.warn({ capsuleId: record.id, step: name, err: (err as Error).message }, 'releasing a paused capsule’s resources failed'));
-  await step('runtime', () => deps.runtime.delete(record.runtimeId, { force: true }));
-  // Independent of each other once the processes are gone.
-  await Promise.all([
-    step('network', () => deps.network.unplumb(deps.network.slot(record.netSlot))),
-    step('rootfs', () => deps.rootfs.unmount(deps.capsuleDir(record.runtimeId))),
-  ]);
+  const runtime = () => step('runtime', () => deps.runtime.delete(record.runtimeId, { force: true }));
+  const rest = () =>
+    Promise.all([
+      step('network', () => deps.network.unplumb(deps.network.slot(record.netSlot))),
+      step('rootfs', () => deps.rootfs.unmount(deps.capsuleDir(record.runtimeId))),
+    ]);
+  // After a complete dump the processes are gone (CRIU ended them): nothing depends on the
+  // runtime's cleanup. Otherwise they may linger, and must go before the mounts do.
+  if (opts.processesGone) await Promise.all([runtime(), rest()]);
+  else await runtime().then(rest);
 }

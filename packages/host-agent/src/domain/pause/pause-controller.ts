@@ -68,6 +68,19 @@ export class PauseController {
     this.loading.set(record.runtimeId, cleanup);
   }
 
+  /**
+   * A capsule whose memory is still being loaded from an image it does not own (started
+   * from a snapshot template with lazy pages): a pause waits for it, like after a resume.
+   */
+  trackLoading(runtimeId: string, pagesLoaded: Promise<void>): void {
+    const entry: Promise<void> = pagesLoaded
+      .catch(() => {})
+      .finally(() => {
+        if (this.loading.get(runtimeId) === entry) this.loading.delete(runtimeId);
+      });
+    this.loading.set(runtimeId, entry);
+  }
+
   /** After an agent start, for records in pausing, paused or resuming. */
   recover(capsule: PausableCapsule): Promise<RecoveredAs> {
     return recoverPauseState(this.deps, this.snapshots, capsule);
@@ -85,6 +98,11 @@ export class PauseController {
     for (const id of orphans) await this.snapshots.remove(id);
     if (orphans.length > 0) this.deps.logger.info({ orphans }, 'removed snapshots of capsules that no longer exist');
     return orphans;
+  }
+
+  /** Resolves once a lazy restore of this capsule (if any) has loaded all its memory. */
+  async settledFor(runtimeId: string): Promise<void> {
+    await this.loading.get(runtimeId);
   }
 
   /** Lazy restores still loading memory (tests and shutdown). */

@@ -23,7 +23,7 @@ export async function recoverPauseState(deps: PauseDeps, snapshots: SnapshotStor
     const outcome = record.pauseKind === 'memory' ? await waitForDump(snapshots.memoryDir(record.runtimeId)) : 'none';
     if (outcome === 'succeeded') {
       // The dump completed after the agent died: finish the pause.
-      await releaseHostResources(deps, record, log);
+      await releaseHostResources(deps, record, log, { processesGone: true });
       return finishPaused(deps, snapshots, capsule, 'memory');
     }
     await snapshots.remove(record.runtimeId).catch(() => {});

@@ -12,6 +12,7 @@ import type { Runtime, SandboxSpec } from '../../infra/runtime/runtime.js';
 import type { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { CapsuleRecord } from '../capsule-record.js';
 import type { TemplatePort } from '../ports.js';
+import type { BaseTemplatePort, SnapshotDiskPort } from '../snapshot-templates/snapshot-template-types.js';
 
 /** memory: processes, memory and connections kept (CRIU); filesystem: only the disk kept. */
 export type PauseKind = 'memory' | 'filesystem';
@@ -33,14 +34,19 @@ export interface PausableCapsule {
 export interface PauseNetworkPort {
   slot(index: number): NetworkSlot;
   plumb(slot: NetworkSlot, pid: number, opts: PlumbOptions, signal?: AbortSignal): Promise<void>;
-  /** Plumbs the same veth and address into a restored capsule's new netns. */
-  replumb(slot: NetworkSlot, pid: number, opts: PlumbOptions, signal?: AbortSignal): Promise<void>;
+  /**
+   * Plumbs a sandbox being restored (its netns made by the restore): `guestReady` once its
+   * end has the address and route (the restore may go on), `complete` once the host end too.
+   */
+  plumbRestored(slot: NetworkSlot, pid: number, opts: PlumbOptions, signal?: AbortSignal): { guestReady: Promise<void>; complete: Promise<void> };
   /** Removes the slot's interfaces and rules; the slot stays reserved. */
   unplumb(slot: NetworkSlot): Promise<void>;
 }
 
 export interface PauseRootfsPort {
   mountExisting(opts: { capsuleDir: string; template: TemplateInfo; signal?: AbortSignal }): Promise<CapsuleRootfs>;
+  /** Where `mountExisting` mounts the capsule's root (known before it is mounted). */
+  rootfsDirOf(capsuleDir: string): string;
   /** Unmounts the capsule's rootfs and detaches its loop device; the disk image is kept. Idempotent. */
   unmount(capsuleDir: string): Promise<void>;
   /** Deletes the disk (a capsule that can no longer run). */
@@ -82,4 +88,13 @@ export interface PauseSetup {
   network: PauseNetworkPort;
   rootfs: PauseRootfsPort;
   drain?: DrainConnections;
+  /** Snapshot templates (saving a capsule with its memory as a template); absent: not offered. */
+  snapshotTemplates?: SnapshotTemplateSetup;
+}
+
+export interface SnapshotTemplateSetup {
+  /** Where snapshot templates live (WRENN_SNAPSHOT_TEMPLATE_DIR). */
+  root: string;
+  baseTemplates: BaseTemplatePort;
+  disk: SnapshotDiskPort;
 }

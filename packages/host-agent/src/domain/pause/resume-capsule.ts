@@ -12,6 +12,7 @@
 import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
 import { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { RestoredSandbox } from '../../infra/runtime/runtime.js';
+import { restoreNetwork } from './restore-network.js';
 import { initBody, markFailed } from './revival.js';
 import type { PauseDeps, PausableCapsule } from './pause-types.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -42,37 +43,51 @@ export async function resumeCapsule(
   let processesRan = false;
   let restored: RestoredSandbox | undefined;
   let lazy = false;
+  let mounted: Promise<unknown> = Promise.resolve();
   try {
-    const template = await deps.templates.get(record.template);
+    const template = await deps.templates.get(record.baseTemplate ?? record.template);
     const capsuleDir = deps.capsuleDir(record.runtimeId);
     undo.defer(() => deps.rootfs.unmount(capsuleDir));
-    const rootfs = await deps.rootfs.mountExisting({ capsuleDir, template, signal });
-    mark('mountMs');
-    const spec = deps.sandboxSpec(record, rootfs.mergedDir);
+    // A memory restore prepares itself (page server, hook) while the disk is being mounted.
+    mounted = deps.rootfs.mountExisting({ capsuleDir, template, signal }).finally(() => mark('mountMs'));
+    mounted.catch(() => {}); // awaited below (or by the restore)
+    const spec = deps.sandboxSpec(record, deps.rootfs.rootfsDirOf(capsuleDir));
     const slot = deps.network.slot(record.netSlot);
     let pid: number;
     if (kind === 'memory') {
       const imageDir = snapshots.memoryDir(record.runtimeId);
       lazy = deps.support.lazyPages;
       undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
-      undo.defer(() => deps.network.unplumb(slot));
       // Plumbed while CRIU waits between namespaces and processes: the sockets of
       // established connections need their address and route to exist.
-      const onNamespacesReady = (nsPid: number) => deps.network.replumb(slot, nsPid, deps.plumbOptions(record), signal);
+      let network = restoreNetwork(deps, slot, record, signal);
+      undo.defer(() => network.release());
+      const restoreWith = (lazyPages: boolean) =>
+        deps.runtime.restore(spec, {
+          imageDir,
+          tcpEstablished: true,
+          lazyPages,
+          rootfsReady: mounted,
+          onNamespacesReady: (nsPid) => network.onNamespacesReady(nsPid),
+          signal,
+        });
       try {
-        restored = await deps.runtime.restore(spec, { imageDir, tcpEstablished: true, lazyPages: lazy, onNamespacesReady, signal });
+        restored = await restoreWith(lazy);
       } catch (err) {
         if (!lazy || (isWrennError(err) && (err.code === 'canceled' || err.code === 'deadline_exceeded'))) throw err;
         // The image is only read by a restore: an eager one from the same image is safe.
         log.warn({ err: (err as Error).message }, 'lazy restore failed; restoring eagerly');
         lazy = false;
-        await deps.network.unplumb(slot);
-        restored = await deps.runtime.restore(spec, { imageDir, tcpEstablished: true, lazyPages: false, onNamespacesReady, signal });
+        await network.release();
+        network = restoreNetwork(deps, slot, record, signal);
+        restored = await restoreWith(false);
       }
       processesRan = true;
       pid = restored.pid;
       mark('restoreMs');
+      await network.ready();
     } else {
+      await mounted;
       undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
       pid = (await deps.runtime.run(spec, signal)).pid;
       processesRan = true;
@@ -90,6 +105,8 @@ export async function resumeCapsule(
     capsule.envd = envd;
   } catch (err) {
     log.warn({ err: (err as Error).message, ...phases, processesRan }, 'resume failed');
+    // Never unmount under a mount still in progress.
+    await mounted.catch(() => {});
     await undo.dispose().catch((cleanupErr: unknown) => log.error({ err: (cleanupErr as Error).message }, 'undoing a failed resume was incomplete'));
     if (processesRan) {
       await markFailed(deps, snapshots, capsule, `resume failed after the capsule's processes started: ${(err as Error).message}`);

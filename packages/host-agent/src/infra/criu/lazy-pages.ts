@@ -21,8 +21,15 @@ export interface LazyPagesDaemon {
   kill(): Promise<void>;
 }
 
-export async function startLazyPagesDaemon(criuPath: string, imageDir: string, opts: { readyTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<LazyPagesDaemon> {
-  const child: ChildProcess = spawn(criuPath, ['lazy-pages', '--images-dir', imageDir, '--log-file', 'lazy-pages.log'], { stdio: 'ignore' });
+export async function startLazyPagesDaemon(
+  criuPath: string,
+  imageDir: string,
+  opts: { workDir?: string; readyTimeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<LazyPagesDaemon> {
+  const workDir = opts.workDir ?? imageDir;
+  const child: ChildProcess = spawn(criuPath, ['lazy-pages', '--images-dir', imageDir, '--work-dir', workDir, '--log-file', 'lazy-pages.log'], {
+    stdio: 'ignore',
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: null, signal: null }));
@@ -38,11 +45,11 @@ export async function startLazyPagesDaemon(criuPath: string, imageDir: string, o
     },
   };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 5000);
-  const socket = join(imageDir, LAZY_PAGES_SOCKET);
+  const socket = join(workDir, LAZY_PAGES_SOCKET);
   while (!existsSync(socket)) {
     if (gone || opts.signal?.aborted || Date.now() > deadline) {
       await daemon.kill();
-      throw new WrennError('internal', `criu lazy-pages did not start serving ${imageDir} (see lazy-pages.log there)`, { imageDir });
+      throw new WrennError('internal', `criu lazy-pages did not start serving ${imageDir} (see lazy-pages.log in ${workDir})`, { imageDir });
     }
     await sleep(2);
   }

@@ -4,8 +4,16 @@
  * - `network-lock nftables`: CRIU locks the capsule's network during a dump so no packet
  *   changes TCP state; its default uses iptables-restore, which hosts with only nftables
  *   lack. The nftables lock runs through CRIU's own libnftables.
+ * - `tcp-close`, only for the restore of a snapshot template into a new capsule (the peers
+ *   of its connections belong to the original).
+ *
+ * runc keeps the config.json of a restore as the container's config, so the file named
+ * there is read again by the container's later checkpoints: each bundle has its own file,
+ * whose content the driver sets before every restore and puts back to the default right
+ * after one with tcp-close (a dump with tcp-close would drop the capsule's connections and
+ * make its image restorable only with tcp-close).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const RUNC_CRIU_CONFIG = 'network-lock nftables\n';
@@ -18,7 +26,20 @@ export interface RuncCriuConfigs {
   tcpClose: string;
 }
 
-/** Writes both files under `dir` (idempotent) and returns their paths. */
+/** The bundle's own CRIU config file, written with the given content; returns its path. */
+export async function writeBundleCriuConfig(bundleDir: string, opts: { tcpClose: boolean }): Promise<string> {
+  const path = join(bundleDir, BUNDLE_CRIU_CONFIG);
+  await writeFile(`${path}.tmp`, opts.tcpClose ? RUNC_CRIU_CLONE_CONFIG : RUNC_CRIU_CONFIG, { mode: 0o644 });
+  await rename(`${path}.tmp`, path);
+  return path;
+}
+
+export const BUNDLE_CRIU_CONFIG = 'criu.conf';
+
+/**
+ * Writes both shared files under `dir` (idempotent) and returns their paths. Containers
+ * started by earlier agents name them in their config; new ones use their bundle's file.
+ */
 export async function writeRuncCriuConfigs(dir: string): Promise<RuncCriuConfigs> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const paths = { default: join(dir, 'runc.conf'), tcpClose: join(dir, 'runc-tcp-close.conf') };

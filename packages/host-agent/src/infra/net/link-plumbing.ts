@@ -108,6 +108,30 @@ export async function configureGuestSide(slot: NetworkSlot, pid: number, signal?
 }
 
 /**
+ * For a sandbox being restored: the veth pair is created from inside the capsule's netns,
+ * its guest end addressed and raised, lo raised and the default route set — one process,
+ * so CRIU's setup-namespaces step waits as little as possible. The host end appears in the
+ * agent's netns (`hostNetnsPid`), down: `configureHostEnd` finishes it.
+ */
+export async function createFromGuestSide(slot: NetworkSlot, pid: number, hostNetnsPid: number, signal?: AbortSignal): Promise<void> {
+  const lines = [
+    `link add ${slot.guestIf} type veth peer name ${slot.hostIf} netns ${hostNetnsPid}`,
+    `link set dev lo up`,
+    `addr replace ${slot.guestIp}/${slot.prefixLen} dev ${slot.guestIf}`,
+    `link set dev ${slot.guestIf} up`,
+    `route replace default via ${slot.hostIp} dev ${slot.guestIf} onlink`,
+  ];
+  await run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ip', '-batch', '-'], { input: lines.join('\n') + '\n', signal });
+}
+
+/** Addresses and raises the host end made by `createFromGuestSide`, and creates the IFB device. */
+export async function configureHostEnd(slot: NetworkSlot, shaper: { ifName: string; create: boolean }, signal?: AbortSignal): Promise<void> {
+  const lines = [`addr add ${slot.hostIp}/${slot.prefixLen} dev ${slot.hostIf}`, `link set dev ${slot.hostIf} up`];
+  if (shaper.create) lines.push(`link add ${shaper.ifName} type ifb`, `link set dev ${shaper.ifName} up`);
+  await run('ip', ['-batch', '-'], { input: lines.join('\n') + '\n', signal });
+}
+
+/**
  * Deletes host interfaces (deleting a veth end deletes its peer, and qdiscs go with their
  * device). Idempotent: names that do not exist, or vanish meanwhile because the capsule's
  * netns died, are not an error.

@@ -25,9 +25,12 @@ import { ownedIfIndex, shaperIfName } from './interface-names.js';
 import {
   assertSeparateNetns,
   configureGuestSide,
+  configureHostEnd,
   configureHostSysctls,
+  createFromGuestSide,
   createHostSide,
   deleteHostLinks,
+  hostLinkExists,
   listHostLinks,
 } from './link-plumbing.js';
 import { applyShaping, validateShaping } from './traffic-shaper.js';
@@ -102,6 +105,56 @@ export class NetworkManager {
    */
   async replumb(slot: NetworkSlot, pid: number, opts: PlumbOptions, signal?: AbortSignal): Promise<void> {
     await this.attach('replumb', slot, pid, opts, signal);
+  }
+
+  /**
+   * Connects a sandbox being restored, in two parts. `guestReady`: the veth made from inside
+   * its netns with the guest end addressed and up (one process: CRIU's setup-namespaces
+   * hook waits for it, and established connections need the address and route). `complete`:
+   * the host end's sysctls, rules, address and shaping, while CRIU restores the processes.
+   * Until its sysctls are written the host end stays down (no carrier, nothing flows), and
+   * until its rules are added every packet from it is dropped (the chains match all capsule
+   * interfaces from the moment they exist). On failure of either part, everything is undone.
+   */
+  plumbRestored(slot: NetworkSlot, pid: number, opts: PlumbOptions, signal?: AbortSignal): { guestReady: Promise<void>; complete: Promise<void> } {
+    const started = performance.now();
+    const shaperIf = this.shaperIf(slot);
+    const shaping = opts.rateBytesPerSec > 0;
+    const undo = async (err: unknown): Promise<never> => {
+      this.active.delete(slot.index);
+      await Promise.allSettled([
+        deleteHostLinks([slot.hostIf, shaperIf], AbortSignal.timeout(this.cleanupTimeoutMs)),
+        this.rules.removeSlot(slot, AbortSignal.timeout(this.cleanupTimeoutMs)),
+      ]);
+      throw this.describeFailure('restore plumbing', err, slot, pid);
+    };
+    const guestReady = (async () => {
+      validateShaping(opts);
+      if (signal?.aborted) throw new WrennError('canceled', `network plumbing of slot ${slot.index} was cancelled`);
+      await assertSeparateNetns(pid);
+      this.active.add(slot.index);
+      const stale = [slot.hostIf, shaperIf].filter(hostLinkExists);
+      if (stale.length > 0) await deleteHostLinks(stale, signal);
+      await createFromGuestSide(slot, pid, process.pid, signal);
+    })().catch(undo);
+    const complete = guestReady.then(async () => {
+      try {
+        await configureHostSysctls(slot.hostIf, opts.egress);
+        throwFirstRejection(
+          await Promise.allSettled([configureHostEnd(slot, { ifName: shaperIf, create: shaping }, signal), this.rules.addSlot(slot, opts.egress, signal)]),
+        );
+        if (shaping) await applyShaping(slot.hostIf, shaperIf, opts, signal);
+      } catch (err) {
+        return undo(err);
+      }
+      this.log.info(
+        { slot: slot.index, pid, guestIp: slot.guestIp, egress: opts.egress, durationMs: Math.round(performance.now() - started) },
+        'network plumbed into a restored sandbox',
+      );
+    });
+    // Observed by the caller; a rejection of `complete` after `guestReady` failed is the same error.
+    complete.catch(() => {});
+    return { guestReady, complete };
   }
 
   /** Removes the slot's interfaces (with their qdiscs) and rules. Idempotent. */

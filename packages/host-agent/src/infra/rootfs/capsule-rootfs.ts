@@ -17,9 +17,9 @@ import { DisposableStack, WrennError, type Logger } from '@wrenn/shared';
 import type { IdMapping } from '../runtime/runtime.js';
 import type { CapsuleRootfs, TemplateInfo } from './layers.js';
 import { capsuleRootfsPaths, type CapsuleRootfsPaths } from './paths.js';
-import { checkExt4, createSparseFile, formatExt4, upperImageSizeBytes } from './ext4-image.js';
+import { checkExt4, createSparseFile, formatExt4, isCleanExt4, upperImageSizeBytes } from './ext4-image.js';
 import { attachLoop, detachLoopsBackedBy, listLoops } from './loop.js';
-import { mountExt4, mountOverlay, unmountAll, unmountIfMounted } from './mount.js';
+import { mountExt4, mountExt4Image, mountOverlay, unmountAll, unmountIfMounted } from './mount.js';
 import { readMountInfo } from './mountinfo.js';
 import { removeTreeSafely } from './remove-tree.js';
 
@@ -139,15 +139,16 @@ export async function mountExistingCapsuleRootfs(opts: MountExistingCapsuleRootf
     if (!upper) {
       const attached = (await listLoops(signal)).find((l) => l.backingFile === paths.imagePath && !l.backingFileDeleted);
       stack.defer(() => detachLoopsBackedBy(paths.imagePath));
-      if (attached) {
-        loopDevice = attached.name;
-      } else {
-        await checkExt4(paths.imagePath, signal);
-        loopDevice = await attachLoop(paths.imagePath, signal);
-      }
       await mkdir(paths.upperMountDir, { recursive: true });
       stack.defer(() => unmountIfMounted(paths.upperMountDir));
-      await mountExt4(loopDevice, paths.upperMountDir, signal);
+      if (attached) {
+        loopDevice = attached.name;
+        await mountExt4(loopDevice, paths.upperMountDir, signal);
+      } else {
+        // A cleanly unmounted image (every pause leaves one) needs no check.
+        if (!(await isCleanExt4(paths.imagePath))) await checkExt4(paths.imagePath, signal);
+        loopDevice = await mountExt4Image(paths.imagePath, paths.upperMountDir, signal);
+      }
     }
     if (!loopDevice?.startsWith('/dev/loop')) {
       throw new WrennError('internal', `${paths.upperMountDir} is mounted from ${loopDevice ?? 'nothing'}, not from a loop device`);

@@ -1,6 +1,7 @@
 /**
  * Loop devices (losetup(8)) that expose a capsule's ext4 image file as a block device.
  */
+import { readdir, readFile } from 'node:fs/promises';
 import { WrennError } from '@wrenn/shared';
 import { run } from '../exec.js';
 
@@ -34,9 +35,28 @@ export async function detachLoopsBackedBy(file: string, signal?: AbortSignal): P
   }
 }
 
+/**
+ * Attached loop devices and their backing files, read from sysfs (what losetup reads too,
+ * without a process: this runs on every resume and pause); losetup where sysfs is missing.
+ */
 export async function listLoops(signal?: AbortSignal): Promise<LoopDevice[]> {
-  const { stdout } = await run('losetup', ['--json', '--list', '--output', 'NAME,BACK-FILE'], { signal });
-  return parseLosetupJson(stdout);
+  const names = await readdir('/sys/block').catch(() => undefined);
+  if (!names) {
+    const { stdout } = await run('losetup', ['--json', '--list', '--output', 'NAME,BACK-FILE'], { signal });
+    return parseLosetupJson(stdout);
+  }
+  const devices = await Promise.all(
+    names
+      .filter((n) => /^loop\d+$/.test(n))
+      .map(async (n): Promise<LoopDevice | undefined> => {
+        // No loop/backing_file: the device exists but nothing is attached to it.
+        const raw = (await readFile(`/sys/block/${n}/loop/backing_file`, 'utf8').catch(() => '')).replace(/\n$/, '');
+        if (!raw) return undefined;
+        const deleted = raw.endsWith(' (deleted)');
+        return { name: `/dev/${n}`, backingFile: deleted ? raw.slice(0, -' (deleted)'.length) : raw, backingFileDeleted: deleted };
+      }),
+  );
+  return devices.filter((d): d is LoopDevice => d !== undefined);
 }
 
 export function parseLosetupJson(text: string): LoopDevice[] {

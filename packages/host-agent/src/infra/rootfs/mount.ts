@@ -19,6 +19,18 @@ export async function mountExt4(device: string, target: string, signal?: AbortSi
   await run('mount', ['-t', 'ext4', '-o', 'noatime,noinit_itable', device, target], { signal });
 }
 
+/**
+ * Attaches `image` to a free loop device and mounts it, in one mount(8) process (`-o loop`:
+ * one process less than losetup + mount on the resume path). The device is set to
+ * auto-clear: it detaches itself when the filesystem is unmounted. Returns the device.
+ */
+export async function mountExt4Image(image: string, target: string, signal?: AbortSignal): Promise<string> {
+  await run('mount', ['-t', 'ext4', '-o', 'loop,noatime,noinit_itable', image, target], { signal });
+  const device = (await readMountInfo()).filter((m) => m.mountPoint === target).at(-1)?.source;
+  if (!device?.startsWith('/dev/loop')) throw new WrennError('internal', `mounting ${image} at ${target} left no loop device mounted there`, { image, target });
+  return device;
+}
+
 export async function mountOverlay(layers: OverlayLayers, target: string, signal?: AbortSignal): Promise<void> {
   for (const dir of [layers.lowerDir, layers.upperDir, layers.workDir]) assertOverlaySafePath(dir);
   const options = `lowerdir=${layers.lowerDir},upperdir=${layers.upperDir},workdir=${layers.workDir}`;

@@ -67,6 +67,11 @@ export interface CheckpointOptions {
 
 export interface RestoreOptions {
   imageDir: string;
+  /**
+   * Where the restore writes its logs and sockets (default: the image dir). Set it when the
+   * image is shared by several restores (a snapshot template): the image is then only read.
+   */
+  workDir?: string;
   tcpEstablished?: boolean;
   /**
    * Close TCP connections that were established at dump time instead of restoring them
@@ -75,6 +80,14 @@ export interface RestoreOptions {
   tcpClose?: boolean;
   /** Restore with lazy pages (userfaultfd) where supported. */
   lazyPages?: boolean;
+  /**
+   * Set while `spec.rootfs` is still being mounted: the driver prepares what does not need
+   * it (image, page server, hooks) meanwhile and waits for it before starting the sandbox.
+   * A rejection fails the restore (with that error).
+   */
+  rootfsReady?: Promise<unknown>;
+  /** Hostname of the restored sandbox when it differs from the image's (a new capsule from a snapshot). */
+  hostname?: string;
   /**
    * Runs once the restored sandbox's namespaces exist and before its processes (and their
    * sockets) are restored, with the PID of its init: the moment to plumb its network so

@@ -31,7 +31,8 @@ import type {
 } from '../runtime.js';
 import { criuLogErrors } from '../../criu/dump-log.js';
 import { startLazyPagesDaemon, type LazyPagesDaemon } from '../../criu/lazy-pages.js';
-import { writeRuncCriuConfigs, type RuncCriuConfigs } from '../../criu/runc-criu-config.js';
+import { writeBundleCriuConfig, writeRuncCriuConfigs, type RuncCriuConfigs } from '../../criu/runc-criu-config.js';
+import { run } from '../../exec.js';
 import { maxNofileHard } from './host-limits.js';
 import { makeImageReadable, prepareImageDir } from './image-dir.js';
 import type { OciHook } from './oci-spec.js';
@@ -192,12 +193,24 @@ export class OciRuntime implements Runtime {
    */
   async restore(spec: SandboxSpec, opts: RestoreOptions): Promise<RestoredSandbox> {
     const started = Date.now();
-    await makeImageReadable(opts.imageDir);
-    const hook = opts.onNamespacesReady ? await createRestoreHook(spec.bundleDir, opts.onNamespacesReady) : undefined;
+    const workDir = opts.workDir ?? opts.imageDir;
+    // Independent preparations, side by side: they are on the resume's critical path.
+    const [readable, hookResult, daemonResult, rootfs] = await Promise.allSettled([
+      // A shared image (snapshot template) was made readable when it was taken; only read.
+      opts.workDir === undefined ? makeImageReadable(opts.imageDir) : Promise.resolve(),
+      opts.onNamespacesReady ? createRestoreHook(spec.bundleDir, opts.onNamespacesReady) : Promise.resolve(undefined),
+      (opts.workDir === undefined ? Promise.resolve() : prepareImageDir(opts.workDir)).then(() =>
+        opts.lazyPages ? startLazyPagesDaemon(this.opts.criuPath ?? 'criu', opts.imageDir, { workDir, ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined,
+      ),
+      opts.rootfsReady ?? Promise.resolve(),
+    ]);
+    const hook = hookResult.status === 'fulfilled' ? hookResult.value : undefined;
+    const daemon: LazyPagesDaemon | undefined = daemonResult.status === 'fulfilled' ? daemonResult.value : undefined;
     try {
+      for (const r of [rootfs, readable, hookResult, daemonResult]) if (r.status === 'rejected') throw r.reason;
       await this.writeBundle(spec, { tcpClose: opts.tcpClose ?? false, ...(hook ? { createRuntimeHook: hook.hook } : {}) });
     } catch (err) {
-      await hook?.close();
+      await Promise.all([hook?.close(), daemon?.kill()]);
       throw err;
     }
     const pidFile = join(spec.bundleDir, BUNDLE_FILES.pid);
@@ -207,30 +220,41 @@ export class OciRuntime implements Runtime {
       bundleDir: spec.bundleDir,
       pidFile,
       imageDir: opts.imageDir,
+      ...(opts.workDir !== undefined ? { workDir: opts.workDir } : {}),
       ...(opts.tcpEstablished !== undefined ? { tcpEstablished: opts.tcpEstablished } : {}),
       ...(opts.lazyPages ? { lazyPages: true } : {}),
     });
-    let daemon: LazyPagesDaemon | undefined;
-    if (opts.lazyPages) {
-      daemon = await startLazyPagesDaemon(this.opts.criuPath ?? 'criu', opts.imageDir, opts.signal ? { signal: opts.signal } : {});
-    }
     let pid: number;
+    const prepareMs = Date.now() - started;
+    const spawnedAt = Date.now();
     try {
       pid = await this.startDetached(spec.id, args, 'runc restore', { logFile, pidFile }, opts.signal);
     } catch (err) {
       await daemon?.kill();
       // The hook's own failure (e.g. the network could not be plumbed) says more than CRIU's.
       const hookErr = hook ? await Promise.race([hook.done.then(() => undefined, (e: unknown) => e), Promise.resolve(undefined)]) : undefined;
-      throw hookErr ?? (await withCriuErrors(err, opts.imageDir, 'restore.log'));
+      throw hookErr ?? (await withCriuErrors(err, workDir, 'restore.log'));
     } finally {
       await hook?.close();
+    }
+    const runcMs = Date.now() - spawnedAt;
+    try {
+      // Later checkpoints of this container read the same file: they must keep connections.
+      if (opts.tcpClose) await writeBundleCriuConfig(spec.bundleDir, { tcpClose: false });
+      // CRIU restores the UTS namespace's name from the image, after the hook ran.
+      if (opts.hostname !== undefined) await run('nsenter', [`--uts=/proc/${pid}/ns/uts`, 'hostname', opts.hostname], opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      await daemon?.kill();
+      await this.cleanupAfterFailedStart(spec.id);
+      throw err;
     }
     const pagesLoaded = daemon
       ? daemon.exited.then(({ code, signal }) => {
           if (code !== 0) this.log.warn({ capsuleId: spec.id, code, signal }, 'criu lazy-pages ended with an error');
         })
       : Promise.resolve();
-    this.log.info({ capsuleId: spec.id, pid, lazyPages: Boolean(daemon), durationMs: Date.now() - started }, 'sandbox restored');
+    const hookTimes = hook?.timings.calledAt ? { hookCalledMs: hook.timings.calledAt - spawnedAt, hookMs: (hook.timings.finishedAt ?? 0) - hook.timings.calledAt } : {};
+    this.log.info({ capsuleId: spec.id, pid, lazyPages: Boolean(daemon), prepareMs, runcMs, ...hookTimes, durationMs: Date.now() - started }, 'sandbox restored');
     return { id: spec.id, status: 'running', pid, pagesLoaded };
   }
 
@@ -280,8 +304,8 @@ export class OciRuntime implements Runtime {
 
   /** config.json; runc reads the CRIU config named in it at run (for later checkpoints) and at restore. */
   private async writeBundle(spec: SandboxSpec, opts: { tcpClose?: boolean; createRuntimeHook?: OciHook } = {}): Promise<void> {
-    const { layout, nofileHard, criuConfigs } = await this.facts();
-    const criuConfigPath = opts.tcpClose ? criuConfigs.tcpClose : criuConfigs.default;
+    const { layout, nofileHard } = await this.facts();
+    const criuConfigPath = await writeBundleCriuConfig(spec.bundleDir, { tcpClose: opts.tcpClose ?? false });
     const config = buildOciSpec(spec, {
       cgroupsPath: this.cgroupPath(spec.id),
       limitSwap: layout.swapAccounting,
@@ -322,9 +346,9 @@ export class OciRuntime implements Runtime {
 }
 
 /** runc reports only "criu failed"; CRIU's log in the image dir says why. */
-async function withCriuErrors(err: unknown, imageDir: string, log: 'dump.log' | 'restore.log'): Promise<unknown> {
+async function withCriuErrors(err: unknown, logDir: string, log: 'dump.log' | 'restore.log'): Promise<unknown> {
   if (!(err instanceof WrennError) || err.code === 'canceled' || err.code === 'deadline_exceeded') return err;
-  const lines = await criuLogErrors(imageDir, log);
+  const lines = await criuLogErrors(logDir, log);
   if (lines.length === 0) return err;
   const noSpace = lines.some((l) => /No space left on device/.test(l));
   return new WrennError(

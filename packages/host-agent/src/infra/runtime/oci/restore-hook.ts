@@ -27,6 +27,8 @@ export interface RestoreHook {
   readonly hook: OciHook;
   /** Resolves when the callback has run (or rejects with its error); for logs. */
   readonly done: Promise<void>;
+  /** When runc called the hook and when the callback finished (ms since epoch; for logs). */
+  readonly timings: { calledAt?: number; finishedAt?: number };
   /** Closes the FIFOs and removes them (after runc returned, on every path). */
   close(): Promise<void>;
 }
@@ -46,12 +48,14 @@ export async function createRestoreHook(bundleDir: string, onNamespacesReady: (p
   });
   const stateStream = new Socket({ fd: stateFd, readable: true, writable: false });
   let received = '';
+  const timings: { calledAt?: number; finishedAt?: number } = {};
   const done = new Promise<void>((resolve, reject) => {
     stateStream.on('data', (b: Buffer) => (received += b.toString('utf8')));
     stateStream.once('error', reject);
     stateStream.once('end', () => {
       void (async () => {
         let reply = 'ok';
+        timings.calledAt = Date.now();
         try {
           const pid = Number((JSON.parse(received) as { pid?: number }).pid);
           if (!Number.isInteger(pid) || pid <= 0) throw new WrennError('internal', `restore hook got no PID from runc: ${received.slice(0, 200)}`);
@@ -61,6 +65,7 @@ export async function createRestoreHook(bundleDir: string, onNamespacesReady: (p
           reply = 'fail';
           reject(err);
         }
+        timings.finishedAt = Date.now();
         await promisify(writeFd)(replyFd, `${reply}\n`).catch(() => {});
       })();
     });
@@ -70,6 +75,7 @@ export async function createRestoreHook(bundleDir: string, onNamespacesReady: (p
   return {
     hook: { path: '/bin/sh', args: ['sh', '-c', script, 'restore-hook', statePath, replyPath], timeout: HOOK_TIMEOUT_SEC },
     done,
+    timings,
     // Only after runc returned: runc waits for its hooks, so the reply has been read.
     close: async () => {
       stateStream.destroy();

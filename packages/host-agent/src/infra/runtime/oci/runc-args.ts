@@ -54,6 +54,8 @@ export function checkpointArgs(g: RuncGlobalOptions, a: CheckpointArgs): string[
 
 export interface RestoreArgs extends RunArgs {
   imageDir: string;
+  /** Where CRIU writes its log and sockets; default the image dir (which must then be private to this restore). */
+  workDir?: string;
   tcpEstablished?: boolean;
   lazyPages?: boolean;
 }
@@ -65,6 +67,7 @@ export function restoreArgs(g: RuncGlobalOptions, a: RestoreArgs): string[] {
     '--detach',
     '--image-path',
     a.imageDir,
+    ...(a.workDir !== undefined ? ['--work-path', a.workDir] : []),
     '--pid-file',
     a.pidFile,
     '--bundle',

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hostagent/v1/hostagent.proto.
  */
 export const file_hostagent_v1_hostagent: GenFile = /*@__PURE__*/
-  fileDesc("Chxob3N0YWdlbnQvdjEvaG9zdGFnZW50LnByb3RvEgxob3N0YWdlbnQudjEiDwoNSGVhbHRoUmVxdWVzdCLPAQoOSGVhbHRoUmVzcG9uc2USDwoHaG9zdF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSEAoIY2Fwc3VsZXMYBCABKA0SEwoLdmNwdXNfdG90YWwYBSABKA0SGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAYgASgEEhkKEW1lbW9yeV9mcmVlX2J5dGVzGAcgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgIIAEoBBITCgtjZ3JvdXBfbW9kZRgJIAEoCSLLAwoHQ2Fwc3VsZRIKCgJpZBgBIAEoCRIrCgZzdGF0dXMYAiABKA4yGy5ob3N0YWdlbnQudjEuQ2Fwc3VsZVN0YXR1cxIQCgh0ZW1wbGF0ZRgDIAEoCRINCgV2Y3B1cxgEIAEoARIRCgltZW1vcnlfbWIYBSABKA0SFAoMZGlza19zaXplX21iGAYgASgNEg8KB2FkZHJlc3MYByABKAkSFQoNY3JlYXRlZF9hdF9tcxgIIAEoAxIVCg1leHBpcmVzX2F0X21zGAkgASgDEjUKCG1ldGFkYXRhGAogAygLMiMuaG9zdGFnZW50LnYxLkNhcHN1bGUuTWV0YWRhdGFFbnRyeRINCgVlcnJvchgLIAEoCRIWCg5mcm9tX3dhcm1fcG9vbBgMIAEoCBIUCgxkZWZhdWx0X3VzZXIYDSABKAkSKwoKcGF1c2Vfa2luZBgOIAEoDjIXLmhvc3RhZ2VudC52MS5QYXVzZUtpbmQSFAoMcGF1c2VkX2F0X21zGA8gASgDEhYKDmF1dG9fcGF1c2Vfc2VjGBAgASgNGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLZAwoNQ3JlYXRlUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEhAKCHRlbXBsYXRlGAIgASgJEg0KBXZjcHVzGAMgASgBEhEKCW1lbW9yeV9tYhgEIAEoDRIUCgxkaXNrX3NpemVfbWIYBSABKA0SMwoEZW52cxgGIAMoCzIlLmhvc3RhZ2VudC52MS5DcmVhdGVSZXF1ZXN0LkVudnNFbnRyeRI7CghtZXRhZGF0YRgHIAMoCzIpLmhvc3RhZ2VudC52MS5DcmVhdGVSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSFAoMbGlmZXRpbWVfc2VjGAggASgNEhMKBmVncmVzcxgJIAEoCEgAiAEBEhkKDGRlZmF1bHRfdXNlchgKIAEoCUgBiAEBEhQKB3dvcmtkaXIYCyABKAlIAogBARIWCg5hdXRvX3BhdXNlX3NlYxgMIAEoDRorCglFbnZzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2VncmVzc0IPCg1fZGVmYXVsdF91c2VyQgoKCF93b3JrZGlyIlMKDkNyZWF0ZVJlc3BvbnNlEiYKB2NhcHN1bGUYASABKAsyFS5ob3N0YWdlbnQudjEuQ2Fwc3VsZRIZChFlbnZkX2FjY2Vzc190b2tlbhgCIAEoCSIkCg5EZXN0cm95UmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJIhEKD0Rlc3Ryb3lSZXNwb25zZSIgCgpHZXRSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkiNQoLR2V0UmVzcG9uc2USJgoHY2Fwc3VsZRgBIAEoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlIg0KC0xpc3RSZXF1ZXN0IjcKDExpc3RSZXNwb25zZRInCghjYXBzdWxlcxgBIAMoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlIiEKC1BpbmdSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkiHwoMUGluZ1Jlc3BvbnNlEg8KB2hlYWx0aHkYASABKAgihQIKC0V4ZWNSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSCwoDY21kGAIgASgJEgwKBGFyZ3MYAyADKAkSMQoEZW52cxgEIAMoCzIjLmhvc3RhZ2VudC52MS5FeGVjUmVxdWVzdC5FbnZzRW50cnkSEAoDY3dkGAUgASgJSACIAQESEQoEdXNlchgGIAEoCUgBiAEBEhMKC3RpbWVvdXRfc2VjGAcgASgNEhIKBXN0ZGluGAggASgMSAKIAQEaKwoJRW52c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEX2N3ZEIHCgVfdXNlckIICgZfc3RkaW4iaQoMRXhlY1Jlc3BvbnNlEg4KBnN0ZG91dBgBIAEoDBIOCgZzdGRlcnIYAiABKAwSEQoJZXhpdF9jb2RlGAMgASgREhMKC2R1cmF0aW9uX21zGAQgASgNEhEKCXRpbWVkX291dBgFIAEoCCJqCg9FeGVjU3RyZWFtRXZlbnQSFQoLc3RhcnRlZF9waWQYASABKA1IABIQCgZzdGRvdXQYAiABKAxIABIQCgZzdGRlcnIYAyABKAxIABITCglleGl0X2NvZGUYBCABKBFIAEIHCgVldmVudCKCAgoWU3RhcnRCYWNrZ3JvdW5kUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgsKA2NtZBgCIAEoCRIMCgRhcmdzGAMgAygJEjwKBGVudnMYBCADKAsyLi5ob3N0YWdlbnQudjEuU3RhcnRCYWNrZ3JvdW5kUmVxdWVzdC5FbnZzRW50cnkSEAoDY3dkGAUgASgJSACIAQESEQoEdXNlchgGIAEoCUgBiAEBEhAKA3RhZxgHIAEoCUgCiAEBGisKCUVudnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgYKBF9jd2RCBwoFX3VzZXJCBgoEX3RhZyIzChdTdGFydEJhY2tncm91bmRSZXNwb25zZRILCgNwaWQYASABKA0SCwoDdGFnGAIgASgJIkIKC1Byb2Nlc3NJbmZvEgsKA3BpZBgBIAEoDRILCgN0YWcYAiABKAkSCwoDY21kGAMgASgJEgwKBGFyZ3MYBCADKAkiKgoUTGlzdFByb2Nlc3Nlc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSJFChVMaXN0UHJvY2Vzc2VzUmVzcG9uc2USLAoJcHJvY2Vzc2VzGAEgAygLMhkuaG9zdGFnZW50LnYxLlByb2Nlc3NJbmZvIjsKD1Byb2Nlc3NTZWxlY3RvchINCgNwaWQYASABKA1IABINCgN0YWcYAiABKAlIAEIKCghzZWxlY3RvciJoChJLaWxsUHJvY2Vzc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIuCgdwcm9jZXNzGAIgASgLMh0uaG9zdGFnZW50LnYxLlByb2Nlc3NTZWxlY3RvchIOCgZzaWduYWwYAyABKAkiFQoTS2lsbFByb2Nlc3NSZXNwb25zZSJbChVDb25uZWN0UHJvY2Vzc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIuCgdwcm9jZXNzGAIgASgLMh0uaG9zdGFnZW50LnYxLlByb2Nlc3NTZWxlY3RvciKSAgoQUHR5QXR0YWNoUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEhAKA3RhZxgCIAEoCUgAiAEBEgsKA2NtZBgDIAEoCRIMCgRhcmdzGAQgAygJEgwKBGNvbHMYBSABKA0SDAoEcm93cxgGIAEoDRI2CgRlbnZzGAcgAygLMiguaG9zdGFnZW50LnYxLlB0eUF0dGFjaFJlcXVlc3QuRW52c0VudHJ5EhAKA2N3ZBgIIAEoCUgBiAEBEhEKBHVzZXIYCSABKAlIAogBARorCglFbnZzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRfdGFnQgYKBF9jd2RCBwoFX3VzZXIikgEKCFB0eUV2ZW50EjEKB3N0YXJ0ZWQYASABKAsyHi5ob3N0YWdlbnQudjEuUHR5RXZlbnQuU3RhcnRlZEgAEhAKBm91dHB1dBgCIAEoDEgAEhMKCWV4aXRfY29kZRgDIAEoEUgAGiMKB1N0YXJ0ZWQSCwoDcGlkGAEgASgNEgsKA3RhZxgCIAEoCUIHCgVldmVudCJEChNQdHlTZW5kSW5wdXRSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSCwoDdGFnGAIgASgJEgwKBGRhdGEYAyABKAwiFgoUUHR5U2VuZElucHV0UmVzcG9uc2UiTwoQUHR5UmVzaXplUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgsKA3RhZxgCIAEoCRIMCgRjb2xzGAMgASgNEgwKBHJvd3MYBCABKA0iEwoRUHR5UmVzaXplUmVzcG9uc2UiMQoOUHR5S2lsbFJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRILCgN0YWcYAiABKAkiEQoPUHR5S2lsbFJlc3BvbnNlIqwBChBXcml0ZUZpbGVSZXF1ZXN0EjcKBmhlYWRlchgBIAEoCzIlLmhvc3RhZ2VudC52MS5Xcml0ZUZpbGVSZXF1ZXN0LkhlYWRlckgAEg8KBWNodW5rGAIgASgMSAAaRgoGSGVhZGVyEhIKCmNhcHN1bGVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIRCgR1c2VyGAMgASgJSACIAQFCBwoFX3VzZXJCBgoEcGFydCIvChFXcml0ZUZpbGVSZXNwb25zZRIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQiTwoPUmVhZEZpbGVSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIRCgR1c2VyGAMgASgJSACIAQFCBwoFX3VzZXIiIQoQUmVhZEZpbGVSZXNwb25zZRINCgVjaHVuaxgBIAEoDCJ3CghEaXJFbnRyeRIMCgRuYW1lGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEdHlwZRgDIAEoCRIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SDQoFb3duZXIYBiABKAkSFgoObW9kaWZpZWRfYXRfbXMYByABKAMiXQoOTGlzdERpclJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg0KBWRlcHRoGAMgASgNEhEKBHVzZXIYBCABKAlIAIgBAUIHCgVfdXNlciI6Cg9MaXN0RGlyUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmhvc3RhZ2VudC52MS5EaXJFbnRyeSJOCg5NYWtlRGlyUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyIjgKD01ha2VEaXJSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIWLmhvc3RhZ2VudC52MS5EaXJFbnRyeSJRChFSZW1vdmVQYXRoUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyIhQKElJlbW92ZVBhdGhSZXNwb25zZSKRAQoLTWV0cmljUG9pbnQSDQoFdHNfbXMYASABKAMSDwoHY3B1X3BjdBgCIAEoARIWCg5tZW1fdXNlZF9ieXRlcxgDIAEoBBIXCg9tZW1fdG90YWxfYnl0ZXMYBCABKAQSFwoPZGlza191c2VkX2J5dGVzGAUgASgEEhgKEGRpc2tfdG90YWxfYnl0ZXMYBiABKAQiNgoRR2V0TWV0cmljc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCSI/ChJHZXRNZXRyaWNzUmVzcG9uc2USKQoGcG9pbnRzGAEgAygLMhkuaG9zdGFnZW50LnYxLk1ldHJpY1BvaW50IkkKDFBhdXNlUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy5ob3N0YWdlbnQudjEuUGF1c2VLaW5kIjcKDVBhdXNlUmVzcG9uc2USJgoHY2Fwc3VsZRgBIAEoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlIiMKDVJlc3VtZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSI4Cg5SZXN1bWVSZXNwb25zZRImCgdjYXBzdWxlGAEgASgLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUqWQoJUGF1c2VLaW5kEhoKFlBBVVNFX0tJTkRfVU5TUEVDSUZJRUQQABIVChFQQVVTRV9LSU5EX01FTU9SWRABEhkKFVBBVVNFX0tJTkRfRklMRVNZU1RFTRACKo8CCg1DYXBzdWxlU3RhdHVzEh4KGkNBUFNVTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXQ0FQU1VMRV9TVEFUVVNfU1RBUlRJTkcQARIaChZDQVBTVUxFX1NUQVRVU19SVU5OSU5HEAISGgoWQ0FQU1VMRV9TVEFUVVNfUEFVU0lORxADEhkKFUNBUFNVTEVfU1RBVFVTX1BBVVNFRBAEEhsKF0NBUFNVTEVfU1RBVFVTX1JFU1VNSU5HEAUSGwoXQ0FQU1VMRV9TVEFUVVNfU1RPUFBJTkcQBhIaChZDQVBTVUxFX1NUQVRVU19TVE9QUEVEEAcSGAoUQ0FQU1VMRV9TVEFUVVNfRVJST1IQCDKXDgoQSG9zdEFnZW50U2VydmljZRJDCgZIZWFsdGgSGy5ob3N0YWdlbnQudjEuSGVhbHRoUmVxdWVzdBocLmhvc3RhZ2VudC52MS5IZWFsdGhSZXNwb25zZRJDCgZDcmVhdGUSGy5ob3N0YWdlbnQudjEuQ3JlYXRlUmVxdWVzdBocLmhvc3RhZ2VudC52MS5DcmVhdGVSZXNwb25zZRJGCgdEZXN0cm95EhwuaG9zdGFnZW50LnYxLkRlc3Ryb3lSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLkRlc3Ryb3lSZXNwb25zZRI6CgNHZXQSGC5ob3N0YWdlbnQudjEuR2V0UmVxdWVzdBoZLmhvc3RhZ2VudC52MS5HZXRSZXNwb25zZRI9CgRMaXN0EhkuaG9zdGFnZW50LnYxLkxpc3RSZXF1ZXN0GhouaG9zdGFnZW50LnYxLkxpc3RSZXNwb25zZRI9CgRQaW5nEhkuaG9zdGFnZW50LnYxLlBpbmdSZXF1ZXN0GhouaG9zdGFnZW50LnYxLlBpbmdSZXNwb25zZRI9CgRFeGVjEhkuaG9zdGFnZW50LnYxLkV4ZWNSZXF1ZXN0GhouaG9zdGFnZW50LnYxLkV4ZWNSZXNwb25zZRJICgpFeGVjU3RyZWFtEhkuaG9zdGFnZW50LnYxLkV4ZWNSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLkV4ZWNTdHJlYW1FdmVudDABEl4KD1N0YXJ0QmFja2dyb3VuZBIkLmhvc3RhZ2VudC52MS5TdGFydEJhY2tncm91bmRSZXF1ZXN0GiUuaG9zdGFnZW50LnYxLlN0YXJ0QmFja2dyb3VuZFJlc3BvbnNlElgKDUxpc3RQcm9jZXNzZXMSIi5ob3N0YWdlbnQudjEuTGlzdFByb2Nlc3Nlc1JlcXVlc3QaIy5ob3N0YWdlbnQudjEuTGlzdFByb2Nlc3Nlc1Jlc3BvbnNlElIKC0tpbGxQcm9jZXNzEiAuaG9zdGFnZW50LnYxLktpbGxQcm9jZXNzUmVxdWVzdBohLmhvc3RhZ2VudC52MS5LaWxsUHJvY2Vzc1Jlc3BvbnNlElYKDkNvbm5lY3RQcm9jZXNzEiMuaG9zdGFnZW50LnYxLkNvbm5lY3RQcm9jZXNzUmVxdWVzdBodLmhvc3RhZ2VudC52MS5FeGVjU3RyZWFtRXZlbnQwARJFCglQdHlBdHRhY2gSHi5ob3N0YWdlbnQudjEuUHR5QXR0YWNoUmVxdWVzdBoWLmhvc3RhZ2VudC52MS5QdHlFdmVudDABElUKDFB0eVNlbmRJbnB1dBIhLmhvc3RhZ2VudC52MS5QdHlTZW5kSW5wdXRSZXF1ZXN0GiIuaG9zdGFnZW50LnYxLlB0eVNlbmRJbnB1dFJlc3BvbnNlEkwKCVB0eVJlc2l6ZRIeLmhvc3RhZ2VudC52MS5QdHlSZXNpemVSZXF1ZXN0Gh8uaG9zdGFnZW50LnYxLlB0eVJlc2l6ZVJlc3BvbnNlEkYKB1B0eUtpbGwSHC5ob3N0YWdlbnQudjEuUHR5S2lsbFJlcXVlc3QaHS5ob3N0YWdlbnQudjEuUHR5S2lsbFJlc3BvbnNlEk4KCVdyaXRlRmlsZRIeLmhvc3RhZ2VudC52MS5Xcml0ZUZpbGVSZXF1ZXN0Gh8uaG9zdGFnZW50LnYxLldyaXRlRmlsZVJlc3BvbnNlKAESSwoIUmVhZEZpbGUSHS5ob3N0YWdlbnQudjEuUmVhZEZpbGVSZXF1ZXN0Gh4uaG9zdGFnZW50LnYxLlJlYWRGaWxlUmVzcG9uc2UwARJGCgdMaXN0RGlyEhwuaG9zdGFnZW50LnYxLkxpc3REaXJSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLkxpc3REaXJSZXNwb25zZRJGCgdNYWtlRGlyEhwuaG9zdGFnZW50LnYxLk1ha2VEaXJSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLk1ha2VEaXJSZXNwb25zZRJPCgpSZW1vdmVQYXRoEh8uaG9zdGFnZW50LnYxLlJlbW92ZVBhdGhSZXF1ZXN0GiAuaG9zdGFnZW50LnYxLlJlbW92ZVBhdGhSZXNwb25zZRJPCgpHZXRNZXRyaWNzEh8uaG9zdGFnZW50LnYxLkdldE1ldHJpY3NSZXF1ZXN0GiAuaG9zdGFnZW50LnYxLkdldE1ldHJpY3NSZXNwb25zZRJACgVQYXVzZRIaLmhvc3RhZ2VudC52MS5QYXVzZVJlcXVlc3QaGy5ob3N0YWdlbnQudjEuUGF1c2VSZXNwb25zZRJDCgZSZXN1bWUSGy5ob3N0YWdlbnQudjEuUmVzdW1lUmVxdWVzdBocLmhvc3RhZ2VudC52MS5SZXN1bWVSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Chxob3N0YWdlbnQvdjEvaG9zdGFnZW50LnByb3RvEgxob3N0YWdlbnQudjEiDwoNSGVhbHRoUmVxdWVzdCLPAQoOSGVhbHRoUmVzcG9uc2USDwoHaG9zdF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSEAoIY2Fwc3VsZXMYBCABKA0SEwoLdmNwdXNfdG90YWwYBSABKA0SGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAYgASgEEhkKEW1lbW9yeV9mcmVlX2J5dGVzGAcgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgIIAEoBBITCgtjZ3JvdXBfbW9kZRgJIAEoCSLLAwoHQ2Fwc3VsZRIKCgJpZBgBIAEoCRIrCgZzdGF0dXMYAiABKA4yGy5ob3N0YWdlbnQudjEuQ2Fwc3VsZVN0YXR1cxIQCgh0ZW1wbGF0ZRgDIAEoCRINCgV2Y3B1cxgEIAEoARIRCgltZW1vcnlfbWIYBSABKA0SFAoMZGlza19zaXplX21iGAYgASgNEg8KB2FkZHJlc3MYByABKAkSFQoNY3JlYXRlZF9hdF9tcxgIIAEoAxIVCg1leHBpcmVzX2F0X21zGAkgASgDEjUKCG1ldGFkYXRhGAogAygLMiMuaG9zdGFnZW50LnYxLkNhcHN1bGUuTWV0YWRhdGFFbnRyeRINCgVlcnJvchgLIAEoCRIWCg5mcm9tX3dhcm1fcG9vbBgMIAEoCBIUCgxkZWZhdWx0X3VzZXIYDSABKAkSKwoKcGF1c2Vfa2luZBgOIAEoDjIXLmhvc3RhZ2VudC52MS5QYXVzZUtpbmQSFAoMcGF1c2VkX2F0X21zGA8gASgDEhYKDmF1dG9fcGF1c2Vfc2VjGBAgASgNGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLZAwoNQ3JlYXRlUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEhAKCHRlbXBsYXRlGAIgASgJEg0KBXZjcHVzGAMgASgBEhEKCW1lbW9yeV9tYhgEIAEoDRIUCgxkaXNrX3NpemVfbWIYBSABKA0SMwoEZW52cxgGIAMoCzIlLmhvc3RhZ2VudC52MS5DcmVhdGVSZXF1ZXN0LkVudnNFbnRyeRI7CghtZXRhZGF0YRgHIAMoCzIpLmhvc3RhZ2VudC52MS5DcmVhdGVSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSFAoMbGlmZXRpbWVfc2VjGAggASgNEhMKBmVncmVzcxgJIAEoCEgAiAEBEhkKDGRlZmF1bHRfdXNlchgKIAEoCUgBiAEBEhQKB3dvcmtkaXIYCyABKAlIAogBARIWCg5hdXRvX3BhdXNlX3NlYxgMIAEoDRorCglFbnZzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCQoHX2VncmVzc0IPCg1fZGVmYXVsdF91c2VyQgoKCF93b3JrZGlyIlMKDkNyZWF0ZVJlc3BvbnNlEiYKB2NhcHN1bGUYASABKAsyFS5ob3N0YWdlbnQudjEuQ2Fwc3VsZRIZChFlbnZkX2FjY2Vzc190b2tlbhgCIAEoCSIkCg5EZXN0cm95UmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJIhEKD0Rlc3Ryb3lSZXNwb25zZSIgCgpHZXRSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkiNQoLR2V0UmVzcG9uc2USJgoHY2Fwc3VsZRgBIAEoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlIg0KC0xpc3RSZXF1ZXN0IjcKDExpc3RSZXNwb25zZRInCghjYXBzdWxlcxgBIAMoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlIiEKC1BpbmdSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkiHwoMUGluZ1Jlc3BvbnNlEg8KB2hlYWx0aHkYASABKAgihQIKC0V4ZWNSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSCwoDY21kGAIgASgJEgwKBGFyZ3MYAyADKAkSMQoEZW52cxgEIAMoCzIjLmhvc3RhZ2VudC52MS5FeGVjUmVxdWVzdC5FbnZzRW50cnkSEAoDY3dkGAUgASgJSACIAQESEQoEdXNlchgGIAEoCUgBiAEBEhMKC3RpbWVvdXRfc2VjGAcgASgNEhIKBXN0ZGluGAggASgMSAKIAQEaKwoJRW52c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEX2N3ZEIHCgVfdXNlckIICgZfc3RkaW4iaQoMRXhlY1Jlc3BvbnNlEg4KBnN0ZG91dBgBIAEoDBIOCgZzdGRlcnIYAiABKAwSEQoJZXhpdF9jb2RlGAMgASgREhMKC2R1cmF0aW9uX21zGAQgASgNEhEKCXRpbWVkX291dBgFIAEoCCJqCg9FeGVjU3RyZWFtRXZlbnQSFQoLc3RhcnRlZF9waWQYASABKA1IABIQCgZzdGRvdXQYAiABKAxIABIQCgZzdGRlcnIYAyABKAxIABITCglleGl0X2NvZGUYBCABKBFIAEIHCgVldmVudCKCAgoWU3RhcnRCYWNrZ3JvdW5kUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgsKA2NtZBgCIAEoCRIMCgRhcmdzGAMgAygJEjwKBGVudnMYBCADKAsyLi5ob3N0YWdlbnQudjEuU3RhcnRCYWNrZ3JvdW5kUmVxdWVzdC5FbnZzRW50cnkSEAoDY3dkGAUgASgJSACIAQESEQoEdXNlchgGIAEoCUgBiAEBEhAKA3RhZxgHIAEoCUgCiAEBGisKCUVudnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgYKBF9jd2RCBwoFX3VzZXJCBgoEX3RhZyIzChdTdGFydEJhY2tncm91bmRSZXNwb25zZRILCgNwaWQYASABKA0SCwoDdGFnGAIgASgJIkIKC1Byb2Nlc3NJbmZvEgsKA3BpZBgBIAEoDRILCgN0YWcYAiABKAkSCwoDY21kGAMgASgJEgwKBGFyZ3MYBCADKAkiKgoUTGlzdFByb2Nlc3Nlc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSJFChVMaXN0UHJvY2Vzc2VzUmVzcG9uc2USLAoJcHJvY2Vzc2VzGAEgAygLMhkuaG9zdGFnZW50LnYxLlByb2Nlc3NJbmZvIjsKD1Byb2Nlc3NTZWxlY3RvchINCgNwaWQYASABKA1IABINCgN0YWcYAiABKAlIAEIKCghzZWxlY3RvciJoChJLaWxsUHJvY2Vzc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIuCgdwcm9jZXNzGAIgASgLMh0uaG9zdGFnZW50LnYxLlByb2Nlc3NTZWxlY3RvchIOCgZzaWduYWwYAyABKAkiFQoTS2lsbFByb2Nlc3NSZXNwb25zZSJbChVDb25uZWN0UHJvY2Vzc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIuCgdwcm9jZXNzGAIgASgLMh0uaG9zdGFnZW50LnYxLlByb2Nlc3NTZWxlY3RvciKSAgoQUHR5QXR0YWNoUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEhAKA3RhZxgCIAEoCUgAiAEBEgsKA2NtZBgDIAEoCRIMCgRhcmdzGAQgAygJEgwKBGNvbHMYBSABKA0SDAoEcm93cxgGIAEoDRI2CgRlbnZzGAcgAygLMiguaG9zdGFnZW50LnYxLlB0eUF0dGFjaFJlcXVlc3QuRW52c0VudHJ5EhAKA2N3ZBgIIAEoCUgBiAEBEhEKBHVzZXIYCSABKAlIAogBARorCglFbnZzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRfdGFnQgYKBF9jd2RCBwoFX3VzZXIikgEKCFB0eUV2ZW50EjEKB3N0YXJ0ZWQYASABKAsyHi5ob3N0YWdlbnQudjEuUHR5RXZlbnQuU3RhcnRlZEgAEhAKBm91dHB1dBgCIAEoDEgAEhMKCWV4aXRfY29kZRgDIAEoEUgAGiMKB1N0YXJ0ZWQSCwoDcGlkGAEgASgNEgsKA3RhZxgCIAEoCUIHCgVldmVudCJEChNQdHlTZW5kSW5wdXRSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSCwoDdGFnGAIgASgJEgwKBGRhdGEYAyABKAwiFgoUUHR5U2VuZElucHV0UmVzcG9uc2UiTwoQUHR5UmVzaXplUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgsKA3RhZxgCIAEoCRIMCgRjb2xzGAMgASgNEgwKBHJvd3MYBCABKA0iEwoRUHR5UmVzaXplUmVzcG9uc2UiMQoOUHR5S2lsbFJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRILCgN0YWcYAiABKAkiEQoPUHR5S2lsbFJlc3BvbnNlIqwBChBXcml0ZUZpbGVSZXF1ZXN0EjcKBmhlYWRlchgBIAEoCzIlLmhvc3RhZ2VudC52MS5Xcml0ZUZpbGVSZXF1ZXN0LkhlYWRlckgAEg8KBWNodW5rGAIgASgMSAAaRgoGSGVhZGVyEhIKCmNhcHN1bGVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIRCgR1c2VyGAMgASgJSACIAQFCBwoFX3VzZXJCBgoEcGFydCIvChFXcml0ZUZpbGVSZXNwb25zZRIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQiTwoPUmVhZEZpbGVSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIRCgR1c2VyGAMgASgJSACIAQFCBwoFX3VzZXIiIQoQUmVhZEZpbGVSZXNwb25zZRINCgVjaHVuaxgBIAEoDCJ3CghEaXJFbnRyeRIMCgRuYW1lGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEdHlwZRgDIAEoCRIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SDQoFb3duZXIYBiABKAkSFgoObW9kaWZpZWRfYXRfbXMYByABKAMiXQoOTGlzdERpclJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg0KBWRlcHRoGAMgASgNEhEKBHVzZXIYBCABKAlIAIgBAUIHCgVfdXNlciI6Cg9MaXN0RGlyUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmhvc3RhZ2VudC52MS5EaXJFbnRyeSJOCg5NYWtlRGlyUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyIjgKD01ha2VEaXJSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIWLmhvc3RhZ2VudC52MS5EaXJFbnRyeSJRChFSZW1vdmVQYXRoUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyIhQKElJlbW92ZVBhdGhSZXNwb25zZSKRAQoLTWV0cmljUG9pbnQSDQoFdHNfbXMYASABKAMSDwoHY3B1X3BjdBgCIAEoARIWCg5tZW1fdXNlZF9ieXRlcxgDIAEoBBIXCg9tZW1fdG90YWxfYnl0ZXMYBCABKAQSFwoPZGlza191c2VkX2J5dGVzGAUgASgEEhgKEGRpc2tfdG90YWxfYnl0ZXMYBiABKAQiNgoRR2V0TWV0cmljc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCSI/ChJHZXRNZXRyaWNzUmVzcG9uc2USKQoGcG9pbnRzGAEgAygLMhkuaG9zdGFnZW50LnYxLk1ldHJpY1BvaW50IkkKDFBhdXNlUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy5ob3N0YWdlbnQudjEuUGF1c2VLaW5kIjcKDVBhdXNlUmVzcG9uc2USJgoHY2Fwc3VsZRgBIAEoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlIiMKDVJlc3VtZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSI4Cg5SZXN1bWVSZXNwb25zZRImCgdjYXBzdWxlGAEgASgLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUigwIKCFRlbXBsYXRlEgwKBG5hbWUYASABKAkSKAoEa2luZBgCIAEoDjIaLmhvc3RhZ2VudC52MS5UZW1wbGF0ZUtpbmQSEgoKc2l6ZV9ieXRlcxgDIAEoBBIUCgxtZW1vcnlfYnl0ZXMYBCABKAQSGQoRc291cmNlX2NhcHN1bGVfaWQYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoAxIVCg1iYXNlX3RlbXBsYXRlGAcgASgJEhQKDGRlZmF1bHRfdXNlchgIIAEoCRINCgV2Y3B1cxgJIAEoARIRCgltZW1vcnlfbWIYCiABKA0SFAoMZGlza19zaXplX21iGAsgASgNIkYKD1NuYXBzaG90UmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJb3ZlcndyaXRlGAMgASgIIjwKEFNuYXBzaG90UmVzcG9uc2USKAoIdGVtcGxhdGUYASABKAsyFi5ob3N0YWdlbnQudjEuVGVtcGxhdGUiFgoUTGlzdFRlbXBsYXRlc1JlcXVlc3QiQgoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEikKCXRlbXBsYXRlcxgBIAMoCzIWLmhvc3RhZ2VudC52MS5UZW1wbGF0ZSIlChVEZWxldGVUZW1wbGF0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlKlkKCVBhdXNlS2luZBIaChZQQVVTRV9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRUEFVU0VfS0lORF9NRU1PUlkQARIZChVQQVVTRV9LSU5EX0ZJTEVTWVNURU0QAiqPAgoNQ2Fwc3VsZVN0YXR1cxIeChpDQVBTVUxFX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0NBUFNVTEVfU1RBVFVTX1NUQVJUSU5HEAESGgoWQ0FQU1VMRV9TVEFUVVNfUlVOTklORxACEhoKFkNBUFNVTEVfU1RBVFVTX1BBVVNJTkcQAxIZChVDQVBTVUxFX1NUQVRVU19QQVVTRUQQBBIbChdDQVBTVUxFX1NUQVRVU19SRVNVTUlORxAFEhsKF0NBUFNVTEVfU1RBVFVTX1NUT1BQSU5HEAYSGgoWQ0FQU1VMRV9TVEFUVVNfU1RPUFBFRBAHEhgKFENBUFNVTEVfU1RBVFVTX0VSUk9SEAgqYQoMVGVtcGxhdGVLaW5kEh0KGVRFTVBMQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIWChJURU1QTEFURV9LSU5EX0JBU0UQARIaChZURU1QTEFURV9LSU5EX1NOQVBTSE9UEAIymRAKEEhvc3RBZ2VudFNlcnZpY2USQwoGSGVhbHRoEhsuaG9zdGFnZW50LnYxLkhlYWx0aFJlcXVlc3QaHC5ob3N0YWdlbnQudjEuSGVhbHRoUmVzcG9uc2USQwoGQ3JlYXRlEhsuaG9zdGFnZW50LnYxLkNyZWF0ZVJlcXVlc3QaHC5ob3N0YWdlbnQudjEuQ3JlYXRlUmVzcG9uc2USRgoHRGVzdHJveRIcLmhvc3RhZ2VudC52MS5EZXN0cm95UmVxdWVzdBodLmhvc3RhZ2VudC52MS5EZXN0cm95UmVzcG9uc2USOgoDR2V0EhguaG9zdGFnZW50LnYxLkdldFJlcXVlc3QaGS5ob3N0YWdlbnQudjEuR2V0UmVzcG9uc2USPQoETGlzdBIZLmhvc3RhZ2VudC52MS5MaXN0UmVxdWVzdBoaLmhvc3RhZ2VudC52MS5MaXN0UmVzcG9uc2USPQoEUGluZxIZLmhvc3RhZ2VudC52MS5QaW5nUmVxdWVzdBoaLmhvc3RhZ2VudC52MS5QaW5nUmVzcG9uc2USPQoERXhlYxIZLmhvc3RhZ2VudC52MS5FeGVjUmVxdWVzdBoaLmhvc3RhZ2VudC52MS5FeGVjUmVzcG9uc2USSAoKRXhlY1N0cmVhbRIZLmhvc3RhZ2VudC52MS5FeGVjUmVxdWVzdBodLmhvc3RhZ2VudC52MS5FeGVjU3RyZWFtRXZlbnQwARJeCg9TdGFydEJhY2tncm91bmQSJC5ob3N0YWdlbnQudjEuU3RhcnRCYWNrZ3JvdW5kUmVxdWVzdBolLmhvc3RhZ2VudC52MS5TdGFydEJhY2tncm91bmRSZXNwb25zZRJYCg1MaXN0UHJvY2Vzc2VzEiIuaG9zdGFnZW50LnYxLkxpc3RQcm9jZXNzZXNSZXF1ZXN0GiMuaG9zdGFnZW50LnYxLkxpc3RQcm9jZXNzZXNSZXNwb25zZRJSCgtLaWxsUHJvY2VzcxIgLmhvc3RhZ2VudC52MS5LaWxsUHJvY2Vzc1JlcXVlc3QaIS5ob3N0YWdlbnQudjEuS2lsbFByb2Nlc3NSZXNwb25zZRJWCg5Db25uZWN0UHJvY2VzcxIjLmhvc3RhZ2VudC52MS5Db25uZWN0UHJvY2Vzc1JlcXVlc3QaHS5ob3N0YWdlbnQudjEuRXhlY1N0cmVhbUV2ZW50MAESRQoJUHR5QXR0YWNoEh4uaG9zdGFnZW50LnYxLlB0eUF0dGFjaFJlcXVlc3QaFi5ob3N0YWdlbnQudjEuUHR5RXZlbnQwARJVCgxQdHlTZW5kSW5wdXQSIS5ob3N0YWdlbnQudjEuUHR5U2VuZElucHV0UmVxdWVzdBoiLmhvc3RhZ2VudC52MS5QdHlTZW5kSW5wdXRSZXNwb25zZRJMCglQdHlSZXNpemUSHi5ob3N0YWdlbnQudjEuUHR5UmVzaXplUmVxdWVzdBofLmhvc3RhZ2VudC52MS5QdHlSZXNpemVSZXNwb25zZRJGCgdQdHlLaWxsEhwuaG9zdGFnZW50LnYxLlB0eUtpbGxSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLlB0eUtpbGxSZXNwb25zZRJOCglXcml0ZUZpbGUSHi5ob3N0YWdlbnQudjEuV3JpdGVGaWxlUmVxdWVzdBofLmhvc3RhZ2VudC52MS5Xcml0ZUZpbGVSZXNwb25zZSgBEksKCFJlYWRGaWxlEh0uaG9zdGFnZW50LnYxLlJlYWRGaWxlUmVxdWVzdBoeLmhvc3RhZ2VudC52MS5SZWFkRmlsZVJlc3BvbnNlMAESRgoHTGlzdERpchIcLmhvc3RhZ2VudC52MS5MaXN0RGlyUmVxdWVzdBodLmhvc3RhZ2VudC52MS5MaXN0RGlyUmVzcG9uc2USRgoHTWFrZURpchIcLmhvc3RhZ2VudC52MS5NYWtlRGlyUmVxdWVzdBodLmhvc3RhZ2VudC52MS5NYWtlRGlyUmVzcG9uc2USTwoKUmVtb3ZlUGF0aBIfLmhvc3RhZ2VudC52MS5SZW1vdmVQYXRoUmVxdWVzdBogLmhvc3RhZ2VudC52MS5SZW1vdmVQYXRoUmVzcG9uc2USTwoKR2V0TWV0cmljcxIfLmhvc3RhZ2VudC52MS5HZXRNZXRyaWNzUmVxdWVzdBogLmhvc3RhZ2VudC52MS5HZXRNZXRyaWNzUmVzcG9uc2USQAoFUGF1c2USGi5ob3N0YWdlbnQudjEuUGF1c2VSZXF1ZXN0GhsuaG9zdGFnZW50LnYxLlBhdXNlUmVzcG9uc2USQwoGUmVzdW1lEhsuaG9zdGFnZW50LnYxLlJlc3VtZVJlcXVlc3QaHC5ob3N0YWdlbnQudjEuUmVzdW1lUmVzcG9uc2USSQoIU25hcHNob3QSHS5ob3N0YWdlbnQudjEuU25hcHNob3RSZXF1ZXN0Gh4uaG9zdGFnZW50LnYxLlNuYXBzaG90UmVzcG9uc2USWAoNTGlzdFRlbXBsYXRlcxIiLmhvc3RhZ2VudC52MS5MaXN0VGVtcGxhdGVzUmVxdWVzdBojLmhvc3RhZ2VudC52MS5MaXN0VGVtcGxhdGVzUmVzcG9uc2USWwoORGVsZXRlVGVtcGxhdGUSIy5ob3N0YWdlbnQudjEuRGVsZXRlVGVtcGxhdGVSZXF1ZXN0GiQuaG9zdGFnZW50LnYxLkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message hostagent.v1.HealthRequest
@@ -200,22 +200,30 @@ export type CreateRequest = Message<"hostagent.v1.CreateRequest"> & {
   capsuleId: string;
 
   /**
+   * A base template (boot) or a snapshot template (continue from its memory). Empty: minimal.
+   *
    * @generated from field: string template = 2;
    */
   template: string;
 
   /**
+   * 0 = the default: 1 for a base template, the snapshot's for a snapshot template.
+   *
    * @generated from field: double vcpus = 3;
    */
   vcpus: number;
 
   /**
+   * 0 = the default: 512 for a base template, the snapshot's for a snapshot template (which
+   * is also the least a capsule from it may have).
+   *
    * @generated from field: uint32 memory_mb = 4;
    */
   memoryMb: number;
 
   /**
-   * 0 = WRENN_DEFAULT_ROOTFS_SIZE (never smaller than the template).
+   * 0 = WRENN_DEFAULT_ROOTFS_SIZE (never smaller than the template). A capsule from a
+   * snapshot template has the snapshot's disk size; a larger request is refused.
    *
    * @generated from field: uint32 disk_size_mb = 5;
    */
@@ -1483,6 +1491,192 @@ export const ResumeResponseSchema: GenMessage<ResumeResponse> = /*@__PURE__*/
   messageDesc(file_hostagent_v1_hostagent, 50);
 
 /**
+ * @generated from message hostagent.v1.Template
+ */
+export type Template = Message<"hostagent.v1.Template"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: hostagent.v1.TemplateKind kind = 2;
+   */
+  kind: TemplateKind;
+
+  /**
+   * Bytes the template occupies on this host: the layer (base), or the disk copy plus the
+   * memory image (snapshot).
+   *
+   * @generated from field: uint64 size_bytes = 3;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * Bytes of the memory image (snapshot templates; 0 for base templates).
+   *
+   * @generated from field: uint64 memory_bytes = 4;
+   */
+  memoryBytes: bigint;
+
+  /**
+   * The capsule the snapshot was taken of (snapshot templates).
+   *
+   * @generated from field: string source_capsule_id = 5;
+   */
+  sourceCapsuleId: string;
+
+  /**
+   * @generated from field: int64 created_at_ms = 6;
+   */
+  createdAtMs: bigint;
+
+  /**
+   * The base template under the snapshot's disk layer (snapshot templates).
+   *
+   * @generated from field: string base_template = 7;
+   */
+  baseTemplate: string;
+
+  /**
+   * @generated from field: string default_user = 8;
+   */
+  defaultUser: string;
+
+  /**
+   * Resources a capsule from the snapshot gets by default (and at least its memory).
+   *
+   * @generated from field: double vcpus = 9;
+   */
+  vcpus: number;
+
+  /**
+   * @generated from field: uint32 memory_mb = 10;
+   */
+  memoryMb: number;
+
+  /**
+   * @generated from field: uint32 disk_size_mb = 11;
+   */
+  diskSizeMb: number;
+};
+
+/**
+ * Describes the message hostagent.v1.Template.
+ * Use `create(TemplateSchema)` to create a new message.
+ */
+export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 51);
+
+/**
+ * @generated from message hostagent.v1.SnapshotRequest
+ */
+export type SnapshotRequest = Message<"hostagent.v1.SnapshotRequest"> & {
+  /**
+   * @generated from field: string capsule_id = 1;
+   */
+  capsuleId: string;
+
+  /**
+   * Template name: 1-63 of a-z 0-9 . _ - (starting with a letter or digit). Empty: generated.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Replace a snapshot template of that name (never a base template).
+   *
+   * @generated from field: bool overwrite = 3;
+   */
+  overwrite: boolean;
+};
+
+/**
+ * Describes the message hostagent.v1.SnapshotRequest.
+ * Use `create(SnapshotRequestSchema)` to create a new message.
+ */
+export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 52);
+
+/**
+ * @generated from message hostagent.v1.SnapshotResponse
+ */
+export type SnapshotResponse = Message<"hostagent.v1.SnapshotResponse"> & {
+  /**
+   * @generated from field: hostagent.v1.Template template = 1;
+   */
+  template?: Template | undefined;
+};
+
+/**
+ * Describes the message hostagent.v1.SnapshotResponse.
+ * Use `create(SnapshotResponseSchema)` to create a new message.
+ */
+export const SnapshotResponseSchema: GenMessage<SnapshotResponse> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 53);
+
+/**
+ * @generated from message hostagent.v1.ListTemplatesRequest
+ */
+export type ListTemplatesRequest = Message<"hostagent.v1.ListTemplatesRequest"> & {
+};
+
+/**
+ * Describes the message hostagent.v1.ListTemplatesRequest.
+ * Use `create(ListTemplatesRequestSchema)` to create a new message.
+ */
+export const ListTemplatesRequestSchema: GenMessage<ListTemplatesRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 54);
+
+/**
+ * @generated from message hostagent.v1.ListTemplatesResponse
+ */
+export type ListTemplatesResponse = Message<"hostagent.v1.ListTemplatesResponse"> & {
+  /**
+   * @generated from field: repeated hostagent.v1.Template templates = 1;
+   */
+  templates: Template[];
+};
+
+/**
+ * Describes the message hostagent.v1.ListTemplatesResponse.
+ * Use `create(ListTemplatesResponseSchema)` to create a new message.
+ */
+export const ListTemplatesResponseSchema: GenMessage<ListTemplatesResponse> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 55);
+
+/**
+ * @generated from message hostagent.v1.DeleteTemplateRequest
+ */
+export type DeleteTemplateRequest = Message<"hostagent.v1.DeleteTemplateRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message hostagent.v1.DeleteTemplateRequest.
+ * Use `create(DeleteTemplateRequestSchema)` to create a new message.
+ */
+export const DeleteTemplateRequestSchema: GenMessage<DeleteTemplateRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 56);
+
+/**
+ * @generated from message hostagent.v1.DeleteTemplateResponse
+ */
+export type DeleteTemplateResponse = Message<"hostagent.v1.DeleteTemplateResponse"> & {
+};
+
+/**
+ * Describes the message hostagent.v1.DeleteTemplateResponse.
+ * Use `create(DeleteTemplateResponseSchema)` to create a new message.
+ */
+export const DeleteTemplateResponseSchema: GenMessage<DeleteTemplateResponse> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 57);
+
+/**
  * What a pause kept: everything (memory) or only the disk (filesystem).
  *
  * @generated from enum hostagent.v1.PauseKind
@@ -1565,6 +1759,36 @@ export enum CapsuleStatus {
  */
 export const CapsuleStatusSchema: GenEnum<CapsuleStatus> = /*@__PURE__*/
   enumDesc(file_hostagent_v1_hostagent, 1);
+
+/**
+ * @generated from enum hostagent.v1.TemplateKind
+ */
+export enum TemplateKind {
+  /**
+   * @generated from enum value: TEMPLATE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A root filesystem layer (built or imported): capsules boot from it.
+   *
+   * @generated from enum value: TEMPLATE_KIND_BASE = 1;
+   */
+  BASE = 1,
+
+  /**
+   * A running capsule saved with its memory: capsules continue from it.
+   *
+   * @generated from enum value: TEMPLATE_KIND_SNAPSHOT = 2;
+   */
+  SNAPSHOT = 2,
+}
+
+/**
+ * Describes the enum hostagent.v1.TemplateKind.
+ */
+export const TemplateKindSchema: GenEnum<TemplateKind> = /*@__PURE__*/
+  enumDesc(file_hostagent_v1_hostagent, 2);
 
 /**
  * @generated from service hostagent.v1.HostAgentService
@@ -1783,6 +2007,42 @@ export const HostAgentService: GenService<{
     methodKind: "unary";
     input: typeof ResumeRequestSchema;
     output: typeof ResumeResponseSchema;
+  },
+  /**
+   * Saves a running capsule, memory included, as a snapshot template named `name`; the
+   * capsule keeps running (its processes are frozen for the dump and the disk copy, then
+   * continue; its envd streams end, its TCP connections stay). Create with
+   * `template = name` starts capsules from that moment, each with its own copy of the
+   * disk, its own address and id, and the connections of the original closed.
+   * A name that exists fails with already_exists unless `overwrite`.
+   *
+   * @generated from rpc hostagent.v1.HostAgentService.Snapshot
+   */
+  snapshot: {
+    methodKind: "unary";
+    input: typeof SnapshotRequestSchema;
+    output: typeof SnapshotResponseSchema;
+  },
+  /**
+   * Base templates and snapshot templates of this host.
+   *
+   * @generated from rpc hostagent.v1.HostAgentService.ListTemplates
+   */
+  listTemplates: {
+    methodKind: "unary";
+    input: typeof ListTemplatesRequestSchema;
+    output: typeof ListTemplatesResponseSchema;
+  },
+  /**
+   * Deletes a snapshot template. Refused (failed_precondition) while capsules are being
+   * created from it; capsules created from it before are not affected.
+   *
+   * @generated from rpc hostagent.v1.HostAgentService.DeleteTemplate
+   */
+  deleteTemplate: {
+    methodKind: "unary";
+    input: typeof DeleteTemplateRequestSchema;
+    output: typeof DeleteTemplateResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hostagent_v1_hostagent, 0);

@@ -1,0 +1,126 @@
+/**
+ * Starting a capsule from a snapshot template (status `starting`, already holding its own
+ * network slot): its own copy of the template's disk, mounted over the template's base
+ * layer; the template's memory restored into a new sandbox (new id, new cgroup), with
+ *  - the veth plumbed at the new capsule's address while CRIU waits between namespaces and
+ *    processes (the netns comes back from the image with only `lo`),
+ *  - the connections of the original closed (CRIU tcp-close),
+ *  - the new capsule's hostname;
+ * then envd /init with the new id, token, envs and metadata (E3: it re-reads them, closes
+ * the connections from before the snapshot and restarts its port scanner).
+ *
+ * The image is shared by every capsule made from the template and only read; each restore
+ * writes its logs and sockets into its own capsule dir. Every step registers its undo first:
+ * a failure leaves nothing behind, the record included.
+ */
+import { join } from 'node:path';
+import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
+import { EnvdClient } from '../../infra/envd/envd-client.js';
+import type { NetworkSlot } from '../../infra/net/network.js';
+import type { TemplateInfo } from '../../infra/rootfs/layers.js';
+import type { RestoreOptions, RestoredSandbox } from '../../infra/runtime/runtime.js';
+import type { CapsuleRecord } from '../capsule-record.js';
+import { restoreNetwork } from '../pause/restore-network.js';
+import { initBody } from '../pause/revival.js';
+import type { SnapshotDeps, SnapshotTemplateMetadata } from './snapshot-template-types.js';
+
+/** Where a template's files are. */
+export interface SnapshotSource {
+  meta: SnapshotTemplateMetadata;
+  memoryDir: string;
+  diskImage: string;
+  /** Its base template (the overlay's lower layer). */
+  base: TemplateInfo;
+}
+
+export interface LaunchedFromSnapshot {
+  envd: EnvdClient;
+  lazy: boolean;
+}
+
+/** Subdirectory of the capsule dir where its restore writes CRIU's logs and sockets. */
+export const RESTORE_WORK_DIR = 'criu-restore';
+
+/**
+ * Resolves with envd initialised; rejects having undone everything. `onRestored` receives
+ * the restore's `pagesLoaded` as soon as the sandbox exists (the image must stay until it
+ * settles, also when a later step fails).
+ */
+export async function launchFromSnapshot(
+  deps: SnapshotDeps,
+  record: CapsuleRecord,
+  source: SnapshotSource,
+  slot: NetworkSlot,
+  onRestored: (pagesLoaded: Promise<void>) => void,
+  signal?: AbortSignal,
+): Promise<LaunchedFromSnapshot> {
+  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, template: source.meta.name });
+  const started = Date.now();
+  const phases: Record<string, number> = {};
+  let t = Date.now();
+  const mark = (phase: string) => {
+    phases[phase] = Date.now() - t;
+    t = Date.now();
+  };
+  const undo = new DisposableStack();
+  let lazy = false;
+  try {
+    await deps.saveRecord(record);
+    undo.defer(() => deps.removeRecord(record.runtimeId));
+    const capsuleDir = deps.capsuleDir(record.runtimeId);
+    undo.defer(() => deps.rootfs.remove(capsuleDir));
+    await deps.prepareBundle(record.runtimeId);
+    await deps.disk.adopt(source.diskImage, capsuleDir, signal);
+    const rootfs = await deps.rootfs.mountExisting({ capsuleDir, template: source.base, ...(signal ? { signal } : {}) });
+    await deps.writeIdentity(rootfs.mergedDir, hostnameOf(record));
+    mark('diskMs');
+
+    undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
+    let network = restoreNetwork(deps, slot, record, signal);
+    undo.defer(() => network.release());
+    const spec = deps.sandboxSpec(record, rootfs.mergedDir);
+    const restoreOpts = (lazyPages: boolean): RestoreOptions => ({
+      imageDir: source.memoryDir,
+      workDir: join(capsuleDir, RESTORE_WORK_DIR),
+      tcpClose: true,
+      lazyPages,
+      hostname: hostnameOf(record),
+      onNamespacesReady: (pid) => network.onNamespacesReady(pid),
+      ...(signal ? { signal } : {}),
+    });
+    lazy = deps.support.lazyPages;
+    let restored: RestoredSandbox;
+    try {
+      restored = await deps.runtime.restore(spec, restoreOpts(lazy));
+    } catch (err) {
+      if (!lazy || (isWrennError(err) && (err.code === 'canceled' || err.code === 'deadline_exceeded'))) throw err;
+      log.warn({ err: (err as Error).message }, 'lazy restore failed; restoring eagerly');
+      lazy = false;
+      await network.release();
+      network = restoreNetwork(deps, slot, record, signal);
+      restored = await deps.runtime.restore(spec, restoreOpts(false));
+    }
+    onRestored(restored.pagesLoaded);
+    await network.ready();
+    mark('restoreMs');
+
+    // envd still holds the token of the capsule the snapshot was taken of until this /init.
+    const envd = new EnvdClient(record.address, deps.envdPort, source.meta.envdAccessToken);
+    undo.defer(() => envd.close());
+    await envd.init(initBody(record), signal);
+    mark('initMs');
+    log.info({ ...phases, lazy, address: record.address, durationMs: Date.now() - started }, 'capsule started from snapshot template');
+    return { envd, lazy };
+  } catch (err) {
+    log.warn({ err: (err as Error).message, ...phases, durationMs: Date.now() - started }, 'start from snapshot template failed; undoing');
+    await undo.dispose().catch((cleanupErr: unknown) => log.error({ err: (cleanupErr as Error).message }, 'cleanup after a failed start was incomplete'));
+    if (isWrennError(err)) throw err;
+    throw new WrennError('internal', `capsule ${record.id} failed to start from snapshot template ${source.meta.name}: ${(err as Error).message}`, {
+      capsuleId: record.id,
+    }, { cause: err });
+  }
+}
+
+function hostnameOf(record: CapsuleRecord): string {
+  return record.id.slice(0, 63);
+}
