@@ -11,6 +11,7 @@ import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
 import { agentFor, getTeamCapsule } from '../capsule-access.js';
+import { assertTemplateVisible } from '../snapshots.js';
 import { newId } from '../ids.js';
 import { agentFailure, isCapsuleGone, isUnreachable, reasonOf } from './agent-errors.js';
 import { ALLOWED_FROM, markError, transition } from './status.js';
@@ -52,6 +53,8 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
   const id = newId('cl');
   const log = ctx.logger.child({ capsuleId: id, teamId: actor.teamId });
   const started = Date.now();
+  // Another team's snapshot is indistinguishable from a missing template.
+  await assertTemplateVisible(ctx, actor.teamId, input.template);
   await ctx.db
     .insertInto('capsules')
     .values({
