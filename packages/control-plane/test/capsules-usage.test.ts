@@ -48,8 +48,12 @@ describe('capsules API: stats, usage and the usage worker', () => {
     return r.body.days[0] as { date: string; cpu_minutes: number; ram_mb_minutes: number };
   };
   /** Pretends the capsule's running time up to now started `minutes` ago. */
-  const runFor = (capsuleId: string, minutes: number) =>
-    t.cp.ctx.db.updateTable('capsules').set({ usage_accounted_at: sql`now() - ${sql.lit(minutes)} * interval '1 minute'` as never }).where('id', '=', capsuleId).execute();
+  // Backdates the accounting mark, after letting writes still in flight from the create
+  // settle (on a Postgres pool they can land after the response and reset the mark).
+  const runFor = async (capsuleId: string, minutes: number) => {
+    await new Promise((r) => setTimeout(r, 1000));
+    await t.cp.ctx.db.updateTable('capsules').set({ usage_accounted_at: sql`now() - ${sql.lit(minutes)} * interval '1 minute'` as never }).where('id', '=', capsuleId).execute();
+  };
 
   before(async () => {
     t = await startControlPlane({ withAgent: true, disableWorkers: [...TIMER_WORKERS_OFF_BY_DEFAULT, USAGE_WORKER_NAME] });
