@@ -42,18 +42,24 @@ describe('capsules API: stats, usage and the usage worker', () => {
     created.push(r.body.id);
     return r.body;
   };
+  /**
+   * Usage of yesterday and today, summed: backdated running time near UTC midnight is
+   * split across the two days (see minutesByDay), and the test must not depend on the hour.
+   */
   const usageToday = async (auth = team.apiKey) => {
-    const r = await t.api('GET', `/v1/capsules/usage?from=${today()}&to=${today()}`, { auth });
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const r = await t.api('GET', `/v1/capsules/usage?from=${yesterday}&to=${today()}`, { auth });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    return r.body.days[0] as { date: string; cpu_minutes: number; ram_mb_minutes: number };
+    const days = r.body.days as Array<{ date: string; cpu_minutes: number; ram_mb_minutes: number }>;
+    return {
+      date: today(),
+      cpu_minutes: days.reduce((a, d) => a + d.cpu_minutes, 0),
+      ram_mb_minutes: days.reduce((a, d) => a + d.ram_mb_minutes, 0),
+    };
   };
   /** Pretends the capsule's running time up to now started `minutes` ago. */
-  // Backdates the accounting mark, after letting writes still in flight from the create
-  // settle (on a Postgres pool they can land after the response and reset the mark).
-  const runFor = async (capsuleId: string, minutes: number) => {
-    await new Promise((r) => setTimeout(r, 1000));
-    await t.cp.ctx.db.updateTable('capsules').set({ usage_accounted_at: sql`now() - ${sql.lit(minutes)} * interval '1 minute'` as never }).where('id', '=', capsuleId).execute();
-  };
+  const runFor = (capsuleId: string, minutes: number) =>
+    t.cp.ctx.db.updateTable('capsules').set({ usage_accounted_at: sql`now() - ${sql.lit(minutes)} * interval '1 minute'` as never }).where('id', '=', capsuleId).execute();
 
   before(async () => {
     t = await startControlPlane({ withAgent: true, disableWorkers: [...TIMER_WORKERS_OFF_BY_DEFAULT, USAGE_WORKER_NAME] });
