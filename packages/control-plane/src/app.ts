@@ -8,7 +8,7 @@
  * await cp.listen();
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
@@ -18,6 +18,8 @@ import type { ControlPlaneContext, Worker } from './context.js';
 import { openDatabase } from './db/database.js';
 import { AgentPool } from './infra/agent-pool.js';
 import { JwtIssuer } from './infra/secrets.js';
+import { PrincipalCache } from './infra/principal-cache.js';
+import type { Principal } from './http/plugins/auth.js';
 import { Scheduler } from './domain/scheduler.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes, CONTROL_PLANE_VERSION } from './http/routes/health.js';
@@ -27,6 +29,7 @@ import { installAudit } from './http/plugins/audit.js';
 import { installUpgradeGuard } from './ws/upgrade-guard.js';
 import type { ControlPlaneConfig } from './start/config.js';
 import { capsuleUsageWorker } from './domain/capsules/usage-worker.js';
+import { capsuleActivity } from './domain/capsules/activity.js';
 import { hostLivenessWorker } from './workers/host-liveness.js';
 import { reconcilerWorker } from './workers/reconciler.js';
 
@@ -73,13 +76,13 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     jwt: new JwtIssuer(config.jwtSecret, config.jwtTtlSec),
     agents: new AgentPool(config.agentTimeoutMs),
     scheduler: new Scheduler(database.db),
+    principals: new PrincipalCache<Principal>(config.authCacheTtlSec * 1000),
   };
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: false,
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: false }),
     // C4: a client that never finishes its headers, or idles, cannot hold a socket forever.
     // Bodies and streams (file transfers, WebSockets) may take as long as they need.
     connectionTimeout: 0,
@@ -113,6 +116,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   await app.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1000 } });
   const metrics = installMetrics(app, ctx);
   installAudit(app, ctx);
+  app.addHook('onClose', async () => capsuleActivity(ctx).close());
 
   for (const ext of opts.extensions ?? []) await ext.middleware?.(app, ctx);
   await healthRoutes(app, ctx);

@@ -6,6 +6,8 @@ import type { AgentPool } from './infra/agent-pool.js';
 import type { JwtIssuer } from './infra/secrets.js';
 import type { ControlPlaneConfig } from './start/config.js';
 import type { Scheduler } from './domain/scheduler.js';
+import type { Principal } from './http/plugins/auth.js';
+import type { PrincipalCache } from './infra/principal-cache.js';
 
 export interface ControlPlaneContext {
   readonly config: ControlPlaneConfig;
@@ -15,6 +17,11 @@ export interface ControlPlaneContext {
   readonly jwt: JwtIssuer;
   readonly agents: AgentPool;
   readonly scheduler: Scheduler;
+  /**
+   * Recently authenticated credentials (see infra/principal-cache.ts). Code that revokes a
+   * key, changes a membership or disables/deletes a user calls `principals.clear()`.
+   */
+  readonly principals: PrincipalCache<Principal>;
 }
 
 /** A background job of the control plane (reconciler, host liveness, rollups): started after listen, stopped on close. */

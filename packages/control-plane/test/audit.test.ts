@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { auditTarget, actionRoute } from '../src/http/plugins/audit.js';
-import { newAuditId } from '../src/domain/audit.js';
+import { flushAudit, newAuditId } from '../src/domain/audit.js';
 import { startControlPlane, seedTeam, type SeededTeam, type TestControlPlane } from './harness.js';
 
 interface Entry {
@@ -140,14 +140,26 @@ describe('audit log', () => {
     assert.equal(e.target_id, u.body.user.id);
   });
 
+  test('entries are queued and written together: a burst of calls is all there once flushed (as on close)', async () => {
+    const before = (await allRows()).length;
+    const names = Array.from({ length: 20 }, (_, i) => `burst ${i}`);
+    const results = await Promise.all(names.map((name) => t.api('POST', '/v1/teams', { auth: team.jwt, body: { name } })));
+    assert.ok(results.every((r) => r.status === 201));
+    await flushAudit(t.cp.ctx);
+    const rows = await allRows();
+    assert.equal(rows.length, before + names.length);
+    const created = new Set(results.map((r) => r.body.id as string));
+    assert.equal(rows.filter((r) => r.action === 'POST /teams' && created.has(r.target_id ?? '')).length, names.length);
+  });
+
   test('reads and unauthenticated calls are not recorded', async () => {
     const before = (await allRows()).length;
     await t.api('GET', '/v1/api-keys', { auth: team.jwt });
     await t.api('GET', '/v1/teams', { auth: team.jwt });
     await t.api('POST', '/v1/teams', { body: { name: 'anonymous' } });
     await t.api('DELETE', '/v1/api-keys/key-x');
-    // Give a (wrong) write time to land before counting.
-    await new Promise((res) => setTimeout(res, 300));
+    // Entries are queued and written in batches: write whatever (wrongly) got queued before counting.
+    await flushAudit(t.cp.ctx);
     assert.equal((await allRows()).length, before);
   });
 

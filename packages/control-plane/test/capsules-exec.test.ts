@@ -1,7 +1,8 @@
 /**
  * Commands, background processes and metrics of a real capsule through the REST API:
  * foreground exec (output, exit code, envs/cwd, binary output as base64, timeout),
- * background exec (202 pid+tag), listing and killing processes by PID or tag, metrics.
+ * background exec (202 pid+tag), listing and killing processes by PID or tag, metrics,
+ * and the agent RPC latency histogram on /metrics.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,5 +152,22 @@ describe('capsules API: exec, processes, metrics', () => {
     }
     const bad = await t.api('GET', `/v1/capsules/${id}/metrics?range=1h`, { auth: team.apiKey });
     assert.equal(bad.status, 400);
+  });
+
+  test('/metrics times agent RPCs by method and outcome (wrenn_agent_rpc_duration_seconds)', async () => {
+    const sample = async (labels: string): Promise<number> => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`wrenn_agent_rpc_duration_seconds_count{${labels}}`));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const okBefore = await sample('method="Exec",code="ok"');
+    assert.equal((await exec({ cmd: 'true' })).status, 200);
+    assert.equal((await exec({ cmd: 'true' })).status, 200);
+    assert.equal(await sample('method="Exec",code="ok"'), okBefore + 2);
+    const notFoundBefore = await sample('method="KillProcess",code="not_found"');
+    assert.equal((await t.api('DELETE', `/v1/capsules/${id}/processes/999998`, { auth: team.apiKey })).status, 404);
+    assert.equal(await sample('method="KillProcess",code="not_found"'), notFoundBefore + 1);
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(text, /wrenn_agent_rpc_duration_seconds_bucket\{le="0\.005",method="Exec",code="ok"\} \d+/);
   });
 });

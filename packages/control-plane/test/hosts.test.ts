@@ -358,6 +358,30 @@ describe('scheduler placement', () => {
     assert.equal((await t.cp.ctx.scheduler.pick(req)).id, up);
   });
 
+  test("a snapshot template pins placement to its host (the team's own shadows a platform one); another team's is a 404", async () => {
+    const a = await fakeHost('a', 64);
+    const b = await fakeHost('b', 8);
+    const other = await seedTeam(t.cp);
+    const template = (name: string, teamId: string | null, hostId: string | null, kind: 'base' | 'snapshot' = 'snapshot') =>
+      t.cp.ctx.db.insertInto('templates').values({ name, team_id: teamId, kind, host_id: hostId, default_env: '{}' }).execute();
+    try {
+      await template('snap-pin', team.teamId, b);
+      assert.equal((await t.cp.ctx.scheduler.pick({ ...req, template: { name: 'snap-pin', teamId: team.teamId } })).id, b, 'pinned, though a has more room');
+      assert.equal((await t.cp.ctx.scheduler.pick({ ...req, template: { name: 'unknown', teamId: team.teamId } })).id, a, 'no pin: least loaded');
+      await template('shared', null, a, 'base');
+      await template('shared', team.teamId, b);
+      assert.equal((await t.cp.ctx.scheduler.pick({ ...req, template: { name: 'shared', teamId: team.teamId } })).id, b, "the team's own snapshot shadows the platform template");
+      await assert.rejects(t.cp.ctx.scheduler.pick({ ...req, template: { name: 'snap-pin', teamId: other.teamId } }), (err: WrennError) => {
+        assert.equal(err.httpStatus, 404);
+        assert.equal(err.code, 'template_not_found');
+        assert.match(err.message, /snap-pin does not exist/);
+        return true;
+      });
+    } finally {
+      await t.cp.ctx.db.deleteFrom('templates').where('name', 'in', ['snap-pin', 'shared']).execute();
+    }
+  });
+
   test('a request no host can take is a 503 naming what is short', async () => {
     const only = await fakeHost('only', 8);
     await assert.rejects(t.cp.ctx.scheduler.pick({ ...req, memoryMb: 64 * 1024 }), (err: WrennError) => err.httpStatus === 503 && /MB of memory left to commit/.test(err.message) && err.message.includes(only));

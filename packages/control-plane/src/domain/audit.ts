@@ -1,7 +1,8 @@
 /**
  * The audit log: who did what to which target, with what result. Entries are written off
- * the request path (`recordAuditLater`) so a slow or failing database never fails or slows
- * the call being audited; `flushAudit` waits for the writes still in flight (on close).
+ * the request path (`recordAuditLater`: queued, then written in batches) so a slow or
+ * failing database never fails or slows the call being audited; `flushAudit` writes the
+ * queue and waits (before the log is read, and on close).
  *
  * Ids sort by time (`log-` + milliseconds + a per-process sequence + random), so "newest
  * first" and the `before` cursor are a plain comparison on the primary key.
@@ -51,47 +52,91 @@ export function newAuditId(now = Date.now()): string {
   return `log-${now.toString(36).padStart(9, '0')}${sequence.toString(36).padStart(4, '0')}${random}`;
 }
 
+function rowOf(entry: AuditEntry, now: number) {
+  return {
+    id: newAuditId(now),
+    team_id: entry.teamId,
+    actor_user_id: entry.actorUserId ?? null,
+    actor_key_id: entry.actorKeyId ?? null,
+    action: entry.action,
+    target_type: entry.targetType ?? null,
+    target_id: entry.targetId ?? null,
+    result: entry.result,
+    status_code: entry.statusCode,
+    detail: JSON.stringify(entry.detail ?? {}),
+    request_id: entry.requestId ?? null,
+    created_at: new Date(now),
+  };
+}
+
+/** Writes one entry now; resolves with its id. */
 export async function recordAudit(ctx: ControlPlaneContext, entry: AuditEntry): Promise<string> {
-  const now = Date.now();
-  const id = newAuditId(now);
-  await ctx.db
-    .insertInto('audit_logs')
-    .values({
-      id,
-      team_id: entry.teamId,
-      actor_user_id: entry.actorUserId ?? null,
-      actor_key_id: entry.actorKeyId ?? null,
-      action: entry.action,
-      target_type: entry.targetType ?? null,
-      target_id: entry.targetId ?? null,
-      result: entry.result,
-      status_code: entry.statusCode,
-      detail: JSON.stringify(entry.detail ?? {}),
-      request_id: entry.requestId ?? null,
-      created_at: new Date(now),
-    })
-    .execute();
-  return id;
+  const row = rowOf(entry, Date.now());
+  await ctx.db.insertInto('audit_logs').values(row).execute();
+  return row.id;
 }
 
-const inFlight = new WeakMap<ControlPlaneContext, Set<Promise<void>>>();
+/** Entries wait at most this long before they are written (all together, one INSERT). */
+export const AUDIT_FLUSH_MS = 250;
+/** Rows per INSERT at most; a fuller queue is written at once. */
+const AUDIT_BATCH_ROWS = 500;
 
-/** Records without making the caller wait; a failure is logged, never thrown. */
+interface AuditQueue {
+  rows: Array<ReturnType<typeof rowOf>>;
+  timer: NodeJS.Timeout | undefined;
+  /** The writes started and not finished, in order. */
+  writing: Promise<void>;
+}
+
+const queues = new WeakMap<ControlPlaneContext, AuditQueue>();
+
+function queueOf(ctx: ControlPlaneContext): AuditQueue {
+  let q = queues.get(ctx);
+  if (!q) queues.set(ctx, (q = { rows: [], timer: undefined, writing: Promise.resolve() }));
+  return q;
+}
+
+/** Starts writing what is queued (one INSERT per AUDIT_BATCH_ROWS rows); writes run one at a time. */
+function writeQueued(ctx: ControlPlaneContext, q: AuditQueue): void {
+  if (q.timer) clearTimeout(q.timer);
+  q.timer = undefined;
+  while (q.rows.length > 0) {
+    const batch = q.rows.splice(0, AUDIT_BATCH_ROWS);
+    q.writing = q.writing.then(() =>
+      ctx.db
+        .insertInto('audit_logs')
+        .values(batch)
+        .execute()
+        .then(
+          () => undefined,
+          (err: unknown) =>
+            ctx.logger.warn({ err, entries: batch.length, actions: [...new Set(batch.map((r) => r.action))].slice(0, 10) }, 'audit log write failed; the calls themselves were not affected'),
+        ),
+    );
+  }
+}
+
+/**
+ * Records without making the caller wait: entries are queued and written together within
+ * AUDIT_FLUSH_MS (a burst of calls costs one INSERT, not one each). The id and time are
+ * taken now, so order and timestamps are those of the calls. A failure is logged, never thrown.
+ */
 export function recordAuditLater(ctx: ControlPlaneContext, entry: AuditEntry): void {
-  let pending = inFlight.get(ctx);
-  if (!pending) inFlight.set(ctx, (pending = new Set()));
-  const write: Promise<void> = recordAudit(ctx, entry).then(
-    () => undefined,
-    (err: unknown) => ctx.logger.warn({ err, action: entry.action, requestId: entry.requestId }, 'audit log write failed; the call itself was not affected'),
-  );
-  pending.add(write);
-  void write.finally(() => pending.delete(write));
+  const q = queueOf(ctx);
+  q.rows.push(rowOf(entry, Date.now()));
+  if (q.rows.length >= AUDIT_BATCH_ROWS) writeQueued(ctx, q);
+  else if (!q.timer) {
+    q.timer = setTimeout(() => writeQueued(ctx, q), AUDIT_FLUSH_MS);
+    q.timer.unref();
+  }
 }
 
-/** Waits for audit writes still in flight (before the database closes). */
+/** Writes the queued entries now and waits for every write (before reading the log, on close). */
 export async function flushAudit(ctx: ControlPlaneContext): Promise<void> {
-  const pending = inFlight.get(ctx);
-  if (pending) await Promise.all([...pending]);
+  const q = queues.get(ctx);
+  if (!q) return;
+  writeQueued(ctx, q);
+  await q.writing;
 }
 
 export function auditView(row: AuditLog): AuditLogView {
@@ -117,6 +162,8 @@ export async function listAudit(
   teamId: string,
   page: { limit: number; before?: string | undefined },
 ): Promise<{ audit_logs: AuditLogView[]; next_before: string | null }> {
+  // Entries of calls this process already answered are in the log when it is read.
+  await flushAudit(ctx);
   // Byte order ("C"), not the database's locale: ids are compared as the sortable strings they are.
   const byteOrderId = sql<string>`id collate "C"`;
   let q = ctx.db.selectFrom('audit_logs').selectAll().where('team_id', '=', teamId);

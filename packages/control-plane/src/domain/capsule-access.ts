@@ -1,19 +1,46 @@
 /**
  * Finding a team's capsule and the agent that runs it, and the status rules operations
  * obey (ARCHITECTURE.md): every capsule route goes through here, so "another team's id
- * is a 404" and "wrong state is a 409 with the current state" hold everywhere.
+ * is a 404" and "wrong state is a 409 with the current state" hold everywhere. Calls on
+ * a running capsule (exec, files, processes, WebSockets) go through `usableCapsule`
+ * (capsules/pause.ts), which also resumes an auto_resume capsule.
  */
-import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../context.js';
-import type { Capsule, CapsuleStatus } from '../db/schema.js';
+import type { Capsule, CapsuleStatus, HostStatus } from '../db/schema.js';
 import type { AgentClient } from '../infra/agent-pool.js';
 
 export async function getTeamCapsule(ctx: ControlPlaneContext, teamId: string, capsuleId: string): Promise<Capsule> {
-  const row = await ctx.db.selectFrom('capsules').selectAll().where('id', '=', capsuleId).where('team_id', '=', teamId).executeTakeFirst();
+  const row = await ctx.db.selectFrom('capsules').selectAll().where('id', '=', capsuleId).executeTakeFirst();
   // Another team's capsule is indistinguishable from a missing one.
-  if (!row) throw new WrennError('capsule_not_found', `capsule ${capsuleId} not found`, { capsuleId });
+  if (!row || row.team_id !== teamId) throw new WrennError('capsule_not_found', `capsule ${capsuleId} not found`, { capsuleId });
   return row;
+}
+
+/** What an agent call needs to know about the capsule's host. */
+export interface CapsuleHost {
+  id: string;
+  agent_url: string | null;
+  agent_token: string | null;
+  status: HostStatus;
+}
+
+/**
+ * The team's capsule and its host in one query (the hot path of exec, files and
+ * processes: one round trip to the database instead of two).
+ */
+export async function getTeamCapsuleWithHost(ctx: ControlPlaneContext, teamId: string, capsuleId: string): Promise<{ capsule: Capsule; host: CapsuleHost | undefined }> {
+  const row = await ctx.db
+    .selectFrom('capsules')
+    .leftJoin('hosts', 'hosts.id', 'capsules.host_id')
+    .selectAll('capsules')
+    .select(['hosts.id as h_id', 'hosts.agent_url as h_agent_url', 'hosts.agent_token as h_agent_token', 'hosts.status as h_status'])
+    // By primary key alone (the team is checked below): never a walk through the team's capsules.
+    .where('capsules.id', '=', capsuleId)
+    .executeTakeFirst();
+  if (!row || row.team_id !== teamId) throw new WrennError('capsule_not_found', `capsule ${capsuleId} not found`, { capsuleId });
+  const { h_id, h_agent_url, h_agent_token, h_status, ...capsule } = row;
+  return { capsule, host: h_id && h_status ? { id: h_id, agent_url: h_agent_url, agent_token: h_agent_token, status: h_status } : undefined };
 }
 
 /** Refuses the operation unless the capsule is in one of `allowed` (409 naming the state). */
@@ -26,19 +53,16 @@ export function assertStatus(capsule: Capsule, allowed: readonly CapsuleStatus[]
   }
 }
 
-export async function agentFor(ctx: ControlPlaneContext, capsule: Capsule): Promise<AgentClient> {
+/** The agent of `host` (already read with the capsule), or why the capsule cannot be reached. */
+export function agentOfHost(ctx: ControlPlaneContext, capsule: Capsule, host: CapsuleHost | undefined): AgentClient {
   if (!capsule.host_id) throw new WrennError('unavailable', `capsule ${capsule.id} is not placed on a host`);
-  const host = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token', 'status']).where('id', '=', capsule.host_id).executeTakeFirst();
   if (!host) throw new WrennError('unavailable', `the host of capsule ${capsule.id} is gone`);
   if (host.status === 'down') throw new WrennError('unavailable', `the host of capsule ${capsule.id} (${host.id}) is down; the capsule is unreachable until it returns`);
   return ctx.agents.get(host.id, host.agent_url, host.agent_token);
 }
 
-/** A running capsule of the team and its agent; records activity (auto-pause timer). */
-export async function runningCapsule(ctx: ControlPlaneContext, teamId: string, capsuleId: string, operation: string): Promise<{ capsule: Capsule; agent: AgentClient }> {
-  const capsule = await getTeamCapsule(ctx, teamId, capsuleId);
-  assertStatus(capsule, ['running'], operation);
-  const agent = await agentFor(ctx, capsule);
-  void ctx.db.updateTable('capsules').set({ last_activity_at: sql`now()` as never }).where('id', '=', capsule.id).execute().catch(() => {});
-  return { capsule, agent };
+export async function agentFor(ctx: ControlPlaneContext, capsule: Capsule): Promise<AgentClient> {
+  if (!capsule.host_id) throw new WrennError('unavailable', `capsule ${capsule.id} is not placed on a host`);
+  const host = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token', 'status']).where('id', '=', capsule.host_id).executeTakeFirst();
+  return agentOfHost(ctx, capsule, host);
 }

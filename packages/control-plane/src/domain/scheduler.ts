@@ -3,7 +3,7 @@
  * memory first, then CPU, then disk. Down and draining hosts are skipped; when nothing
  * fits the error says why (503 host_at_capacity), never a hang.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { Database, Host } from '../db/schema.js';
 
@@ -13,6 +13,13 @@ export interface PlacementRequest {
   diskSizeMb: number;
   /** Snapshot templates live on one host: placement is pinned there. */
   pinnedHostId?: string;
+  /**
+   * The template the capsule starts from, looked up in the same query as the hosts: a
+   * snapshot template (the team's own shadowing a platform one of the same name) pins
+   * placement to the host holding it; another team's snapshot is refused as a missing
+   * template (404 template_not_found), never placed.
+   */
+  template?: { name: string; teamId: string };
 }
 
 /** Memory limits are caps, not reservations: a host may commit this multiple of its memory. */
@@ -31,26 +38,56 @@ export interface HostLoad {
 export class Scheduler {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /** Every host with what its active capsules commit (one query). */
   async loads(): Promise<HostLoad[]> {
-    const hosts = await this.db.selectFrom('hosts').selectAll().execute();
-    const sums = await this.db
-      .selectFrom('capsules')
-      .select(['host_id'])
-      .select((eb) => [eb.fn.sum<string>('memory_mb').as('mem'), eb.fn.sum<string>('vcpus').as('cpu')])
-      .where('status', 'in', [...ACTIVE])
-      .groupBy('host_id')
+    return (await this.loadsAndPin()).loads;
+  }
+
+  private async loadsAndPin(template?: { name: string; teamId: string }): Promise<{ loads: HostLoad[]; pinnedHostId: string | null; foreignSnapshot: boolean }> {
+    const pin = template
+      ? sql<string | null>`(select case when t.kind = 'snapshot' then t.host_id end from templates t
+          where t.name = ${template.name} and (t.team_id = ${template.teamId} or t.team_id is null)
+          order by (t.team_id is null) limit 1)`
+      : sql<string | null>`null`;
+    const foreign = template
+      ? sql<boolean>`exists (select 1 from templates t where t.name = ${template.name} and t.kind = 'snapshot' and t.team_id <> ${template.teamId})`
+      : sql<boolean>`false`;
+    const rows = await this.db
+      .selectFrom('hosts')
+      .leftJoin(
+        (eb) =>
+          eb
+            .selectFrom('capsules')
+            .select(['host_id'])
+            .select((e) => [e.fn.sum<string>('memory_mb').as('committed_mem'), e.fn.sum<string>('vcpus').as('committed_cpu')])
+            .where('status', 'in', [...ACTIVE])
+            .groupBy('host_id')
+            .as('load'),
+        (join) => join.onRef('load.host_id', '=', 'hosts.id'),
+      )
+      .selectAll('hosts')
+      .select(['load.committed_mem', 'load.committed_cpu', pin.as('pinned_host_id'), foreign.as('foreign_snapshot')])
       .execute();
-    const byHost = new Map(sums.map((s) => [s.host_id, s]));
-    return hosts.map((host) => ({
-      host,
-      committedMemoryMb: Number(byHost.get(host.id)?.mem ?? 0),
-      committedVcpus: Number(byHost.get(host.id)?.cpu ?? 0),
-    }));
+    return {
+      loads: rows.map(({ committed_mem, committed_cpu, pinned_host_id: _p, foreign_snapshot: _f, ...host }) => ({
+        host,
+        committedMemoryMb: Number(committed_mem ?? 0),
+        committedVcpus: Number(committed_cpu ?? 0),
+      })),
+      pinnedHostId: rows[0]?.pinned_host_id ?? null,
+      foreignSnapshot: rows[0]?.foreign_snapshot === true,
+    };
   }
 
   async pick(req: PlacementRequest): Promise<Host> {
-    const loads = await this.loads();
+    const { loads, pinnedHostId, foreignSnapshot } = await this.loadsAndPin(req.template);
     if (loads.length === 0) throw new WrennError('host_at_capacity', 'no host is registered: start a host agent and register it (POST /v1/hosts)');
+    if (req.template && foreignSnapshot) {
+      // Another team's snapshot is indistinguishable from a missing template.
+      const name = req.template.name;
+      throw new WrennError('template_not_found', `template ${name} does not exist: pick one listed by GET /v1/snapshots`, { template: name });
+    }
+    if (pinnedHostId && !req.pinnedHostId) req = { ...req, pinnedHostId };
     const reasons: string[] = [];
     const fits: Array<{ load: HostLoad; score: number }> = [];
     for (const load of loads) {

@@ -129,15 +129,3 @@ export async function deleteSnapshot(ctx: ControlPlaneContext, teamId: string, n
   }
   await ctx.db.deleteFrom('templates').where('name', '=', name).where('team_id', '=', teamId).execute();
 }
-
-/** Refuses (404) a template name that is another team's snapshot. */
-export async function assertTemplateVisible(ctx: ControlPlaneContext, teamId: string, name: string): Promise<void> {
-  const foreign = await ctx.db
-    .selectFrom('templates')
-    .select('name')
-    .where('name', '=', name)
-    .where('kind', '=', 'snapshot')
-    .where('team_id', '!=', teamId)
-    .executeTakeFirst();
-  if (foreign) throw new WrennError('template_not_found', `template ${name} does not exist: pick one listed by GET /v1/snapshots`, { template: name });
-}

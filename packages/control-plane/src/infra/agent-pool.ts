@@ -18,8 +18,15 @@ interface Entry {
 
 export class AgentPool {
   private readonly entries = new Map<string, Entry>();
+  private readonly interceptors: Interceptor[] = [];
 
   constructor(private readonly defaultTimeoutMs: number) {}
+
+  /** Adds an interceptor to every agent client (metrics, tracing); clients made before are rebuilt. */
+  use(interceptor: Interceptor): void {
+    this.interceptors.push(interceptor);
+    this.entries.clear();
+  }
 
   /** The client of a host; `url`/`token` come from the hosts table. */
   get(hostId: string, url: string | null, token: string | null): AgentClient {
@@ -33,7 +40,7 @@ export class AgentPool {
     const client = createClient(
       HostAgentService,
       // No gzip (see the agent's server): payloads are mostly incompressible file and output bytes.
-      createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth], defaultTimeoutMs: this.defaultTimeoutMs, acceptCompression: [] }),
+      createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [...this.interceptors, auth], defaultTimeoutMs: this.defaultTimeoutMs, acceptCompression: [] }),
     );
     this.entries.set(hostId, { url, token, client });
     return client;

@@ -71,11 +71,12 @@ export class JwtIssuer {
   }
 
   /** Verifies signature (HS256 only: `alg: none` and others are refused), expiry and issuer. */
-  async verify(token: string): Promise<Claims> {
+  /** `exp` is the expiry in seconds since the epoch. */
+  async verify(token: string): Promise<Claims & { exp?: number }> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: 'wrenn' });
       if (payload.kind !== 'user' && payload.kind !== 'host') throw new Error('unknown token kind');
-      return payload as unknown as Claims;
+      return payload as unknown as Claims & { exp?: number };
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new WrennError('unauthenticated', 'the token has expired: log in again');
       throw new WrennError('unauthenticated', 'invalid token');

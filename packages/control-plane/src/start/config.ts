@@ -31,6 +31,13 @@ export interface ControlPlaneConfig {
   wsPingIntervalSec: number;
   /** How long a WebSocket without credentials in its upgrade may take to send `{type:"auth"}`. WRENN_WS_AUTH_TIMEOUT_SEC, default 5. */
   wsAuthTimeoutSec: number;
+  /**
+   * How long an authenticated credential (API key, JWT) is remembered without asking the
+   * database again. A change made through this control plane (key revoked, user disabled,
+   * member removed) applies at once; one made elsewhere (another replica, by hand) within
+   * this time. WRENN_AUTH_CACHE_TTL_SEC, default 5; 0 = check every call.
+   */
+  authCacheTtlSec: number;
   logLevel: string;
 }
 
@@ -79,6 +86,7 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     ptyIdleTimeoutSec: int(env, 'WRENN_PTY_IDLE_TIMEOUT_SEC', 120, 1),
     wsPingIntervalSec: int(env, 'WRENN_WS_PING_INTERVAL_SEC', 30, 1),
     wsAuthTimeoutSec: int(env, 'WRENN_WS_AUTH_TIMEOUT_SEC', 5, 1),
+    authCacheTtlSec: int(env, 'WRENN_AUTH_CACHE_TTL_SEC', 5, 0),
     logLevel: env.WRENN_LOG_LEVEL || 'info',
   };
 }

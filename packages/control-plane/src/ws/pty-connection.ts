@@ -97,8 +97,10 @@ async function pumpOutput(events: AsyncIterator<PtyEvent>, channel: WsChannel, s
       const n = await events.next();
       if (n.done) break;
       const ev = n.value.event;
-      if (ev.case === 'output') await channel.send({ type: 'output', data: Buffer.from(ev.value).toString('base64') });
-      else if (ev.case === 'exitCode') {
+      if (ev.case === 'output') {
+        session.noteOutput();
+        await channel.send({ type: 'output', data: Buffer.from(ev.value).toString('base64') });
+      } else if (ev.case === 'exitCode') {
         session.end();
         log.info({ tag: session.tag, exitCode: ev.value }, 'PTY exited');
         await channel.send({ type: 'exit', exit_code: ev.value });

@@ -5,17 +5,13 @@
  *
  * @example ptySessions(cp.ctx).get(capsuleId, tag)?.inputCalls
  */
-import { sql } from 'kysely';
 import type { ControlPlaneContext } from '../context.js';
 import type { AgentClient } from '../infra/agent-pool.js';
 import { PtySession } from './pty-session.js';
-
-/** Input is recorded as capsule activity at most this often per capsule (one DB write). */
-const ACTIVITY_WRITE_INTERVAL_MS = 5_000;
+import { capsuleActivity } from '../domain/capsules/activity.js';
 
 export class PtySessionRegistry {
   private readonly sessions = new Map<string, PtySession>();
-  private readonly lastActivityWrite = new Map<string, number>();
 
   constructor(private readonly ctx: ControlPlaneContext) {}
 
@@ -31,13 +27,14 @@ export class PtySessionRegistry {
   getOrCreate(capsuleId: string, tag: string, pid: number, agent: AgentClient): PtySession {
     const existing = this.get(capsuleId, tag);
     if (existing && !existing.ended) return existing;
+    const activity = capsuleActivity(this.ctx);
     const session = new PtySession(capsuleId, tag, pid, agent, {
       idleTimeoutMs: this.ctx.config.ptyIdleTimeoutSec * 1000,
       logger: this.ctx.logger,
-      recordActivity: (id) => this.recordActivity(id),
+      // Input and output are activity; the recorder coalesces them (one write per second at most).
+      recordActivity: (id) => activity.touch(id),
       onEnd: (s) => {
         if (this.sessions.get(key(s.capsuleId, s.tag)) === s) this.sessions.delete(key(s.capsuleId, s.tag));
-        if (![...this.sessions.values()].some((o) => o.capsuleId === s.capsuleId)) this.lastActivityWrite.delete(s.capsuleId);
       },
     });
     this.sessions.set(key(capsuleId, tag), session);
@@ -48,19 +45,6 @@ export class PtySessionRegistry {
   dispose(): void {
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
-    this.lastActivityWrite.clear();
-  }
-
-  private recordActivity(capsuleId: string): void {
-    const now = Date.now();
-    if (now - (this.lastActivityWrite.get(capsuleId) ?? 0) < ACTIVITY_WRITE_INTERVAL_MS) return;
-    this.lastActivityWrite.set(capsuleId, now);
-    void this.ctx.db
-      .updateTable('capsules')
-      .set({ last_activity_at: sql`now()` as never })
-      .where('id', '=', capsuleId)
-      .execute()
-      .catch((err: unknown) => this.ctx.logger.warn({ capsuleId, err }, 'could not record PTY input as capsule activity'));
   }
 }
 

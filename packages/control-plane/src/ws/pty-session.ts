@@ -17,7 +17,7 @@ export interface PtyClient {
 export interface PtySessionOptions {
   idleTimeoutMs: number;
   logger: Logger;
-  /** Records user activity on the capsule (auto-pause timer). */
+  /** Records activity on the capsule (auto-pause timer): input and output. */
   recordActivity(capsuleId: string): void;
   /** Removes the session from its registry. */
   onEnd(session: PtySession): void;
@@ -77,6 +77,11 @@ export class PtySession {
     this.inputCalls++;
     this.opts.recordActivity(this.capsuleId);
     await this.agent.ptySendInput({ capsuleId: this.capsuleId, tag: this.tag, data });
+  }
+
+  /** The terminal wrote something: a session in use keeps its capsule awake. */
+  noteOutput(): void {
+    this.opts.recordActivity(this.capsuleId);
   }
 
   async resize(cols: number, rows: number): Promise<void> {

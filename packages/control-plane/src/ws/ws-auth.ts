@@ -5,7 +5,7 @@
  * without credentials is accepted and must send `{type:"auth", api_key | token}` as its
  * first message within the auth timeout. Then the usual rules: another team's (or an
  * unknown) capsule closes with 4404, no or bad credentials 4401, a capsule that is not
- * running 4409 naming its state.
+ * running 4409 naming its state (a paused auto_resume capsule is resumed instead).
  */
 import type { FastifyRequest } from 'fastify';
 import { WrennError } from '@wrenn/shared';
@@ -13,7 +13,7 @@ import type { ControlPlaneContext } from '../context.js';
 import type { Capsule } from '../db/schema.js';
 import type { AgentClient } from '../infra/agent-pool.js';
 import { authorize, credentialsFrom, resolvePrincipal, type AuthScopeOptions, type Principal } from '../http/plugins/auth.js';
-import { runningCapsule } from '../domain/capsule-access.js';
+import { usableCapsule } from '../domain/capsules/pause.js';
 import { AuthMessage, expectMessage, isType } from './messages.js';
 import { TIMED_OUT, type Inbound, type WsChannel } from './ws-channel.js';
 
@@ -52,11 +52,14 @@ export interface OpenedCapsule {
   agent: AgentClient;
 }
 
-/** Authenticates the socket and finds the team's running capsule and its agent; throws WrennErrors. */
+/**
+ * Authenticates the socket and finds the team's running capsule and its agent (a paused
+ * capsule created with auto_resume is resumed first, as on the REST routes); throws WrennErrors.
+ */
 export async function openCapsule(ctx: ControlPlaneContext, channel: WsChannel, request: FastifyRequest, capsuleId: string, operation: string): Promise<OpenedCapsule> {
   const principal = await authenticateSocket(ctx, channel, request);
   if (principal.kind === 'host') throw new WrennError('permission_denied', 'this route acts on a team: use a user token or an API key');
-  const { capsule, agent } = await runningCapsule(ctx, principal.teamId, capsuleId, operation);
+  const { capsule, agent } = await usableCapsule(ctx, principal.teamId, capsuleId, operation);
   return { principal, capsule, agent };
 }
 

@@ -13,7 +13,7 @@ export async function listUsers(ctx: ControlPlaneContext, page: { limit: number;
 }
 
 export async function updateUser(ctx: ControlPlaneContext, userId: string, patch: { active?: boolean | undefined; is_admin?: boolean | undefined }): Promise<UserView> {
-  return ctx.db.transaction().execute(async (trx) => {
+  const view = await ctx.db.transaction().execute(async (trx) => {
     const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
     if (!user) throw new WrennError('not_found', `user ${userId} not found`, { userId });
     const losesAdmin = user.is_admin && user.active && (patch.active === false || patch.is_admin === false);
@@ -29,4 +29,7 @@ export async function updateUser(ctx: ControlPlaneContext, userId: string, patch
     if (patch.active === false) await trx.deleteFrom('user_tokens').where('user_id', '=', userId).where('used_at', 'is', null).execute();
     return userView(await trx.updateTable('users').set(set).where('id', '=', userId).returningAll().executeTakeFirstOrThrow());
   });
+  // Disabled or demoted: the user's cached sessions must not outlive the change.
+  ctx.principals.clear();
+  return view;
 }

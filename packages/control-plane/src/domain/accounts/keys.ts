@@ -1,7 +1,7 @@
 /**
  * Team API keys: `wrn_` + 32 hex, shown once at creation and stored only as SHA-256.
  * Any member can create one; its creator, or a team owner or admin, can revoke it.
- * A revoked key is refused at once (the auth scope checks revoked_at on every call).
+ * A revoked key is refused at once: revoking clears the authentication cache (ctx.principals).
  */
 import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
@@ -52,4 +52,5 @@ export async function revokeApiKey(ctx: ControlPlaneContext, teamId: string, use
     if (ROLE_RANK[role] < ROLE_RANK.admin) throw new WrennError('permission_denied', `only the key's creator or a team owner or admin can revoke key ${keyId}`, { keyId });
   }
   await ctx.db.updateTable('api_keys').set({ revoked_at: sql`now()` as never }).where('id', '=', keyId).where('revoked_at', 'is', null).execute();
+  ctx.principals.clear();
 }

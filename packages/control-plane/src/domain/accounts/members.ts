@@ -54,7 +54,7 @@ export async function addMember(ctx: ControlPlaneContext, actorId: string, teamI
 }
 
 export async function changeRole(ctx: ControlPlaneContext, actorId: string, teamId: string, userId: string, role: Role): Promise<MemberView> {
-  return ctx.db.transaction().execute(async (trx) => {
+  const member = await ctx.db.transaction().execute(async (trx) => {
     const actorRole = await requireRole(trx, actorId, teamId, 'admin', "change members' roles");
     const target = await trx.selectFrom('memberships').select('role').where('team_id', '=', teamId).where('user_id', '=', userId).executeTakeFirst();
     if (!target) throw memberNotFound(teamId, userId);
@@ -68,6 +68,8 @@ export async function changeRole(ctx: ControlPlaneContext, actorId: string, team
     await trx.updateTable('memberships').set({ role }).where('team_id', '=', teamId).where('user_id', '=', userId).execute();
     return (await memberRows(trx, teamId, userId))[0]!;
   });
+  ctx.principals.clear(); // cached sessions carry the old role
+  return member;
 }
 
 export async function removeMember(ctx: ControlPlaneContext, actorId: string, teamId: string, userId: string): Promise<void> {
@@ -85,4 +87,5 @@ export async function removeMember(ctx: ControlPlaneContext, actorId: string, te
     }
     await trx.deleteFrom('memberships').where('team_id', '=', teamId).where('user_id', '=', userId).execute();
   });
+  ctx.principals.clear(); // the removed member's cached sessions for this team end now
 }

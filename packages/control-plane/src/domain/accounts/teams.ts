@@ -66,6 +66,7 @@ export async function deleteTeam(ctx: ControlPlaneContext, userId: string, teamI
     }
     await trx.deleteFrom('teams').where('id', '=', teamId).execute();
   });
+  ctx.principals.clear(); // the team's keys and sessions end with it
 }
 
 /** A new session token for another team the caller belongs to. */

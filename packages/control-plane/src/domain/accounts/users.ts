@@ -167,4 +167,5 @@ export async function deleteMe(ctx: ControlPlaneContext, userId: string): Promis
     await trx.deleteFrom('users').where('id', '=', userId).execute();
     if (soleTeams.length > 0) await trx.deleteFrom('teams').where('id', 'in', soleTeams).execute();
   });
+  ctx.principals.clear(); // the account's cached sessions (and its sole teams' keys) end now
 }

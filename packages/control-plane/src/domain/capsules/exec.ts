@@ -5,6 +5,7 @@
  * `cmd: "/bin/sh", args: ["-c", "..."]` for shell syntax.
  */
 import type { ControlPlaneContext } from '../../context.js';
+import { capsuleActivity } from './activity.js';
 import { usableCapsule } from './pause.js';
 
 export interface CommandInput {
@@ -52,17 +53,21 @@ export function encodeOutput(stdout: Uint8Array, stderr: Uint8Array): Pick<ExecO
 
 export async function execCommand(ctx: ControlPlaneContext, teamId: string, capsuleId: string, input: ExecInput, signal?: AbortSignal): Promise<ExecOutcome> {
   const { agent } = await usableCapsule(ctx, teamId, capsuleId, 'exec');
-  const res = await agent.exec(
-    {
-      capsuleId,
-      cmd: input.cmd,
-      args: input.args,
-      envs: input.envs,
-      ...(input.cwd ? { cwd: input.cwd } : {}),
-      timeoutSec: input.timeoutSec,
-    },
-    { timeoutMs: input.timeoutSec * 1000 + RPC_MARGIN_MS, ...(signal ? { signal } : {}) },
-  );
+  // A long command keeps its capsule from being auto-paused under it.
+  const release = capsuleActivity(ctx).hold(capsuleId);
+  const res = await agent
+    .exec(
+      {
+        capsuleId,
+        cmd: input.cmd,
+        args: input.args,
+        envs: input.envs,
+        ...(input.cwd ? { cwd: input.cwd } : {}),
+        timeoutSec: input.timeoutSec,
+      },
+      { timeoutMs: input.timeoutSec * 1000 + RPC_MARGIN_MS, ...(signal ? { signal } : {}) },
+    )
+    .finally(release);
   return {
     ...encodeOutput(res.stdout, res.stderr),
     exit_code: res.timedOut ? -1 : res.exitCode,

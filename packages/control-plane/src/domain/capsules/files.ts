@@ -6,6 +6,7 @@
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import { renameAlreadyExists, renameNotFound } from './agent-errors.js';
+import { capsuleActivity } from './activity.js';
 import { usableCapsule } from './pause.js';
 
 export interface FileEntry {
@@ -65,11 +66,14 @@ export async function writeFile(
   signal?: AbortSignal,
 ): Promise<{ path: string; size: number }> {
   const { agent } = await usableCapsule(ctx, teamId, capsuleId, 'write a file');
+  const release = capsuleActivity(ctx).hold(capsuleId); // no auto-pause mid-transfer
   try {
     const res = await agent.writeFile(writeMessages(capsuleId, path, body), { timeoutMs: ctx.config.agentTimeoutMs, ...(signal ? { signal } : {}) });
     return { path: res.path, size: Number(res.size) };
   } catch (err) {
     throw missing(err, capsuleId, path);
+  } finally {
+    release();
   }
 }
 
@@ -79,12 +83,17 @@ export async function writeFile(
  */
 export async function readFile(ctx: ControlPlaneContext, teamId: string, capsuleId: string, path: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
   const { agent } = await usableCapsule(ctx, teamId, capsuleId, 'read a file');
+  // No auto-pause mid-transfer: held until the stream ends or the client goes away
+  // (a generator never iterated never runs its `finally`, hence the signal too).
+  const release = capsuleActivity(ctx).hold(capsuleId);
+  signal?.addEventListener('abort', release, { once: true });
   const stream = agent.readFile({ capsuleId, path }, { timeoutMs: ctx.config.agentTimeoutMs, ...(signal ? { signal } : {}) });
   const it = stream[Symbol.asyncIterator]();
   let first: IteratorResult<{ chunk: Uint8Array }>;
   try {
     first = await it.next();
   } catch (err) {
+    release();
     throw missing(err, capsuleId, path);
   }
   return (async function* () {
@@ -93,6 +102,7 @@ export async function readFile(ctx: ControlPlaneContext, teamId: string, capsule
       yield first.value.chunk;
       for (let r = await it.next(); !r.done; r = await it.next()) yield r.value.chunk;
     } finally {
+      release();
       // The consumer went away early (client disconnected): end the agent stream too.
       await it.return?.();
     }

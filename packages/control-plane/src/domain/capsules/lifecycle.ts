@@ -1,6 +1,7 @@
 /**
  * Creating and destroying capsules: the database row follows the status machine
- * (status.ts) and the host agent does the work. A failure leaves the row in `error` with
+ * (status.ts; a new row is born `starting` on the host it was placed on) and the host
+ * agent does the work. A failure leaves the row in `error` with
  * the reason, and the caller gets the error itself (capacity → 503 with the scheduler's
  * reason, unknown template → 404, agent unreachable → 503).
  */
@@ -8,10 +9,9 @@ import { sql } from 'kysely';
 import { Code } from '@connectrpc/connect';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
-import type { Capsule } from '../../db/schema.js';
+import type { Capsule, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
 import { agentFor, getTeamCapsule } from '../capsule-access.js';
-import { assertTemplateVisible } from '../snapshots.js';
 import { newId } from '../ids.js';
 import { agentFailure, isCapsuleGone, isUnreachable, reasonOf } from './agent-errors.js';
 import { ALLOWED_FROM, markError, transition } from './status.js';
@@ -36,59 +36,65 @@ export interface CreateCapsuleInput {
   autoResume: boolean;
 }
 
-/** Snapshot templates live on the host that took them: placement is pinned there. */
-async function pinnedHost(ctx: ControlPlaneContext, teamId: string, template: string): Promise<string | undefined> {
-  const rows = await ctx.db
-    .selectFrom('templates')
-    .select(['team_id', 'kind', 'host_id'])
-    .where('name', '=', template)
-    .where((eb) => eb.or([eb('team_id', '=', teamId), eb('team_id', 'is', null)]))
-    .execute();
-  // A team's own template shadows a platform template of the same name.
-  const row = rows.find((r) => r.team_id === teamId) ?? rows[0];
-  return row?.kind === 'snapshot' && row.host_id ? row.host_id : undefined;
-}
-
+/**
+ * Creates a capsule: placement first (the template's pinned host, else the least-loaded
+ * one), then the row is inserted as `starting` on that host while the agent creates it,
+ * and the row moves to `running`: one read (hosts, loads, template pin) before the agent
+ * call, one write during it and one after.
+ */
 export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, input: CreateCapsuleInput): Promise<Capsule> {
   const id = newId('cl');
   const log = ctx.logger.child({ capsuleId: id, teamId: actor.teamId });
   const started = Date.now();
-  // Another team's snapshot is indistinguishable from a missing template.
-  await assertTemplateVisible(ctx, actor.teamId, input.template);
-  await ctx.db
-    .insertInto('capsules')
-    .values({
-      id,
-      team_id: actor.teamId,
-      host_id: null,
-      template: input.template,
-      status: 'pending',
+  const row = {
+    id,
+    team_id: actor.teamId,
+    template: input.template,
+    vcpus: input.vcpus,
+    memory_mb: input.memoryMb,
+    disk_size_mb: input.diskSizeMb ?? 0,
+    timeout_sec: input.timeoutSec,
+    auto_resume: input.autoResume,
+    metadata: JSON.stringify(input.metadata),
+    address: null,
+    envd_token: null,
+    created_by_user: actor.userId ?? null,
+    created_by_key: actor.keyId ?? null,
+  };
+
+  let host: Host;
+  try {
+    // In the same query as the hosts: a snapshot template pins placement to its host, and
+    // another team's snapshot is a 404 like a missing template.
+    host = await ctx.scheduler.pick({
       vcpus: input.vcpus,
-      memory_mb: input.memoryMb,
-      disk_size_mb: input.diskSizeMb ?? 0,
-      timeout_sec: input.timeoutSec,
-      auto_resume: input.autoResume,
-      metadata: JSON.stringify(input.metadata),
-      address: null,
-      envd_token: null,
-      error: null,
-      created_by_user: actor.userId ?? null,
-      created_by_key: actor.keyId ?? null,
-    })
+      memoryMb: input.memoryMb,
+      diskSizeMb: input.diskSizeMb ?? 0,
+      template: { name: input.template, teamId: actor.teamId },
+    });
+  } catch (err) {
+    // Not placed: the capsule is still listed, as `error` with the reason.
+    const reason = reasonOf(err);
+    await ctx.db
+      .insertInto('capsules')
+      .values({ ...row, host_id: null, status: 'error', error: reason.slice(0, 2000) })
+      .execute()
+      .catch((e: unknown) => log.warn({ err: e }, 'could not record the failed capsule'));
+    log.info({ err: reason, durationMs: Date.now() - started }, 'capsule create failed: not placed');
+    throw err;
+  }
+  // The row is written while the agent works (database and host in parallel); both must
+  // succeed. A capsule the reconciler finds on the host a moment before its row exists is
+  // within its orphan grace period.
+  const inserted = ctx.db
+    .insertInto('capsules')
+    .values({ ...row, host_id: host.id, status: 'starting', error: null })
     .execute();
 
   let agent: AgentClient | undefined;
   try {
-    const pinnedHostId = await pinnedHost(ctx, actor.teamId, input.template);
-    const host = await ctx.scheduler.pick({
-      vcpus: input.vcpus,
-      memoryMb: input.memoryMb,
-      diskSizeMb: input.diskSizeMb ?? 0,
-      ...(pinnedHostId ? { pinnedHostId } : {}),
-    });
-    await transition(ctx.db, { id }, ['pending'], 'starting', 'start the capsule', { host_id: host.id });
     agent = ctx.agents.get(host.id, host.agent_url, host.agent_token);
-    const res = await agent.create(
+    const creating = agent.create(
       {
         capsuleId: id,
         template: input.template,
@@ -103,8 +109,16 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
       },
       { timeoutMs: ctx.config.agentTimeoutMs },
     );
+    const [made, stored] = await Promise.allSettled([creating, inserted]);
+    if (stored.status === 'rejected') {
+      // No row: the capsule would be an orphan on its host, so it goes again.
+      if (made.status === 'fulfilled') void agent.destroy({ capsuleId: id }, { timeoutMs: ctx.config.agentTimeoutMs }).catch(() => {});
+      throw stored.reason;
+    }
+    if (made.status === 'rejected') throw made.reason;
+    const res = made.value;
     const now = sql`now()` as never;
-    const row = await transition(ctx.db, { id }, ['starting'], 'running', 'start the capsule', {
+    const created = await transition(ctx.db, { id }, ['starting'], 'running', 'start the capsule', {
       address: res.capsule?.address || null,
       envd_token: res.envdAccessToken || null,
       disk_size_mb: res.capsule?.diskSizeMb || input.diskSizeMb || 0,
@@ -112,9 +126,10 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
       usage_accounted_at: now,
     });
     log.info({ hostId: host.id, template: input.template, durationMs: Date.now() - started }, 'capsule created');
-    return row;
+    return created;
   } catch (err) {
     const reason = reasonOf(err);
+    await inserted.catch(() => {}); // the row is there (or will never be) before it is marked
     await markError(ctx.db, id, reason).catch(() => {});
     log.info({ err: reason, durationMs: Date.now() - started }, 'capsule create failed');
     const f = agentFailure(err);

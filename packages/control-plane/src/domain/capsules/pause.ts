@@ -12,7 +12,9 @@ import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule, CapsuleStatus } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
-import { agentFor, getTeamCapsule } from '../capsule-access.js';
+import { agentFor, agentOfHost, getTeamCapsule, getTeamCapsuleWithHost } from '../capsule-access.js';
+import { capsuleActivity } from './activity.js';
+import { recallUsable, rememberUsable, usableGeneration } from './usable-memo.js';
 import { isCapsuleGone, isUnimplemented, reasonOf } from './agent-errors.js';
 import { busy, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
@@ -94,20 +96,28 @@ export async function resumeCapsule(ctx: ControlPlaneContext, teamId: string, ca
 }
 
 /**
- * The capsule an operation (exec, files, processes, ping) acts on, and its agent: it must
- * be running; a paused capsule created with auto_resume is resumed first. Records
- * activity (the auto-pause timer).
+ * The capsule an operation (exec, files, processes, ping, WebSockets) acts on, and its
+ * agent: it must be running; a paused capsule created with auto_resume is resumed first.
+ * Records activity (the auto-pause timer, written behind: see activity.ts). One database
+ * query (capsule and host together), none for a capsule found usable within the last
+ * second (usable-memo.ts).
  */
 export async function usableCapsule(ctx: ControlPlaneContext, teamId: string, capsuleId: string, operation: string): Promise<{ capsule: Capsule; agent: AgentClient }> {
-  let capsule = await getTeamCapsule(ctx, teamId, capsuleId);
-  if (capsule.status === 'paused' && capsule.auto_resume) capsule = await resumeCapsule(ctx, teamId, capsuleId);
+  const known = recallUsable(ctx, teamId, capsuleId);
+  if (known) {
+    const agent = agentOfHost(ctx, known.capsule, known.host);
+    capsuleActivity(ctx).touch(capsuleId);
+    return { capsule: known.capsule, agent };
+  }
+  const generation = usableGeneration();
+  let { capsule, host } = await getTeamCapsuleWithHost(ctx, teamId, capsuleId);
+  if (capsule.status === 'paused' && capsule.auto_resume) {
+    capsule = await resumeCapsule(ctx, teamId, capsuleId);
+    ctx.logger.info({ capsuleId, teamId, operation }, 'capsule auto-resumed');
+  }
   if (capsule.status !== 'running') throw busy(capsule, operation);
-  const agent = await agentFor(ctx, capsule);
-  void ctx.db
-    .updateTable('capsules')
-    .set({ last_activity_at: sql`now()` as never })
-    .where('id', '=', capsule.id)
-    .execute()
-    .catch(() => {});
+  const agent = agentOfHost(ctx, capsule, host);
+  rememberUsable(ctx, capsule, host, generation);
+  capsuleActivity(ctx).touch(capsule.id);
   return { capsule, agent };
 }

@@ -4,11 +4,12 @@
  *   running | paused | error | missing → stopping → stopped;  any failure → error.
  * Every change is one conditional UPDATE (`... where status in (from)`), so two requests
  * (or two control-plane replicas) racing on one capsule cannot both win: the loser gets a
- * 409 naming the state it found.
+ * 409 naming the state it found. Every change also drops what usable-memo.ts remembers.
  */
 import { sql, type Kysely } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { Capsule, CapsuleStatus, CapsuleUpdate, Database } from '../../db/schema.js';
+import { forgetUsableCapsules } from './usable-memo.js';
 
 /**
  * States from which an operation may start. exec, files, processes and ping need
@@ -42,6 +43,8 @@ export async function transition(
   operation: string,
   patch: CapsuleUpdate = {},
 ): Promise<Capsule> {
+  // Before and after the write: no call is answered from a stale "usable" memory meanwhile.
+  forgetUsableCapsules();
   const row = await db
     .updateTable('capsules')
     .set({ ...patch, status: to, updated_at: sql`now()` as never })
@@ -49,6 +52,7 @@ export async function transition(
     .where('status', 'in', [...from])
     .returningAll()
     .executeTakeFirst();
+  forgetUsableCapsules();
   if (row) return row;
   const current = await db.selectFrom('capsules').select(['id', 'status', 'error']).where('id', '=', capsule.id).executeTakeFirst();
   if (!current) throw new WrennError('capsule_not_found', `capsule ${capsule.id} not found`, { capsuleId: capsule.id });
@@ -57,10 +61,12 @@ export async function transition(
 
 /** Records a failure: status `error` with the reason (whatever the state was). */
 export async function markError(db: Kysely<Database>, capsuleId: string, reason: string): Promise<void> {
+  forgetUsableCapsules();
   await db
     .updateTable('capsules')
     .set({ status: 'error', error: reason.slice(0, 2000), updated_at: sql`now()` as never })
     .where('id', '=', capsuleId)
     .where('status', '!=', 'stopped')
     .execute();
+  forgetUsableCapsules();
 }

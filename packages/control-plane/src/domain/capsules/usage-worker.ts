@@ -4,13 +4,14 @@
  *  - stores each running capsule's latest metric sample in metric_points (the series of
  *    GET /capsules/stats), and drops samples older than 30 days;
  *  - pauses capsules idle for longer than their timeout_sec (auto-pause; activity is
- *    exec, files, processes, ping).
+ *    exec, files, processes, ping, WebSocket streams and terminal input/output).
  * A slow or unreachable host delays only its own capsules' samples (each call has a short
  * deadline); ticks never overlap.
  */
 import { sql } from 'kysely';
 import type { ControlPlaneContext, Worker } from '../../context.js';
 import { isUnimplemented, reasonOf } from './agent-errors.js';
+import { capsuleActivity } from './activity.js';
 import { pauseCapsule } from './pause.js';
 import { accountUsage } from './usage.js';
 
@@ -113,6 +114,9 @@ export class CapsuleUsageWorker implements Worker {
   }
 
   private async autoPause(): Promise<number> {
+    // Activity is written behind the calls (activity.ts): make it current first.
+    const activity = capsuleActivity(this.ctx);
+    await activity.flush();
     const idle = await this.ctx.db
       .selectFrom('capsules')
       .select(['id', 'team_id', 'host_id'])
@@ -123,6 +127,7 @@ export class CapsuleUsageWorker implements Worker {
     let paused = 0;
     for (const c of idle) {
       if (c.host_id && this.cannotPause.has(c.host_id)) continue;
+      if (activity.isHeld(c.id)) continue; // a command, transfer or stream is running on it right now
       try {
         await pauseCapsule(this.ctx, c.team_id, c.id);
         paused++;

@@ -11,6 +11,7 @@ import type { HostStatus } from '../../db/schema.js';
 import { newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
 import { newId } from '../ids.js';
 import { secondsFromNow } from './registry.js';
+import { forgetUsableCapsules } from '../capsules/usable-memo.js';
 
 export const HOST_ACCESS_TTL_SEC = 3600;
 export const REFRESH_TOKEN_TTL_SEC = 30 * 24 * 3600;
@@ -113,6 +114,7 @@ export async function registerAgent(ctx: ControlPlaneContext, input: RegisterInp
       .execute();
     return issueSession(ctx, hostId, tx);
   });
+  forgetUsableCapsules(); // the host may have a new address and token
   ctx.logger.info({ hostId, agentUrl: input.agent_url, version: input.version, vcpus: input.vcpus_total }, 'host agent registered');
   return session;
 }
@@ -179,6 +181,9 @@ export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, 
     .returning(['status'])
     .executeTakeFirst();
   if (!row) throw new WrennError('not_found', `host ${hostId} was deleted`, { hostId });
+  if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token) || before.status !== row.status) {
+    forgetUsableCapsules(); // calls must reach the host where it is now
+  }
   if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token)) {
     ctx.agents.evict(hostId);
     ctx.logger.info({ hostId, agentUrl: hb.agent_url ?? before.agent_url }, 'host agent address or token changed');

@@ -19,6 +19,7 @@ import type { Logger } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { CapsuleStatus, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
+import { forgetUsableCapsules } from '../capsules/usable-memo.js';
 import { FINISHED_CAPSULE_STATUSES } from './registry.js';
 
 export interface ReconcileOptions {
@@ -188,6 +189,7 @@ async function transition(
   from: CapsuleStatus,
   to: { status: CapsuleStatus; error?: string | null; stopped?: boolean },
 ): Promise<boolean> {
+  forgetUsableCapsules();
   const res = await ctx.db
     .updateTable('capsules')
     .set({
@@ -200,5 +202,6 @@ async function transition(
     .where('host_id', '=', hostId)
     .where('status', '=', from)
     .executeTakeFirst();
+  forgetUsableCapsules();
   return Number(res.numUpdatedRows) > 0;
 }

@@ -64,9 +64,19 @@ export function installAudit(app: FastifyInstance, ctx: ControlPlaneContext): vo
     errorCodes.set(request, asWrennError(error).code);
   });
 
-  // Creates name their new target only in the response body: keep its id (small JSON bodies only).
+  // Creates name their new target only in the response body: keep its id (small JSON
+  // bodies only). A route with a path parameter has its target there: its body (an exec's
+  // output, say) is not parsed.
   app.addHook('onSend', async (request, reply, payload) => {
-    if (MUTATING.has(request.method) && request.auth && reply.statusCode < 300 && typeof payload === 'string' && payload.length < 65_536 && payload.startsWith('{')) {
+    if (
+      MUTATING.has(request.method) &&
+      request.auth &&
+      reply.statusCode < 300 &&
+      typeof payload === 'string' &&
+      payload.length < 65_536 &&
+      payload.startsWith('{') &&
+      !request.routeOptions.url?.includes(':')
+    ) {
       try {
         createdBodies.set(request, JSON.parse(payload) as Record<string, unknown>);
       } catch {

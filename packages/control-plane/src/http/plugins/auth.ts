@@ -23,26 +23,58 @@ declare module 'fastify' {
   }
 }
 
-/** Resolves credentials (headers or, for WebSockets, the first message) to a principal. */
+/** An API key's use is written to the database at most this often (one write). */
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+const lastUsedWrites = new WeakMap<ControlPlaneContext, Map<string, number>>();
+
+/** Records that key `keyId` was used (throttled; never delays or fails the call). */
+function recordKeyUse(ctx: ControlPlaneContext, keyId: string, lastUsedAt: Date | null): void {
+  let writes = lastUsedWrites.get(ctx);
+  if (!writes) lastUsedWrites.set(ctx, (writes = new Map()));
+  const now = Date.now();
+  const last = Math.max(writes.get(keyId) ?? 0, lastUsedAt?.getTime() ?? 0);
+  if (now - last <= LAST_USED_WRITE_INTERVAL_MS) return;
+  writes.set(keyId, now);
+  if (writes.size > 10_000) writes.delete(writes.keys().next().value!);
+  void ctx.db.updateTable('api_keys').set({ last_used_at: sql`now()` as never }).where('id', '=', keyId).execute().catch(() => {});
+}
+
+/**
+ * Resolves credentials (headers or, for WebSockets, the first message) to a principal.
+ * Team principals (API keys, user JWTs) come from `ctx.principals` when seen in the last
+ * few seconds (see infra/principal-cache.ts); host JWTs are checked every time.
+ */
 export async function resolvePrincipal(
   ctx: ControlPlaneContext,
   creds: { apiKey?: string | undefined; bearer?: string | undefined },
 ): Promise<Principal | undefined> {
+  const cache = ctx.principals;
   if (creds.apiKey) {
     if (!API_KEY_PATTERN.test(creds.apiKey)) throw new WrennError('unauthenticated', 'malformed API key (expected wrn_ followed by 32 hex digits)');
+    const keyHash = sha256Hex(creds.apiKey);
+    const cacheKey = `k:${keyHash}`;
+    const cached = cache.get(cacheKey);
+    if (cached?.kind === 'apiKey') {
+      recordKeyUse(ctx, cached.keyId, null);
+      return cached;
+    }
+    const generation = cache.generation;
     const row = await ctx.db
       .selectFrom('api_keys')
       .select(['id', 'team_id', 'created_by', 'revoked_at', 'last_used_at'])
-      .where('key_hash', '=', sha256Hex(creds.apiKey))
+      .where('key_hash', '=', keyHash)
       .executeTakeFirst();
     if (!row || row.revoked_at) throw new WrennError('unauthenticated', 'unknown or revoked API key');
-    // Recording use costs a write: at most once a minute per key.
-    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-      void ctx.db.updateTable('api_keys').set({ last_used_at: sql`now()` as never }).where('id', '=', row.id).execute().catch(() => {});
-    }
-    return { kind: 'apiKey', keyId: row.id, teamId: row.team_id, userId: row.created_by };
+    recordKeyUse(ctx, row.id, row.last_used_at);
+    const principal: Principal = { kind: 'apiKey', keyId: row.id, teamId: row.team_id, userId: row.created_by };
+    cache.set(cacheKey, principal, generation);
+    return principal;
   }
   if (creds.bearer) {
+    const cacheKey = `j:${creds.bearer}`;
+    const cached = cache.get(cacheKey);
+    if (cached) return cached;
+    const generation = cache.generation;
     const claims = await ctx.jwt.verify(creds.bearer);
     if (claims.kind === 'host') {
       const host = await ctx.db.selectFrom('hosts').select(['id']).where('id', '=', claims.host).executeTakeFirst();
@@ -57,7 +89,10 @@ export async function resolvePrincipal(
       .where('memberships.team_id', '=', claims.team)
       .executeTakeFirst();
     if (!m || !m.active) throw new WrennError('unauthenticated', 'the user is disabled or no longer a member of this team');
-    return { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
+    const principal: Principal = { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
+    // Never past the token's own expiry: an expired JWT is refused on time.
+    cache.set(cacheKey, principal, generation, typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now());
+    return principal;
   }
   return undefined;
 }

@@ -17,14 +17,20 @@ import { ptySessions } from '../../ws/pty-registry.js';
 import { servePty } from '../../ws/pty-connection.js';
 import { serveExecStream } from '../../ws/exec-stream.js';
 import { serveProcessStream } from '../../ws/process-stream.js';
+import { capsuleActivity } from '../../domain/capsules/activity.js';
 
 const CapsuleParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 const ProcessParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }), selector: Type.String({ minLength: 1, maxLength: 256 }) });
 
 type Serve = (channel: WsChannel, opened: OpenedCapsule, log: Logger) => Promise<void>;
 
-/** The common life of a capsule WebSocket: channel, auth + capsule check, serve, one summary log line. */
-function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (request: FastifyRequest) => Serve) {
+/**
+ * The common life of a capsule WebSocket: channel, auth + capsule check (auto-resume),
+ * serve, one summary log line. With `holdWhileOpen` the capsule counts as active for as
+ * long as the socket is served (never auto-paused under a streamed command); a terminal
+ * counts its input and output instead (ws/pty-registry.ts).
+ */
+function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (request: FastifyRequest) => Serve, opts: { holdWhileOpen?: boolean } = {}) {
   return async (socket: WebSocket, request: FastifyRequest): Promise<void> => {
     // Created before any await: messages arriving meanwhile (the auth message) are queued.
     const channel = new WsChannel(socket, { pingIntervalMs: ctx.config.wsPingIntervalSec * 1000 });
@@ -34,7 +40,12 @@ function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (requ
     let outcome = 'ok';
     try {
       const opened = await openCapsule(ctx, channel, request, capsuleId, operation);
-      await serve(request)(channel, opened, log);
+      const release = opts.holdWhileOpen ? capsuleActivity(ctx).hold(opened.capsule.id) : undefined;
+      try {
+        await serve(request)(channel, opened, log);
+      } finally {
+        release?.();
+      }
     } catch (err) {
       const e = asWrennError(err);
       outcome = e.code;
@@ -62,13 +73,16 @@ export async function websocketsRoutes(app: FastifyInstance, ctx: ControlPlaneCo
     s.get(
       '/capsules/:id/exec/stream',
       { websocket: true, schema: { params: CapsuleParams } },
-      capsuleSocket(ctx, 'stream a command', () => serveExecStream),
+      capsuleSocket(ctx, 'stream a command', () => serveExecStream, { holdWhileOpen: true }),
     );
     s.get(
       '/capsules/:id/processes/:selector/stream',
       { websocket: true, schema: { params: ProcessParams } },
-      capsuleSocket(ctx, 'stream a process', (request) => (channel, opened, log) =>
-        serveProcessStream(channel, opened, (request.params as { selector: string }).selector, log),
+      capsuleSocket(
+        ctx,
+        'stream a process',
+        (request) => (channel, opened, log) => serveProcessStream(channel, opened, (request.params as { selector: string }).selector, log),
+        { holdWhileOpen: true },
       ),
     );
   });

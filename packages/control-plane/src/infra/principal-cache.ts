@@ -1,0 +1,69 @@
+/**
+ * Credentials → principal, remembered for a few seconds so an authenticated call costs no
+ * database query (API key lookup, user + membership lookup) and no JWT verification.
+ *
+ * Freshness: an entry lives at most `ttlMs` (WRENN_AUTH_CACHE_TTL_SEC, default 5 s; 0
+ * turns the cache off), and never past the JWT's own expiry. Changes made through this
+ * control plane (key revoked, member removed or re-roled, user disabled or deleted, team
+ * deleted) clear the whole cache at once; changes made elsewhere (another replica, SQL by
+ * hand) take effect within the TTL. Refusals are never cached.
+ *
+ * Bounded: least recently used entries go first beyond `maxEntries`. A `generation`
+ * counter guards the race "lookup started, cache cleared, lookup stores its stale
+ * answer": a value looked up before a clear is not stored.
+ */
+
+interface Entry<V> {
+  value: V;
+  expiresAt: number;
+}
+
+export class PrincipalCache<V> {
+  private readonly entries = new Map<string, Entry<V>>();
+  private gen = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  get enabled(): boolean {
+    return this.ttlMs > 0;
+  }
+
+  /** Incremented by every `clear()`; pass the value read before a lookup to `set`. */
+  get generation(): number {
+    return this.gen;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string, now = Date.now()): V | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    this.entries.delete(key);
+    if (e.expiresAt <= now) return undefined;
+    this.entries.set(key, e); // most recently used last
+    return e.value;
+  }
+
+  /**
+   * Stores `value` until min(now + TTL, `notAfter`), unless the cache was cleared since
+   * `generation` was read (the value may predate the change that cleared it).
+   */
+  set(key: string, value: V, generation: number, notAfter = Infinity): void {
+    if (!this.enabled || generation !== this.gen) return;
+    const expiresAt = Math.min(Date.now() + this.ttlMs, notAfter);
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAt });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Forgets everything (a credential, membership or user changed). */
+  clear(): void {
+    this.gen++;
+    this.entries.clear();
+  }
+}
