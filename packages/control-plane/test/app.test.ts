@@ -29,6 +29,13 @@ describe('control plane bootstrap', () => {
     const json = await t.api('GET', '/openapi.json');
     assert.equal(json.status, 200);
     assert.equal(json.body.openapi, '3.1.0');
+    // WebSocket routes are documented too (@fastify/websocket hides them by default).
+    for (const path of ['/v1/capsules/{id}/pty', '/v1/capsules/{id}/exec/stream', '/v1/capsules/{id}/processes/{selector}/stream']) {
+      const get = json.body.paths[path]?.get;
+      assert.ok(get, `${path} is in the document`);
+      assert.match(get.description, /WebSocket/);
+      assert.ok(get.responses['101'], `${path} documents the upgrade`);
+    }
     const yaml = await fetch(`${t.url}/openapi.yaml`);
     assert.match(await yaml.text(), /^openapi: 3\.1\.0/m);
     const docs = await fetch(`${t.url}/docs/`);

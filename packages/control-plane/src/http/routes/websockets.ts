@@ -5,7 +5,7 @@
  * is by header on the upgrade or by a first `{type:"auth"}` message (ws/ws-auth.ts); every
  * failure is sent as `{type:"error",...}` and closes the socket with 4000 + HTTP status.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { WebSocket } from 'ws';
 import Type from 'typebox';
 import type { Logger } from '@wrenn/shared';
@@ -21,6 +21,26 @@ import { capsuleActivity } from '../../domain/capsules/activity.js';
 
 const CapsuleParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 const ProcessParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }), selector: Type.String({ minLength: 1, maxLength: 256 }) });
+
+/**
+ * @fastify/websocket hides WebSocket routes from the OpenAPI document (schema.hide); this
+ * per-route swagger transform puts them back, documented as the GET + Upgrade they are.
+ */
+function wsDoc(summary: string, description: string) {
+  return {
+    swaggerTransform: ({ schema, url }: { schema: FastifySchema; url: string }) => ({
+      url,
+      schema: {
+        ...schema,
+        hide: false,
+        tags: ['capsules'],
+        summary,
+        description: `${description}\n\nWebSocket (GET with Upgrade). Authenticate with X-API-Key / Authorization on the upgrade, or send {"type":"auth","api_key"|"token":...} first. Errors arrive as {"type":"error","code","message"} and close the socket with 4000 + the HTTP status.`,
+        response: { 101: { description: 'Switching Protocols: the WebSocket is open', type: 'null' } },
+      } as FastifySchema,
+    }),
+  };
+}
 
 type Serve = (channel: WsChannel, opened: OpenedCapsule, log: Logger) => Promise<void>;
 
@@ -65,19 +85,31 @@ export async function websocketsRoutes(app: FastifyInstance, ctx: ControlPlaneCo
     s.addHook('onRequest', wsHeaderAuth(ctx));
     s.get(
       '/capsules/:id/pty',
-      { websocket: true, schema: { params: CapsuleParams } },
+      {
+        websocket: true,
+        schema: { params: CapsuleParams },
+        config: wsDoc('Terminal (PTY) WebSocket', 'First message {type:"start",cols,rows,cmd?,args?,envs?,cwd?,user?} for a new session, or {type:"connect",tag} to re-attach to one. Then {type:"input",data:base64}, {type:"resize",cols,rows}, {type:"kill"}. Server messages: {type:"started",tag,pid}, {type:"output",data:base64}, {type:"exit",exit_code}. A session with no client attached ends after 120 s.'),
+      },
       capsuleSocket(ctx, 'open a terminal', () => (channel, opened, log) =>
         servePty(channel, opened, { sessions, startTimeoutMs: ctx.config.agentTimeoutMs }, log),
       ),
     );
     s.get(
       '/capsules/:id/exec/stream',
-      { websocket: true, schema: { params: CapsuleParams } },
+      {
+        websocket: true,
+        schema: { params: CapsuleParams },
+        config: wsDoc('Streamed exec WebSocket', 'First message {type:"start",cmd,args?,envs?,cwd?}; then {type:"stop"} to end it. Server messages: {type:"start",pid}, {type:"stdout"|"stderr",data,encoding:"utf-8"|"base64"}, {type:"exit",exit_code}.'),
+      },
       capsuleSocket(ctx, 'stream a command', () => serveExecStream, { holdWhileOpen: true }),
     );
     s.get(
       '/capsules/:id/processes/:selector/stream',
-      { websocket: true, schema: { params: ProcessParams } },
+      {
+        websocket: true,
+        schema: { params: ProcessParams },
+        config: wsDoc('Background process output WebSocket', 'Attaches to a running background process by pid or tag and streams {type:"start",pid}, {type:"stdout"|"stderr",data,encoding:"utf-8"|"base64"} until {type:"exit",exit_code}. Takes no messages.'),
+      },
       capsuleSocket(
         ctx,
         'stream a process',
