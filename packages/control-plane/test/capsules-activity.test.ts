@@ -171,6 +171,19 @@ describe('capsule activity and auto-resume (real capsules)', () => {
     assert.equal(await status(id), 'paused');
   });
 
+  test('a burst of calls on a paused auto_resume capsule resumes it once, and every call succeeds', async () => {
+    const id = await create({ auto_resume: true });
+    await pause(id);
+    const calls = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => t.api('POST', `/v1/capsules/${id}/exec`, { auth: team.apiKey, body: { cmd: 'echo', args: [`call-${i}`] } })),
+    );
+    calls.forEach((r, i) => {
+      assert.equal(r.status, 200, `call ${i}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.stdout.trim(), `call-${i}`);
+    });
+    assert.equal(await status(id), 'running');
+  });
+
   test('REST files and processes routes resume an auto_resume capsule too; without it they answer 409', async () => {
     const id = await create({ auto_resume: true });
     await pause(id);

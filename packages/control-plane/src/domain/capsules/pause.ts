@@ -12,7 +12,7 @@ import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule, CapsuleStatus } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
-import { agentFor, agentOfHost, getTeamCapsule, getTeamCapsuleWithHost } from '../capsule-access.js';
+import { agentFor, agentOfHost, getTeamCapsule, getTeamCapsuleWithHost, type CapsuleHost } from '../capsule-access.js';
 import { capsuleActivity } from './activity.js';
 import { recallUsable, rememberUsable, usableGeneration } from './usable-memo.js';
 import { isCapsuleGone, isUnimplemented, reasonOf } from './agent-errors.js';
@@ -95,6 +95,40 @@ export async function resumeCapsule(ctx: ControlPlaneContext, teamId: string, ca
   });
 }
 
+const AUTO_RESUME_POLL_MS = 50;
+const resumesInFlight = new WeakMap<ControlPlaneContext, Map<string, Promise<Capsule>>>();
+
+/**
+ * Auto-resume shared by every caller that finds the capsule paused: a burst of requests
+ * (a browser loading a page through the port proxy, several execs) resumes it once and all
+ * of them proceed, instead of one resuming and the rest getting 409 `resuming`. A resume
+ * started by another control-plane replica is waited for by watching the row.
+ */
+async function autoResume(ctx: ControlPlaneContext, teamId: string, capsule: Capsule, operation: string): Promise<Capsule> {
+  let inFlight = resumesInFlight.get(ctx);
+  if (!inFlight) resumesInFlight.set(ctx, (inFlight = new Map()));
+  const mine = inFlight.get(capsule.id);
+  if (mine) return mine;
+  if (capsule.status === 'resuming') return waitWhileResuming(ctx, teamId, capsule.id);
+  const resume = resumeCapsule(ctx, teamId, capsule.id)
+    .then((resumed) => {
+      ctx.logger.info({ capsuleId: capsule.id, teamId, operation }, 'capsule auto-resumed');
+      return resumed;
+    })
+    .finally(() => inFlight.delete(capsule.id));
+  inFlight.set(capsule.id, resume);
+  return resume;
+}
+
+async function waitWhileResuming(ctx: ControlPlaneContext, teamId: string, capsuleId: string): Promise<Capsule> {
+  const deadline = Date.now() + ctx.config.agentTimeoutMs;
+  for (;;) {
+    const capsule = await getTeamCapsule(ctx, teamId, capsuleId);
+    if (capsule.status !== 'resuming' || Date.now() >= deadline) return capsule;
+    await new Promise((r) => setTimeout(r, AUTO_RESUME_POLL_MS));
+  }
+}
+
 /**
  * The capsule an operation (exec, files, processes, ping, WebSockets) acts on, and its
  * agent: it must be running; a paused capsule created with auto_resume is resumed first.
@@ -102,22 +136,26 @@ export async function resumeCapsule(ctx: ControlPlaneContext, teamId: string, ca
  * query (capsule and host together), none for a capsule found usable within the last
  * second (usable-memo.ts).
  */
-export async function usableCapsule(ctx: ControlPlaneContext, teamId: string, capsuleId: string, operation: string): Promise<{ capsule: Capsule; agent: AgentClient }> {
+export async function usableCapsule(
+  ctx: ControlPlaneContext,
+  teamId: string,
+  capsuleId: string,
+  operation: string,
+): Promise<{ capsule: Capsule; agent: AgentClient; host: CapsuleHost | undefined }> {
   const known = recallUsable(ctx, teamId, capsuleId);
   if (known) {
     const agent = agentOfHost(ctx, known.capsule, known.host);
     capsuleActivity(ctx).touch(capsuleId);
-    return { capsule: known.capsule, agent };
+    return { capsule: known.capsule, agent, host: known.host };
   }
   const generation = usableGeneration();
   let { capsule, host } = await getTeamCapsuleWithHost(ctx, teamId, capsuleId);
-  if (capsule.status === 'paused' && capsule.auto_resume) {
-    capsule = await resumeCapsule(ctx, teamId, capsuleId);
-    ctx.logger.info({ capsuleId, teamId, operation }, 'capsule auto-resumed');
+  if (capsule.auto_resume && (capsule.status === 'paused' || capsule.status === 'resuming')) {
+    capsule = await autoResume(ctx, teamId, capsule, operation);
   }
   if (capsule.status !== 'running') throw busy(capsule, operation);
   const agent = agentOfHost(ctx, capsule, host);
   rememberUsable(ctx, capsule, host, generation);
   capsuleActivity(ctx).touch(capsule.id);
-  return { capsule, agent };
+  return { capsule, agent, host };
 }
