@@ -121,7 +121,8 @@ describe('accounts: signup, login, me, activation, admin bootstrap', () => {
     assert.match(bad.body.error.message, /current password is wrong/);
     assert.equal((await t.api('POST', '/v1/me/password', { auth: u.token, body: { current_password: u.password, new_password: 'short' } })).status, 400);
     const ok = await t.api('POST', '/v1/me/password', { auth: u.token, body: { current_password: u.password, new_password: 'brand new pw' } });
-    assert.equal(ok.status, 204);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.user.id, u.user.id);
     assert.equal((await t.api('POST', '/v1/auth/login', { body: { email: u.email, password: u.password } })).status, 401);
     assert.equal((await t.api('POST', '/v1/auth/login', { body: { email: u.email, password: 'brand new pw' } })).status, 200);
   });

@@ -23,6 +23,8 @@ export interface TestControlPlane {
   port: number;
   agent?: TestAgent;
   hostId?: string;
+  /** The Postgres database it runs on (unset on PGlite): `startControlPlane({ replicaOf })` joins it. */
+  databaseUrl?: string;
   /** JSON request against the API; `auth` is an API key (wrn_...) or a JWT. */
   api<T = any>(method: string, path: string, opts?: { auth?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
   close(): Promise<void>;
@@ -62,24 +64,39 @@ async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; dr
 export const TIMER_WORKERS_OFF_BY_DEFAULT = ['host-liveness', 'reconciler'];
 
 export async function startControlPlane(
-  opts: { withAgent?: boolean; agentEnv?: Record<string, string>; extensions?: ControlPlaneExtension[]; env?: Record<string, string>; disableWorkers?: string[] } = {},
+  opts: {
+    withAgent?: boolean;
+    agentEnv?: Record<string, string>;
+    extensions?: ControlPlaneExtension[];
+    env?: Record<string, string>;
+    disableWorkers?: string[];
+    /**
+     * Start another replica of this control plane: same database and JWT secret (Postgres
+     * only: PGlite is one connection in one process). The database stays the first one's:
+     * close the replica first.
+     */
+    replicaOf?: TestControlPlane;
+  } = {},
 ): Promise<TestControlPlane> {
+  const replicaOf = opts.replicaOf;
+  if (replicaOf && !replicaOf.databaseUrl) throw new Error('replicaOf needs a control plane on Postgres (WRENN_TEST_DATABASE_URL): PGlite cannot be shared');
   const dataDir = mkdtempSync(join(tmpdir(), 'wrenn-cp-test-'));
   const pgBase = process.env.WRENN_TEST_DATABASE_URL;
-  const pgDb = pgBase ? await freshPostgresDatabase(pgBase) : undefined;
+  const pgDb = pgBase && !replicaOf ? await freshPostgresDatabase(pgBase) : undefined;
+  const databaseUrl = replicaOf?.databaseUrl ?? pgDb?.url;
   const config = loadControlPlaneConfig({
     WRENN_CP_HOST: '127.0.0.1',
     WRENN_CP_PORT: '0',
     WRENN_DATA_DIR: dataDir,
-    WRENN_JWT_SECRET: randomBytes(32).toString('hex'),
-    ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
+    WRENN_JWT_SECRET: replicaOf?.cp.ctx.config.jwtSecret ?? randomBytes(32).toString('hex'),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...opts.env,
   });
   const logger = process.env.WRENN_TEST_LOGS ? createLogger({ name: 'cp-test', level: 'debug' }) : silentLogger();
   const cp = await createControlPlane({
     config,
     logger,
-    inMemoryDatabase: !pgDb,
+    inMemoryDatabase: !databaseUrl,
     ...(opts.extensions ? { extensions: opts.extensions } : {}),
     // Liveness and the reconciler act on timers against hosts that never heartbeat here
     // (registerHostDirectly): off unless a test asks for them (it can also run them by hand).
@@ -100,6 +117,7 @@ export async function startControlPlane(
     port,
     ...(agent ? { agent } : {}),
     ...(hostId ? { hostId } : {}),
+    ...(databaseUrl ? { databaseUrl } : {}),
     async api(method, path, o = {}) {
       const headers: Record<string, string> = { ...(o.headers ?? {}) };
       if (o.auth) {

@@ -1,7 +1,8 @@
 /**
  * The one error handler of the HTTP API: WrennError → its status and
- * `{"error":{"code","message"}}`; schema validation → 400 invalid_argument; agent (Connect)
- * errors → the matching Wrenn code; anything else → 500, logged with the request id.
+ * `{"error":{"code","message"}}` (and `Retry-After` when its details carry `retryAfterSec`);
+ * schema validation → 400 invalid_argument; agent (Connect) errors → the matching Wrenn
+ * code; anything else → 500, logged with the request id.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -44,6 +45,9 @@ export function asWrennError(err: unknown): WrennError {
 }
 
 export function sendError(reply: FastifyReply, err: WrennError): FastifyReply {
+  // A refusal that ends at a known time (too_many_attempts) says when, in the standard header too.
+  const retryAfterSec = err.details?.retryAfterSec;
+  if (typeof retryAfterSec === 'number' && Number.isFinite(retryAfterSec) && retryAfterSec > 0) reply.header('retry-after', String(Math.ceil(retryAfterSec)));
   return reply.code(err.httpStatus).type('application/json').send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
 }
 

@@ -5,8 +5,10 @@
  * Freshness: an entry lives at most `ttlMs` (WRENN_AUTH_CACHE_TTL_SEC, default 5 s; 0
  * turns the cache off), and never past the JWT's own expiry. Changes made through this
  * control plane (key revoked, member removed or re-roled, user disabled or deleted, team
- * deleted) clear the whole cache at once; changes made elsewhere (another replica, SQL by
- * hand) take effect within the TTL. Refusals are never cached.
+ * deleted) clear the whole cache at once; a user's sessions revoked (password changed,
+ * logout-all, admin reset) drop that user's entries (`forget`). Changes made elsewhere
+ * (another replica, SQL by hand) take effect within the TTL: that is the bound on how long
+ * a revoked token can still work on another replica. Refusals are never cached.
  *
  * Bounded: least recently used entries go first beyond `maxEntries`. A `generation`
  * counter guards the race "lookup started, cache cleared, lookup stores its stale
@@ -59,6 +61,15 @@ export class PrincipalCache<V> {
     this.entries.delete(key);
     this.entries.set(key, { value, expiresAt });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /**
+   * Forgets the entries whose value matches (one user's sessions were revoked), and, like
+   * `clear`, keeps a lookup already in flight from storing what it read before.
+   */
+  forget(matches: (value: V) => boolean): void {
+    this.gen++;
+    for (const [key, e] of this.entries) if (matches(e.value)) this.entries.delete(key);
   }
 
   /** Forgets everything (a credential, membership or user changed). */

@@ -45,6 +45,12 @@ export interface UserClaims {
   team: string;
   role: 'owner' | 'admin' | 'member';
   is_admin: boolean;
+  /**
+   * The user's session version when the token was issued (users.session_version): a token
+   * whose version is no longer the user's was revoked. Absent in tokens issued before
+   * versions existed, which count as version 0.
+   */
+  sv?: number;
 }
 
 export interface HostClaims {

@@ -1,15 +1,20 @@
 /**
  * Accounts created by an administrator (there is no email delivery): the account starts
  * inactive with a one-time activation token (7 days) that the administrator hands over;
- * `POST /v1/auth/activate {token, password}` makes it active and logs the user in.
+ * `POST /v1/auth/activate {token, password}` makes it active and logs the user in. An
+ * administrator's password reset works the same way: the password and every session end,
+ * and a new one-time token lets the user set a new password. Bad tokens are throttled per
+ * client address (throttle.ts), as guessing them is the only way in without one.
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import { hashPassword, newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
-import { issueSession, sessionTeam } from './common.js';
-import { assertPasswordStrength, createUserWithTeam } from './users.js';
+import { issueSession, sessionTeam, type Db } from './common.js';
+import { bumpSessionVersion, forgetCachedSessions } from './sessions.js';
+import { clientAddressKey, throttled } from './throttle.js';
+import { assertPasswordStrength, createUserWithTeam, type RequestMeta } from './users.js';
 import { userView, type Session, type TeamView, type UserView } from './views.js';
 
 export const ACTIVATION_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -32,17 +37,59 @@ export async function createInactiveUser(
   const expiresAt = new Date(Date.now() + ACTIVATION_TTL_MS);
   const { user, team } = await ctx.db.transaction().execute(async (trx) => {
     const created = await createUserWithTeam(trx, { email: input.email, name: input.name, passwordHash: NO_PASSWORD, isAdmin: input.isAdmin ?? false, active: false });
-    await trx
-      .insertInto('user_tokens')
-      .values({ id: `utok-${randomBytes(8).toString('hex')}`, user_id: created.user.id, kind: 'activation', token_hash: sha256Hex(token), expires_at: expiresAt })
-      .execute();
+    await insertActivationToken(trx, created.user.id, token, expiresAt);
     return created;
   });
   return { user: userView(user), team, activation_token: token, activation_expires_at: expiresAt.toISOString() };
 }
 
-export async function activate(ctx: ControlPlaneContext, input: { token: string; password: string }): Promise<Session> {
+async function insertActivationToken(db: Db, userId: string, token: string, expiresAt: Date): Promise<void> {
+  await db
+    .insertInto('user_tokens')
+    .values({ id: `utok-${randomBytes(8).toString('hex')}`, user_id: userId, kind: 'activation', token_hash: sha256Hex(token), expires_at: expiresAt })
+    .execute();
+}
+
+export interface PasswordReset {
+  user: UserView;
+  activation_token: string;
+  activation_expires_at: string;
+}
+
+/**
+ * An administrator resets a user's password: the password stops working, every session of
+ * the user ends, earlier unused tokens are void, and a new one-time token (7 days) lets the
+ * user set a new password with POST /v1/auth/activate. For an account never activated
+ * this is a fresh activation token. A disabled account is refused: using the token
+ * activates the account, so it must be enabled on purpose first.
+ */
+export async function resetPassword(ctx: ControlPlaneContext, userId: string): Promise<PasswordReset> {
+  const token = newOpaqueToken('wact_');
+  const expiresAt = new Date(Date.now() + ACTIVATION_TTL_MS);
+  const user = await ctx.db.transaction().execute(async (trx) => {
+    const current = await trx.selectFrom('users').select(['id', 'active', 'password_hash']).where('id', '=', userId).forUpdate().executeTakeFirst();
+    if (!current) throw new WrennError('not_found', `user ${userId} not found`, { userId });
+    if (!current.active && current.password_hash !== NO_PASSWORD) {
+      throw new WrennError('conflict', `user ${userId} is disabled: enable it first (PATCH /v1/admin/users/${userId} {"active": true}), then reset its password`, { userId });
+    }
+    await trx.deleteFrom('user_tokens').where('user_id', '=', userId).where('used_at', 'is', null).execute();
+    await insertActivationToken(trx, userId, token, expiresAt);
+    return (await bumpSessionVersion(trx, userId, { password_hash: NO_PASSWORD }))!;
+  });
+  forgetCachedSessions(ctx, userId);
+  return { user: userView(user), activation_token: token, activation_expires_at: expiresAt.toISOString() };
+}
+
+export async function activate(ctx: ControlPlaneContext, input: { token: string; password: string }, meta: RequestMeta = {}): Promise<Session> {
   assertPasswordStrength(input.password);
+  const locked = (_scope: string, retryAfterSec: number) =>
+    new WrennError('too_many_attempts', `too many invalid activation tokens from your address: try again in ${retryAfterSec} s`, { retryAfterSec });
+  // Without an address (a library caller) there is nothing to count against.
+  if (!meta.ip) return claimActivation(ctx, input);
+  return throttled(ctx, [{ scope: 'activate_ip', key: clientAddressKey(meta.ip) }], { locked }, () => claimActivation(ctx, input));
+}
+
+async function claimActivation(ctx: ControlPlaneContext, input: { token: string; password: string }): Promise<Session> {
   const passwordHash = await hashPassword(input.password);
   const user = await ctx.db.transaction().execute(async (trx) => {
     // Marking the token used in the same statement that finds it: a token works once, even under concurrent calls.

@@ -1,6 +1,7 @@
 /**
  * Administration of users (is_admin only): list them, create one inactive with an
- * activation token, enable/disable, grant/revoke admin. The last active administrator
+ * activation token, enable/disable (disabling ends every session of the user for good),
+ * grant/revoke admin, reset a password (activation.ts). The last active administrator
  * cannot be disabled or demoted, so the server always keeps one.
  */
 import { WrennError } from '@wrenn/shared';
@@ -25,11 +26,19 @@ export async function updateUser(ctx: ControlPlaneContext, userId: string, patch
     if (patch.active !== undefined) set.active = patch.active;
     if (patch.is_admin !== undefined) set.is_admin = patch.is_admin;
     if (Object.keys(set).length === 0) return userView(user);
-    // A disabled account must not come back through an activation token it never used.
+    // A disabled account must not come back through an activation token it never used,
+    // nor through its old sessions once re-enabled: disabling ends them for good.
     if (patch.active === false) await trx.deleteFrom('user_tokens').where('user_id', '=', userId).where('used_at', 'is', null).execute();
-    return userView(await trx.updateTable('users').set(set).where('id', '=', userId).returningAll().executeTakeFirstOrThrow());
+    const updated = await trx
+      .updateTable('users')
+      .set((eb) => ({ ...set, ...(patch.active === false ? { session_version: eb('session_version', '+', 1) } : {}) }))
+      .where('id', '=', userId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return userView(updated);
   });
-  // Disabled or demoted: the user's cached sessions must not outlive the change.
+  // Disabled or demoted: the user's cached sessions must not outlive the change (after the
+  // commit, so no lookup can cache the old state again).
   ctx.principals.clear();
   return view;
 }

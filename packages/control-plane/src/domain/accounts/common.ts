@@ -84,7 +84,8 @@ export async function sessionTeam(db: Db, user: User): Promise<TeamView> {
   return team;
 }
 
+/** A JWT for `team`, valid until it expires or the user's sessions are revoked (`sv`, see sessions.ts). */
 export async function issueSession(ctx: ControlPlaneContext, user: User, team: TeamView): Promise<Session> {
-  const token = await ctx.jwt.sign({ kind: 'user', user: user.id, team: team.id, role: team.role, is_admin: user.is_admin });
+  const token = await ctx.jwt.sign({ kind: 'user', user: user.id, team: team.id, role: team.role, is_admin: user.is_admin, sv: user.session_version });
   return { token, user: userView(user), team };
 }

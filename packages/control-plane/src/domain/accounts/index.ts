@@ -7,6 +7,7 @@ export { signup, login, getMe, updateMe, changePassword, deleteMe, createUserWit
 export { listTeams, createTeam, getTeam, renameTeam, deleteTeam, switchTeam, type TeamDetailView } from './teams.js';
 export { listMembers, addMember, changeRole, removeMember } from './members.js';
 export { createApiKey, listApiKeys, revokeApiKey, type CreatedApiKey } from './keys.js';
-export { createInactiveUser, activate, ACTIVATION_TTL_MS, type CreatedUser } from './activation.js';
+export { createInactiveUser, activate, resetPassword, ACTIVATION_TTL_MS, type CreatedUser, type PasswordReset } from './activation.js';
+export { logoutEverywhere } from './sessions.js';
 export { listUsers, updateUser } from './admin.js';
 export type { UserView, TeamView, MemberView, ApiKeyView, Session } from './views.js';

@@ -1,7 +1,8 @@
 /**
  * Users: signup, login, the caller's own account (read, rename, change email or password,
  * delete). Wrong email and wrong password fail the same way, in about the same time, and
- * every failed login is audited.
+ * every failed login is audited. Repeated failures for an email or from an address lock
+ * them for a while (throttle.ts); changing the password ends every other session.
  */
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
@@ -10,12 +11,16 @@ import { hashPassword, verifyPassword } from '../../infra/secrets.js';
 import { recordAuditLater } from '../audit.js';
 import { newId } from '../ids.js';
 import { isUniqueViolation, issueSession, liveCapsuleCount, normalizeEmail, personalTeamName, sessionTeam, type Db } from './common.js';
+import { bumpSessionVersion, forgetCachedSessions, memberTeam } from './sessions.js';
+import { clientAddressKey, throttled, type ThrottleKey, type ThrottleScope } from './throttle.js';
 import { teamView, userView, type Session, type TeamView, type UserView } from './views.js';
 
 export const MIN_PASSWORD_LENGTH = 8;
 
 export interface RequestMeta {
   requestId?: string | undefined;
+  /** The client's address (request.ip: the peer, or the client behind a trusted proxy). */
+  ip?: string | undefined;
 }
 
 function emailTaken(email: string): WrennError {
@@ -63,13 +68,31 @@ export async function signup(ctx: ControlPlaneContext, input: { email: string; p
   return issueSession(ctx, user, team);
 }
 
-// Verifying against a throwaway hash when the email is unknown keeps both failures equally slow.
+// Verifying against a throwaway hash when the email is unknown, or the account has no
+// password yet (invited, or reset by an administrator), keeps every failure equally slow.
 let dummyHash: Promise<string> | undefined;
+
+function loginLocked(scope: ThrottleScope, retryAfterSec: number): WrennError {
+  // Unknown emails lock exactly like known ones, so this says nothing about whether one exists.
+  const what = scope === 'login_email' ? 'for this email' : 'from your address';
+  return new WrennError('too_many_attempts', `too many failed logins ${what}: try again in ${retryAfterSec} s`, { retryAfterSec });
+}
 
 export async function login(ctx: ControlPlaneContext, input: { email: string; password: string }, meta: RequestMeta = {}): Promise<Session> {
   const email = normalizeEmail(input.email);
+  const byEmail: ThrottleKey = { scope: 'login_email', key: email };
+  const keys: ThrottleKey[] = meta.ip ? [byEmail, { scope: 'login_ip', key: clientAddressKey(meta.ip) }] : [byEmail];
+  // A good login clears its email's failures, not its address's: an attacker who owns one
+  // account must not be able to reset the counter of the address they guess others' from.
+  // Refusals while locked are not audited (the failures that caused the lock are): they
+  // cost an attacker nothing, and one row each would let them fill the log.
+  return throttled(ctx, keys, { resetOnSuccess: [byEmail], locked: loginLocked }, () => checkLogin(ctx, email, input.password, meta));
+}
+
+async function checkLogin(ctx: ControlPlaneContext, email: string, password: string, meta: RequestMeta): Promise<Session> {
   const user = await ctx.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-  const ok = await verifyPassword(user?.password_hash ?? (await (dummyHash ??= hashPassword('wrenn-dummy-password'))), input.password);
+  const hasPassword = user?.password_hash.startsWith('$argon2') ?? false;
+  const ok = (await verifyPassword(hasPassword ? user!.password_hash : await (dummyHash ??= hashPassword('wrenn-dummy-password')), password)) && hasPassword;
   const fail = (reason: string, message: string): WrennError => {
     recordAuditLater(ctx, {
       teamId: user?.default_team_id ?? null,
@@ -126,13 +149,25 @@ export async function updateMe(ctx: ControlPlaneContext, userId: string, patch: 
   }
 }
 
-export async function changePassword(ctx: ControlPlaneContext, userId: string, input: { currentPassword: string; newPassword: string }): Promise<void> {
-  const user = await getUser(ctx.db, userId);
+/**
+ * Changes the caller's password and ends every session of theirs (all JWTs issued until
+ * now, on every team and device); the caller stays logged in with the returned token, for
+ * the team their old token acted for.
+ */
+export async function changePassword(
+  ctx: ControlPlaneContext,
+  caller: { userId: string; teamId: string },
+  input: { currentPassword: string; newPassword: string },
+): Promise<Session> {
+  const user = await getUser(ctx.db, caller.userId);
   if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
     throw new WrennError('permission_denied', 'the current password is wrong: the password was not changed');
   }
   assertPasswordStrength(input.newPassword);
-  await ctx.db.updateTable('users').set({ password_hash: await hashPassword(input.newPassword) }).where('id', '=', userId).execute();
+  const updated = await bumpSessionVersion(ctx.db, caller.userId, { password_hash: await hashPassword(input.newPassword) });
+  forgetCachedSessions(ctx, caller.userId);
+  if (!updated) throw new WrennError('unauthenticated', 'this user no longer exists');
+  return issueSession(ctx, updated, (await memberTeam(ctx.db, updated.id, caller.teamId)) ?? (await sessionTeam(ctx.db, updated)));
 }
 
 /**

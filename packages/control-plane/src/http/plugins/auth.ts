@@ -84,11 +84,17 @@ export async function resolvePrincipal(
     const m = await ctx.db
       .selectFrom('users')
       .innerJoin('memberships', 'memberships.user_id', 'users.id')
-      .select(['users.id', 'users.is_admin', 'users.active', 'memberships.role'])
+      .select(['users.id', 'users.is_admin', 'users.active', 'users.session_version', 'memberships.role'])
       .where('users.id', '=', claims.user)
       .where('memberships.team_id', '=', claims.team)
       .executeTakeFirst();
     if (!m || !m.active) throw new WrennError('unauthenticated', 'the user is disabled or no longer a member of this team');
+    // Revoked sessions (password changed, logout-all, disabled or reset by an administrator)
+    // bumped the user's version. This replica forgets the user's cached entries when it
+    // revokes; other replicas refuse the token once their entry expires (WRENN_AUTH_CACHE_TTL_SEC).
+    if ((claims.sv ?? 0) !== m.session_version) {
+      throw new WrennError('unauthenticated', 'this session was ended (password changed, logged out everywhere, or reset by an administrator): log in again');
+    }
     const principal: Principal = { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
     // Never past the token's own expiry: an expired JWT is refused on time.
     cache.set(cacheKey, principal, generation, typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now());

@@ -1,13 +1,14 @@
 /**
- * GET|POST /admin/users, PATCH /admin/users/{id}: user administration (user token of an
- * administrator). Creating a user gives an inactive account and its one-time activation
- * token (POST /v1/auth/activate), as there is no email delivery.
+ * GET|POST /admin/users, PATCH /admin/users/{id}, POST /admin/users/{id}/reset-password:
+ * user administration (user token of an administrator). Creating a user, or resetting
+ * their password, gives a one-time activation token (POST /v1/auth/activate), as there is
+ * no email delivery.
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
-import { createInactiveUser, listUsers, updateUser } from '../../../domain/accounts/index.js';
+import { createInactiveUser, listUsers, resetPassword, updateUser } from '../../../domain/accounts/index.js';
 import { authScope } from '../../plugins/auth.js';
 import { USER_ONLY } from './principal.js';
 import { DateTime, Email, IdParams, Name, Strict, TeamSchema, UserSchema } from './schemas.js';
@@ -62,12 +63,35 @@ export async function adminUsersRoutes(app: FastifyInstance, ctx: ControlPlaneCo
           tags,
           security,
           summary: 'Enable or disable a user, grant or revoke administrator (never the last administrator)',
+          description: "Disabling ends every session (JWT) of the user for good: re-enabling does not bring them back. The user's API keys belong to their teams and are not affected.",
           params: IdParams('User id (usr-...)'),
           body: Type.Object({ active: Type.Optional(Type.Boolean()), is_admin: Type.Optional(Type.Boolean()) }, { ...Strict, minProperties: 1 }),
           response: { 200: UserSchema },
         },
       },
       async (request) => updateUser(ctx, request.params.id, request.body),
+    );
+
+    r.post(
+      '/admin/users/:id/reset-password',
+      {
+        schema: {
+          tags,
+          security,
+          summary: "Reset a user's password: it stops working, every session of the user ends, and a one-time token (7 days) lets them set a new one",
+          description:
+            'Hand the token to the user: POST /v1/auth/activate {token, password}. Earlier unused tokens stop working. For an account never activated this is a new activation token; a disabled account is refused (409): enable it first. API keys are not affected.',
+          params: IdParams('User id (usr-...)'),
+          response: {
+            200: Type.Object({
+              user: UserSchema,
+              activation_token: Type.String({ description: 'Shown once: POST /v1/auth/activate {token, password}' }),
+              activation_expires_at: DateTime,
+            }),
+          },
+        },
+      },
+      async (request) => resetPassword(ctx, request.params.id),
     );
   });
 }

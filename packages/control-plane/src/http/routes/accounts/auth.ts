@@ -1,15 +1,16 @@
 /**
  * POST /auth/signup, /auth/login, /auth/activate (public) and /auth/switch-team (user
- * token): each answers with a session `{token, user, team}`.
+ * token): each answers with a session `{token, user, team}`. POST /auth/logout-all (user
+ * token) ends every session of the caller. Login and activate are throttled (429).
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
-import { activate, login, signup, switchTeam } from '../../../domain/accounts/index.js';
+import { activate, login, logoutEverywhere, signup, switchTeam } from '../../../domain/accounts/index.js';
 import { authScope } from '../../plugins/auth.js';
 import { userOf, PUBLIC, USER_ONLY } from './principal.js';
-import { Email, Name, Password, SessionSchema, Strict } from './schemas.js';
+import { Email, ErrorSchema, Name, NoContent, Password, SessionSchema, Strict, TooManyAttemptsSchema } from './schemas.js';
 
 export async function authRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -37,12 +38,14 @@ export async function authRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
       schema: {
         tags: ['auth'],
         summary: 'Log in: a JWT (6 h) for your default team',
+        description:
+          'A wrong password and an unknown email give the same 401. After WRENN_LOGIN_MAX_FAILURES failed logins for an email, or from one address, within WRENN_LOGIN_WINDOW_SEC, logins for it get 429 with Retry-After (even with the right password) until the oldest failure leaves the window; a successful login clears its email\'s count.',
         security: PUBLIC,
         body: Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: 1024 }) }, Strict),
-        response: { 200: SessionSchema },
+        response: { 200: SessionSchema, 401: ErrorSchema, 429: TooManyAttemptsSchema },
       },
     },
-    async (request) => login(ctx, request.body, { requestId: request.id }),
+    async (request) => login(ctx, request.body, { requestId: request.id, ip: request.ip }),
   );
 
   r.post(
@@ -50,13 +53,14 @@ export async function authRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
     {
       schema: {
         tags: ['auth'],
-        summary: 'Activate an account an administrator created, with its one-time token, and set its password',
+        summary: 'Activate an account an administrator created (or reset), with its one-time token, and set its password',
+        description: 'After WRENN_LOGIN_MAX_FAILURES invalid tokens from one address within WRENN_LOGIN_WINDOW_SEC, 429 with Retry-After.',
         security: PUBLIC,
         body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }), password: Password }, Strict),
-        response: { 200: SessionSchema },
+        response: { 200: SessionSchema, 401: ErrorSchema, 429: TooManyAttemptsSchema },
       },
     },
-    async (request) => activate(ctx, request.body),
+    async (request) => activate(ctx, request.body, { requestId: request.id, ip: request.ip }),
   );
 
   await app.register(async (s) => {
@@ -73,6 +77,24 @@ export async function authRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
         },
       },
       async (request) => switchTeam(ctx, userOf(request).userId, request.body.team_id),
+    );
+
+    s.withTypeProvider<TypeBoxTypeProvider>().post(
+      '/auth/logout-all',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Log out everywhere: every JWT of yours (this one included, all teams) stops working',
+          description:
+            'Immediately on the server that answers; other replicas may accept a cached token for up to WRENN_AUTH_CACHE_TTL_SEC. API keys are not sessions and keep working: revoke them with DELETE /v1/api-keys/{id}.',
+          security: USER_ONLY,
+          response: { 204: NoContent },
+        },
+      },
+      async (request, reply) => {
+        await logoutEverywhere(ctx, userOf(request).userId);
+        return reply.code(204).send(null);
+      },
     );
   });
 }

@@ -6,7 +6,7 @@ import type { ControlPlaneContext } from '../../../context.js';
 import { changePassword, deleteMe, getMe, updateMe } from '../../../domain/accounts/index.js';
 import { authScope } from '../../plugins/auth.js';
 import { userOf, USER_ONLY } from './principal.js';
-import { Email, Name, NoContent, Password, Strict, TeamSchema, UserSchema } from './schemas.js';
+import { Email, Name, NoContent, Password, SessionSchema, Strict, TeamSchema, UserSchema } from './schemas.js';
 
 export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await app.register(async (s) => {
@@ -58,16 +58,15 @@ export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): 
       {
         schema: {
           tags: ['account'],
-          summary: 'Change your password',
+          summary: 'Change your password; every other session ends, and you get a new token',
+          description:
+            'Every JWT of yours issued before (this one included, all teams and devices) stops working: immediately on the server that answers, within WRENN_AUTH_CACHE_TTL_SEC on other replicas. Keep going with the returned token (same team). API keys are not affected.',
           security: USER_ONLY,
           body: Type.Object({ current_password: Type.String({ minLength: 1, maxLength: 1024 }), new_password: Password }, Strict),
-          response: { 204: NoContent },
+          response: { 200: SessionSchema },
         },
       },
-      async (request, reply) => {
-        await changePassword(ctx, userOf(request).userId, { currentPassword: request.body.current_password, newPassword: request.body.new_password });
-        return reply.code(204).send(null);
-      },
+      async (request) => changePassword(ctx, userOf(request), { currentPassword: request.body.current_password, newPassword: request.body.new_password }),
     );
   });
 }

@@ -85,3 +85,22 @@ export const AuditLogSchema = Type.Object({
 });
 
 export const NoContent = Type.Null({ description: 'No content' });
+
+export const ErrorSchema = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
+});
+
+/** 429 of the throttled routes (login, activate): the body says when, and so does Retry-After. */
+export const TooManyAttemptsSchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.Literal('too_many_attempts'),
+      message: Type.String(),
+      details: Type.Object({ retryAfterSec: Type.Integer({ minimum: 1, description: 'Seconds until an attempt is considered again' }) }),
+    }),
+  },
+  {
+    description: 'Too many failed attempts (for this email, or from this address) within WRENN_LOGIN_WINDOW_SEC: refused without checking the credentials',
+    headers: { 'Retry-After': { type: 'integer', description: 'Seconds to wait before trying again' } },
+  },
+);

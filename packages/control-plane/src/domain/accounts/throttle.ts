@@ -1,0 +1,134 @@
+/**
+ * Brute-force protection for logins and activation tokens. Every failed attempt is a row
+ * in `auth_failures`, counted against what it tried (an email, a client address); once a
+ * key has `loginMaxFailures` failures within the last `loginWindowSec` (a sliding window),
+ * attempts for it are refused with `too_many_attempts` (429, Retry-After) before any
+ * credential is checked, until the oldest of those failures leaves the window. The rows
+ * live in the database, so every replica counts the same attempts, and all times come
+ * from the database's clock, so replicas' clocks do not matter.
+ *
+ * An attempt is recorded before its credentials are checked and counts itself, so a burst
+ * of parallel guesses cannot all pass the check before any of them is recorded: at most
+ * `loginMaxFailures` attempts per key are ever checked within a window. Refused attempts
+ * are not kept (a locked key unlocks on time even while someone keeps trying), and
+ * rows older than the window are deleted on write, at most once a minute per replica.
+ *
+ * @example
+ * const session = await throttled(ctx, [{ scope: 'login_ip', key: clientAddressKey(ip) }], { locked }, () => checkCredentials());
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { WrennError } from '@wrenn/shared';
+import type { ControlPlaneContext } from '../../context.js';
+import type { AuthFailuresTable } from '../../db/schema.js';
+
+export type ThrottleScope = AuthFailuresTable['scope'];
+
+export interface ThrottleKey {
+  scope: ThrottleScope;
+  key: string;
+}
+
+export interface ThrottleOptions {
+  /** Keys whose failures a success wipes (a good login resets its email, not its address). */
+  resetOnSuccess?: ThrottleKey[];
+  /** The refusal to throw when a key is locked (`retryAfterSec` ≥ 1: when the first attempt will be checked again). */
+  locked(scope: ThrottleScope, retryAfterSec: number): WrennError;
+}
+
+/** Stale rows are deleted at most this often per replica. */
+const PRUNE_INTERVAL_MS = 60_000;
+const lastPrune = new WeakMap<ControlPlaneContext, number>();
+
+/**
+ * The key a client address is counted under: IPv4 as is (also when IPv4-mapped), IPv6 by
+ * its /64, since one host or subscriber usually holds a whole /64 and could otherwise
+ * change address for every guess.
+ */
+export function clientAddressKey(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.split('%')[0]!.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
+}
+
+async function pruneIfDue(ctx: ControlPlaneContext, windowSec: number): Promise<void> {
+  const now = Date.now();
+  if (now - (lastPrune.get(ctx) ?? 0) < Math.min(PRUNE_INTERVAL_MS, windowSec * 1000)) return;
+  lastPrune.set(ctx, now);
+  try {
+    await ctx.db.deleteFrom('auth_failures').where('failed_at', '<=', sql<Date>`now() - make_interval(secs => ${windowSec}::double precision)`).execute();
+  } catch (err) {
+    // Stale rows are only clutter (they are outside every window): never fail a login over them.
+    ctx.logger.warn({ err }, 'could not prune old auth_failures rows');
+  }
+}
+
+/**
+ * The keys that already have `max` failures in the window, other than this attempt's own
+ * rows, with the seconds until the oldest failure that keeps them locked leaves it.
+ */
+async function lockedKeys(ctx: ControlPlaneContext, keys: ThrottleKey[], ownIds: string[], max: number, windowSec: number): Promise<Array<{ scope: ThrottleScope; retryAfterSec: number }>> {
+  const window = sql`make_interval(secs => ${windowSec}::double precision)`;
+  const matches = sql.join(keys.map((k) => sql`(scope = ${k.scope} and key = ${k.key})`), sql` or `);
+  const { rows } = await sql<{ scope: ThrottleScope; remaining: string | number }>`
+    select scope, extract(epoch from (failed_at + ${window} - now())) as remaining
+    from (
+      select scope, failed_at, row_number() over (partition by scope, key order by failed_at desc) as rn
+      from auth_failures
+      where (${matches}) and failed_at > now() - ${window} and id not in (${sql.join(ownIds)})
+    ) newest
+    where rn = ${max}`.execute(ctx.db);
+  return rows.map((r) => ({ scope: r.scope, retryAfterSec: Math.max(1, Math.ceil(Number(r.remaining))) }));
+}
+
+/**
+ * Runs `attempt` unless one of `keys` is locked. A WrennError `unauthenticated` from it is
+ * a failure and stays counted; success forgets this attempt (and wipes `resetOnSuccess`);
+ * any other error (bad input, server fault) is not held against the keys.
+ */
+export async function throttled<T>(ctx: ControlPlaneContext, keys: ThrottleKey[], opts: ThrottleOptions, attempt: () => Promise<T>): Promise<T> {
+  const { loginMaxFailures: max, loginWindowSec: windowSec } = ctx.config;
+  await pruneIfDue(ctx, windowSec);
+  const rows = keys.map((k) => ({ id: randomUUID(), scope: k.scope, key: k.key }));
+  const ownIds = rows.map((r) => r.id);
+  const forgetOwn = async (also: ThrottleKey[] = []): Promise<void> => {
+    await ctx.db
+      .deleteFrom('auth_failures')
+      .where((eb) => eb.or([eb('id', 'in', ownIds), ...also.map((k) => eb.and([eb('scope', '=', k.scope), eb('key', '=', k.key)]))]))
+      .execute();
+  };
+
+  await ctx.db.insertInto('auth_failures').values(rows).execute();
+  let locked: Array<{ scope: ThrottleScope; retryAfterSec: number }>;
+  try {
+    locked = await lockedKeys(ctx, keys, ownIds, max, windowSec);
+  } catch (err) {
+    await forgetOwn().catch(() => {});
+    throw err;
+  }
+  if (locked.length > 0) {
+    await forgetOwn();
+    const longest = locked.reduce((a, b) => (b.retryAfterSec > a.retryAfterSec ? b : a));
+    throw opts.locked(longest.scope, longest.retryAfterSec);
+  }
+
+  let result: T;
+  try {
+    result = await attempt();
+  } catch (err) {
+    if (!(err instanceof WrennError && err.code === 'unauthenticated')) await forgetOwn().catch(() => {});
+    throw err;
+  }
+  // The credentials were good: a failure to tidy up must not turn the success into an error
+  // (at worst this attempt keeps counting as a failure until it leaves the window).
+  await forgetOwn(opts.resetOnSuccess).catch((err: unknown) => ctx.logger.warn({ err }, 'could not reset auth_failures after a success'));
+  return result;
+}
