@@ -3,16 +3,23 @@
  * For capsules holding 64 MB and 512 MB of touched memory (a python process):
  *  - pause time (RPC), snapshot size vs the capsule's RSS;
  *  - resume time (RPC) and resume → first `echo` result, eager and lazy restore;
- *  - same-run baseline: raw `criu dump` / `criu restore` (eager and lazy) of the same python
- *    process tree outside the platform (`unshare --pid --fork setsid python3`, its own pid
- *    namespace, no container, no network plumbing, no envd);
+ *  - two same-run baselines for the resume:
+ *    1. "raw tree": raw `criu dump` / `criu restore` of the same python program outside the
+ *       platform (`unshare --pid --fork setsid python3`: one process in its own pid
+ *       namespace; no user, mount, net or ipc namespace, no tmpfs, no cgroups, no envd).
+ *       A simpler tree than a capsule: it bounds what CRIU itself needs for the memory;
+ *    2. "raw image": raw `criu restore` of the capsule's own pause image, taken by the agent
+ *       in the same run, with the options runc gives CRIU (lib/raw-image-restore.ts): the same
+ *       tree (tini, envd, python), namespaces, mounts, tmpfs contents and cgroups, without
+ *       runc, the agent, network plumbing and envd /init. The fair comparison: the platform's
+ *       overhead is its resume minus this;
  *  - snapshot templates: Snapshot of the running capsule (it keeps running) and Create of a
  *    new capsule from the template → its first `echo` result.
  * Lazy restore needs vm.unprivileged_userfaultfd=1 for capsules; the script sets it for its
  * run and puts the old value back. The agent installs CRIU's kernel-feature cache
- * (/run/criu.kdat) where /run is not a tmpfs, so the raw baseline, run after it, has it too.
+ * (/run/criu.kdat) where /run is not a tmpfs, so the raw baselines, run after it, have it too.
  *
- *   sudo npx tsx bench/pause-resume.ts [--runs 3] [--sizes 64,512]
+ *   sudo npx tsx bench/pause-resume.ts [--runs 3] [--sizes 64,512] [--modes eager,lazy] [--no-templates]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -22,10 +29,19 @@ import { hr, summary, table } from './lib/stats.js';
 import { TEST_CACHE, newCapsuleId, sharedTemplates, startTestAgent, type TestAgent } from '../packages/host-agent/test/agent-harness.js';
 import { run } from '../packages/host-agent/src/infra/exec.js';
 import { CRIU_WRAPPER } from '../packages/host-agent/src/infra/criu/criu-probe.js';
+import { rawImageRestore } from './lib/raw-image-restore.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, sizes: { type: 'string', default: '64,512' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    sizes: { type: 'string', default: '64,512' },
+    modes: { type: 'string', default: 'eager,lazy' },
+    'no-templates': { type: 'boolean', default: false },
+  },
+});
 const RUNS = Number(values.runs);
 const SIZES = values.sizes!.split(',').map(Number);
+const MODES = values.modes!.split(',').filter((m): m is 'eager' | 'lazy' => m === 'eager' || m === 'lazy');
 const SYSCTL = '/proc/sys/vm/unprivileged_userfaultfd';
 
 /** Holds `mb` MB of non-zero memory and writes "ready" to argv[2] once touched. */
@@ -73,6 +89,8 @@ interface PlatformRow {
   pauseMs: number;
   resumeMs: number;
   resumeToExecMs: number;
+  /** Raw `criu restore` of the same pause image (baseline 2). */
+  rawImageRestoreMs: number;
 }
 
 async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Promise<PlatformRow> {
@@ -88,6 +106,7 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
     const pause: number[] = [];
     const resume: number[] = [];
     const toExec: number[] = [];
+    const rawImage: number[] = [];
     let rss = 0;
     let size = 0;
     for (let i = 0; i < RUNS; i++) {
@@ -95,6 +114,7 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
       rss = capsuleRssBytes(t, id);
       pause.push((await timeIt(() => t.client.pause({ capsuleId: id })))[0]);
       size = await t.agent.manager.pauser!.snapshots.memoryBytes(id);
+      rawImage.push(await rawImageRestore(t, id, mode));
       const [total, resumeMs] = await timeIt(async () => {
         const [ms] = await timeIt(() => t.client.resume({ capsuleId: id }));
         const r = await t.client.exec({ capsuleId: id, cmd: 'echo', args: ['hi'] });
@@ -113,6 +133,7 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
       pauseMs: median(pause),
       resumeMs: median(resume),
       resumeToExecMs: median(toExec),
+      rawImageRestoreMs: median(rawImage),
     };
   } finally {
     await t.agent.manager.pauser!.settled();
@@ -193,16 +214,20 @@ async function rawCriu(memMb: number, mode: 'eager' | 'lazy'): Promise<RawRow> {
       dumps.push((await timeIt(() => run(CRIU_WRAPPER, ['dump', '-t', String(pid), '-D', images, '-o', 'dump.log'])))[0]);
       imageBytes = readdirSync(images).reduce((a, f) => a + statSync(join(images, f)).size, 0);
       let lazyDaemon: ReturnType<typeof spawn> | undefined;
+      // Taken at spawn: a 64 MB image is served before the restore's caller looks.
+      let daemonExited: Promise<unknown> = Promise.resolve();
       const [ms] = await timeIt(async () => {
         if (mode === 'lazy') {
           lazyDaemon = spawn(CRIU_WRAPPER, ['lazy-pages', '-D', images, '-o', 'lazy.log'], { stdio: 'ignore' });
+          const daemon = lazyDaemon;
+          daemonExited = new Promise((r) => daemon.once('exit', r));
           while (!existsSync(join(images, 'lazy-pages.socket'))) await new Promise((r) => setTimeout(r, 2));
         }
         await run(CRIU_WRAPPER, ['restore', '-D', images, '-d', '--pidfile', pidFile, '-o', 'restore.log', ...(mode === 'lazy' ? ['--lazy-pages'] : [])]);
       });
       restores.push(ms);
       restoredPid = Number(readFileSync(pidFile, 'utf8').trim());
-      if (lazyDaemon) await new Promise((r) => lazyDaemon!.once('exit', r));
+      await daemonExited;
     } finally {
       if (restoredPid > 0) process.kill(restoredPid, 'SIGKILL');
       if (holder.exitCode === null) holder.kill('SIGKILL');
@@ -220,13 +245,13 @@ async function main(): Promise<void> {
   const snapshotRows: SnapshotRow[] = [];
   try {
     writeFileSync(SYSCTL, '1');
-    for (const mode of ['eager', 'lazy'] as const) {
+    for (const mode of MODES) {
       const t = await startTestAgent({ env: { WRENN_LAZY_RESTORE: mode === 'lazy' ? 'auto' : 'off' } });
       try {
         for (const size of SIZES) {
           platformRows.push(await platform(t, size, mode));
           rawRows.push(await rawCriu(size, mode));
-          snapshotRows.push(await snapshotTemplate(t, size, mode));
+          if (!values['no-templates']) snapshotRows.push(await snapshotTemplate(t, size, mode));
         }
       } finally {
         await t.close();
@@ -235,18 +260,27 @@ async function main(): Promise<void> {
   } finally {
     writeFileSync(SYSCTL, sysctlBefore);
   }
-  console.log(`\npause/resume through the agent (median of ${RUNS})`);
+  console.log(`\npause/resume through the agent (median of ${RUNS}); rawImageRestoreMs: baseline 2, raw criu restore of the same pause image`);
   console.log(table(platformRows.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(2)) }))));
-  console.log(`\nraw criu baseline, same python tree in its own pid namespace (median of ${RUNS})`);
+  console.log(`\nbaseline 1, raw criu of the same python program in its own pid namespace, a simpler tree (median of ${RUNS})`);
   console.log(table(rawRows.map((r) => ({ ...r }))));
-  console.log(`\nsnapshot templates: Snapshot (capsule keeps running) and Create from it → first exec (median of ${RUNS})`);
-  console.log(table(snapshotRows.map((r) => ({ ...r }))));
-  console.log('\nplatform overhead (agent pause vs raw dump; agent resume vs raw restore)');
+  if (snapshotRows.length > 0) {
+    console.log(`\nsnapshot templates: Snapshot (capsule keeps running) and Create from it → first exec (median of ${RUNS})`);
+    console.log(table(snapshotRows.map((r) => ({ ...r }))));
+  }
+  console.log('\nplatform overhead: agent pause − raw dump (baseline 1); agent resume − raw restore of the simpler tree (baseline 1) and of the same image (baseline 2)');
   console.log(
     table(
       platformRows.map((p) => {
         const raw = rawRows.find((r) => r.memMb === p.memMb && r.mode === p.mode)!;
-        return { memMb: p.memMb, mode: p.mode, pauseOverMs: p.pauseMs - raw.dumpMs, resumeOverMs: p.resumeMs - raw.restoreMs };
+        return {
+          memMb: p.memMb,
+          mode: p.mode,
+          pauseOverTreeMs: p.pauseMs - raw.dumpMs,
+          resumeOverTreeMs: p.resumeMs - raw.restoreMs,
+          resumeOverImageMs: p.resumeMs - p.rawImageRestoreMs,
+          toExecOverImageMs: p.resumeToExecMs - p.rawImageRestoreMs,
+        };
       }),
     ),
   );

@@ -10,9 +10,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/infra/exec.js';
-import { CRIU_WRAPPER, defaultCriuPath, probeCriu } from '../src/infra/criu/criu-probe.js';
+import { CRIU_WRAPPER, defaultCriuPath, lazyPagesShim, probeCriu } from '../src/infra/criu/criu-probe.js';
 import { criuLogErrors, dumpOutcome } from '../src/infra/criu/dump-log.js';
-import { RUNC_CRIU_CONFIG, writeRuncCriuConfigs } from '../src/infra/criu/runc-criu-config.js';
+import { RUNC_CRIU_CONFIG, bundleCriuConfigText, writeRuncCriuConfigs } from '../src/infra/criu/runc-criu-config.js';
+import { socketNeedsNetwork, socketsNeedNetwork, type SocketLine } from '../src/infra/net/socket-inventory.js';
+import { lazyRestoreDetail } from '../src/start/doctor.js';
 import { REPO, newCapsuleId, sharedTemplates, startTestAgent, type TestAgent } from './agent-harness.js';
 import { COUNTER_PY, waitForLine } from './pause-fixtures.js';
 
@@ -25,6 +27,12 @@ describe('CRIU install and probe', () => {
     const version = await run(CRIU_WRAPPER, ['--version']);
     assert.match(version.stdout, /Version: 4\./);
     assert.equal(version.stderr, '', 'the private libraries load without loader warnings');
+    // With a C compiler on the host (CI has one), the lazy-pages shim is built and found.
+    if ((await run('sh', ['-c', 'command -v cc'], { allowFailure: true })).code === 0) {
+      assert.match(r.stdout, /lazy-pages shim/);
+      assert.equal((await probeCriu(CRIU_WRAPPER)).lazyPagesPreload, lazyPagesShim(CRIU_WRAPPER));
+      assert.ok(lazyPagesShim(CRIU_WRAPPER)?.endsWith('/lib/wrenn/lazy-pages-shim.so'));
+    }
   });
 
   test('the agent finds the private install unless WRENN_CRIU says otherwise', () => {
@@ -49,9 +57,70 @@ describe('CRIU install and probe', () => {
       const paths = await writeRuncCriuConfigs(dir);
       assert.equal(readFileSync(paths.default, 'utf8'), RUNC_CRIU_CONFIG);
       assert.match(readFileSync(paths.tcpClose, 'utf8'), /^tcp-close$/m);
+      assert.equal(bundleCriuConfigText({ tcpClose: false }), RUNC_CRIU_CONFIG);
+      assert.equal(bundleCriuConfigText({ tcpClose: true, lockNetwork: false }), 'network-lock skip\ntcp-close\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('what a checkpoint needs to keep the network for', () => {
+  const line = (table: SocketLine['table'], local: string, remote: string, state: string): SocketLine => ({ table, local, remote, state });
+  const ANY = '00000000:0000';
+
+  test('listeners on the wildcard or loopback, unconnected UDP and TIME_WAIT need nothing', () => {
+    assert.equal(socketNeedsNetwork(line('tcp', '00000000:C33F', ANY, '0A')), false, 'envd on 0.0.0.0');
+    assert.equal(socketNeedsNetwork(line('tcp', '0100007F:1F90', ANY, '0A')), false, '127.0.0.1');
+    assert.equal(socketNeedsNetwork(line('tcp6', '00000000000000000000000001000000:1F90', '00000000000000000000000000000000:0000', '0A')), false, '::1');
+    assert.equal(socketNeedsNetwork(line('tcp6', '0000000000000000FFFF00000100007F:1F90', '00000000000000000000000000000000:0000', '0A')), false, '::ffff:127.0.0.1');
+    assert.equal(socketNeedsNetwork(line('udp', '00000000:0035', ANY, '07')), false);
+    assert.equal(socketNeedsNetwork(line('tcp', '0200A00A:C33F', '0100A00A:C6DC', '06')), false, 'TIME_WAIT has no owner');
+  });
+
+  test('connections, sockets bound to the capsule address, connected UDP and raw sockets need it', () => {
+    assert.equal(socketNeedsNetwork(line('tcp', '0200A00A:C33F', '0100A00A:C6DC', '01')), true, 'established');
+    assert.equal(socketNeedsNetwork(line('tcp', '0100007F:1F90', '0100007F:C6DC', '01')), true, 'established over loopback (lo must be up)');
+    assert.equal(socketNeedsNetwork(line('tcp', '0200A00A:1F90', ANY, '0A')), true, 'listening on 10.160.0.2');
+    assert.equal(socketNeedsNetwork(line('tcp', '0200A00A:C33F', '0100A00A:C6DC', '08')), true, 'CLOSE_WAIT');
+    assert.equal(socketNeedsNetwork(line('udp', '00000000:A000', '08080808:0035', '01')), true, 'connected UDP');
+    assert.equal(socketNeedsNetwork(line('raw', '00000000:0001', ANY, '07')), true);
+  });
+
+  test('a process that is gone is treated as needing the network', async () => {
+    assert.equal(await socketsNeedNetwork(2 ** 22 + 1), true);
+  });
+});
+
+describe('lazy restore settings', () => {
+  const SYSCTL = '/proc/sys/vm/unprivileged_userfaultfd';
+
+  test('auto: the agent turns vm.unprivileged_userfaultfd on for its lifetime and puts 0 back; off leaves it alone', async () => {
+    await sharedTemplates();
+    const before = readFileSync(SYSCTL, 'utf8').trim();
+    try {
+      writeFileSync(SYSCTL, '0');
+      const off = await startTestAgent({ env: { WRENN_LAZY_RESTORE: 'off' } });
+      assert.equal(readFileSync(SYSCTL, 'utf8').trim(), '0');
+      assert.equal(off.agent.manager.pauser?.support.lazyPages, false);
+      await off.close();
+      const auto = await startTestAgent({ env: { WRENN_LAZY_RESTORE: 'auto' } });
+      assert.equal(readFileSync(SYSCTL, 'utf8').trim(), '1');
+      assert.equal(auto.agent.manager.pauser?.support.lazyPages, true);
+      await auto.close();
+      assert.equal(readFileSync(SYSCTL, 'utf8').trim(), '0', 'put back when the agent stopped');
+    } finally {
+      writeFileSync(SYSCTL, before);
+    }
+  });
+
+  test('doctor says what a resume does with memory and what would change it', () => {
+    const criu = { criuPath: CRIU_WRAPPER, memory: true, uffd: true, lazyPages: false, detail: '' };
+    assert.match(lazyRestoreDetail({ lazyRestore: 'off' }, criu), /^off: .*WRENN_LAZY_RESTORE=off/);
+    assert.match(lazyRestoreDetail({ lazyRestore: 'auto' }, { ...criu, uffd: false, detail: 'no uffd' }), /^off: no uffd/);
+    assert.match(lazyRestoreDetail({ lazyRestore: 'auto' }, criu), /unprivileged_userfaultfd=0 now; the agent sets it to 1 at start/);
+    assert.match(lazyRestoreDetail({ lazyRestore: 'auto' }, criu), /no lazy-pages shim/);
+    assert.match(lazyRestoreDetail({ lazyRestore: 'auto' }, { ...criu, lazyPages: true, lazyPagesPreload: '/x/shim.so' }), /^on \(vm.unprivileged_userfaultfd=1; lazy-pages shim \/x\/shim.so\)$/);
   });
 });
 

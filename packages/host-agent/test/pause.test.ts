@@ -42,6 +42,9 @@ describe('memory pause and resume', () => {
     assert.equal(paused.capsule?.pauseKind, PauseKind.MEMORY);
     assert.equal(paused.capsule?.address, address);
     assert.deepEqual(await hostResources(t), { mounts: [], loops: [], links: [], runcState: [], cgroups: [] }, 'nothing held while paused');
+    // No TCP connection, nothing bound to the capsule's address: dumped without a network
+    // lock, and the restore need not wait for the network either.
+    assert.equal((await t.agent.manager.pauser!.snapshots.readMetadata(id))?.socketsNeedNetwork, false);
     await new Promise((r) => setTimeout(r, 300));
     const resumed = await t.client.resume({ capsuleId: id });
     assert.equal(resumed.capsule?.status, CapsuleStatus.RUNNING);
@@ -70,6 +73,9 @@ describe('memory pause and resume', () => {
       socket.write('one\n');
       assert.equal(await readLine(socket), '1 one');
       await t.client.pause({ capsuleId: id });
+      // The connection needs the network locked during the dump and plumbed before CRIU
+      // re-opens it: recorded with the image.
+      assert.equal((await t.agent.manager.pauser!.snapshots.readMetadata(id))?.socketsNeedNetwork, undefined);
       await t.client.resume({ capsuleId: id });
       socket.write('two\n');
       // The server's per-connection count (memory) and the connection itself survived.

@@ -1,8 +1,10 @@
 /**
  * Runs a standard Linux tool (runc, ip, nft, mount, mkfs, ...) with an argv array — never
  * through a shell — and kills and reaps it when the signal aborts or the timeout passes.
+ * Tools that start helpers of their own (runc starts CRIU, CRIU starts more) run with
+ * `processGroup`: the kill then reaches the whole group, so no orphaned helper lives on.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { WrennError } from '@wrenn/shared';
 
 export interface RunOptions {
@@ -20,6 +22,11 @@ export interface RunOptions {
   /** Sees output as it arrives (progress of long tools such as mmdebstrap); still captured. */
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /**
+   * Start the tool as the leader of a process group of its own and, on abort or timeout,
+   * SIGKILL the whole group (by its id, the tool's pid): helpers it started die with it.
+   */
+  processGroup?: boolean;
 }
 
 export interface RunResult {
@@ -55,6 +62,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       stdio: ['pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       cwd: opts.cwd,
+      detached: opts.processGroup ?? false,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -71,8 +79,9 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       errLen += b.length;
     });
     let timedOut = false;
-    const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), child.kill('SIGKILL')), opts.timeoutMs) : undefined;
-    const onAbort = () => child.kill('SIGKILL');
+    const kill = () => killTool(child, opts.processGroup ?? false);
+    const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
+    const onAbort = () => kill();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e) => {
       if (timer) clearTimeout(timer);
@@ -100,4 +109,20 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     child.stdin.on('error', () => {}); // tool exited before reading its input
     child.stdin.end(opts.input);
   });
+}
+
+/**
+ * SIGKILLs a spawned tool; with `group`, its whole process group (the group's id is the
+ * tool's pid, see `processGroup`). A group already gone is not an error.
+ */
+export function killTool(child: ChildProcess, group: boolean): void {
+  if (group && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+      return;
+    } catch {
+      // ESRCH: the group is empty; fall through for the (already reaped) leader.
+    }
+  }
+  child.kill('SIGKILL');
 }

@@ -10,7 +10,9 @@
  * are logged, and a resume or the next agent start finishes them.
  */
 import { WrennError, isWrennError } from '@wrenn/shared';
+import type { CheckpointResult } from '../../infra/runtime/runtime.js';
 import type { CapsuleRecord } from '../capsule-record.js';
+import { withTimeoutHint } from './criu-deadline.js';
 import { markFailed, reviveIfAlive } from './revival.js';
 import type { PauseDeps, PauseKind, PausableCapsule } from './pause-types.js';
 import type { SnapshotMetadata, SnapshotStore } from './snapshot-store.js';
@@ -18,7 +20,13 @@ import type { SnapshotMetadata, SnapshotStore } from './snapshot-store.js';
 /** How long a filesystem pause lets processes exit on SIGTERM before killing them. */
 const STOP_GRACE_MS = 2_000;
 
-export function snapshotMetadata(deps: PauseDeps, record: CapsuleRecord, kind: PauseKind, imageBytes: number): SnapshotMetadata {
+export function snapshotMetadata(
+  deps: PauseDeps,
+  record: CapsuleRecord,
+  kind: PauseKind,
+  imageBytes: number,
+  dump: { socketsNeedNetwork?: boolean } = {},
+): SnapshotMetadata {
   return {
     version: 1,
     kind,
@@ -43,6 +51,8 @@ export function snapshotMetadata(deps: PauseDeps, record: CapsuleRecord, kind: P
     pausedAtMs: record.pausedAtMs ?? Date.now(),
     imageBytes,
     ...(kind === 'memory' && deps.support.criuVersion ? { criuVersion: deps.support.criuVersion } : {}),
+    // Recorded only when known to be false: an image of unknown make is restored the safe way.
+    ...(kind === 'memory' && dump.socketsNeedNetwork === false ? { socketsNeedNetwork: false } : {}),
   };
 }
 
@@ -67,6 +77,7 @@ export async function pauseCapsule(
     t = Date.now();
   };
   deps.stopWatchers(capsule);
+  let dump: CheckpointResult | undefined;
   try {
     await snapshots.prepare(record.runtimeId);
     if (deps.drain) await deps.drain(record.id, deps.drainGraceMs, signal);
@@ -82,7 +93,9 @@ export async function pauseCapsule(
       // before it looks again; a cgroup it finds frozen it dumps at once.
       await deps.runtime.freeze(record.runtimeId);
       mark('freezeMs');
-      await deps.runtime.checkpoint(record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
+      dump = await deps.runtime
+        .checkpoint(record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, timeoutMs: deps.criuTimeoutMs, signal })
+        .catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
       mark('checkpointMs');
     } else {
       await stopProcesses(deps, record.runtimeId);
@@ -102,9 +115,9 @@ export async function pauseCapsule(
   record.status = 'paused';
   record.pauseKind = kind;
   record.pausedAtMs = Date.now();
-  await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, imageBytes));
+  await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, imageBytes, dump));
   await deps.saveRecord(record);
-  log.info({ ...phases, imageBytes, durationMs: Date.now() - started }, 'capsule paused');
+  log.info({ ...phases, imageBytes, socketsNeedNetwork: dump?.socketsNeedNetwork, durationMs: Date.now() - started }, 'capsule paused');
 }
 
 /**

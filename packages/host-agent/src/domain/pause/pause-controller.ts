@@ -14,7 +14,7 @@ import { pauseCapsule } from './pause-capsule.js';
 import { recoverPauseState, type RecoveredAs } from './pause-recovery.js';
 import { resumeCapsule } from './resume-capsule.js';
 import type { PauseDeps, PauseKind, PausableCapsule } from './pause-types.js';
-import { SnapshotStore } from './snapshot-store.js';
+import { SnapshotStore, type SnapshotMetadata } from './snapshot-store.js';
 
 /** Default deadline of a pause or resume when the caller gives none (H4: generous). */
 export const DEFAULT_PAUSE_TIMEOUT_MS = 10 * 60_000;
@@ -57,10 +57,12 @@ export class PauseController {
   /** A paused capsule → running (or back to paused / error, rethrowing the failure). */
   async resume(capsule: PausableCapsule, signal?: AbortSignal): Promise<void> {
     const { record } = capsule;
-    if (record.pauseKind === 'memory') await this.assertSnapshotFromThisHost(record);
+    const meta = record.pauseKind === 'memory' ? await this.snapshotFromThisHost(record) : undefined;
     record.status = 'resuming';
     await this.deps.saveRecord(record);
-    const { pagesLoaded } = await resumeCapsule(this.deps, this.snapshots, capsule, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
+    const { pagesLoaded } = await resumeCapsule(this.deps, this.snapshots, capsule, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS), {
+      socketsNeedNetwork: meta?.socketsNeedNetwork ?? true,
+    });
     const cleanup = pagesLoaded
       .then(() => this.snapshots.removeMemory(record.runtimeId))
       .catch((err: unknown) => this.deps.logger.warn({ capsuleId: record.id, err: (err as Error).message }, 'removing a restored image failed'))
@@ -110,7 +112,8 @@ export class PauseController {
     await Promise.all(this.loading.values());
   }
 
-  private async assertSnapshotFromThisHost(record: CapsuleRecord): Promise<void> {
+  /** The snapshot's metadata (if any), refused when it was taken on another host. */
+  private async snapshotFromThisHost(record: CapsuleRecord): Promise<SnapshotMetadata | undefined> {
     const meta = await this.snapshots.readMetadata(record.runtimeId);
     if (meta && meta.hostId !== this.deps.hostId) {
       throw new WrennError(
@@ -119,5 +122,6 @@ export class PauseController {
         { capsuleId: record.id, snapshotHost: meta.hostId },
       );
     }
+    return meta;
   }
 }

@@ -75,8 +75,10 @@ export interface PauseDeps {
   stopWatchers(capsule: PausableCapsule): void;
   snapshotDir: string;
   prepareTimeoutMs: number;
+  /** Deadline of each CRIU dump and restore (WRENN_PAUSE_TIMEOUT_MS). */
+  criuTimeoutMs: number;
   drainGraceMs: number;
-  /** There is no proxy in the agent yet: the control plane's proxy will register here. */
+  /** The port proxy's drain (src/proxy; the manager wires it from its `connections`). */
   drain?: DrainConnections;
   envdStartTimeoutMs: number;
 }
@@ -85,6 +87,8 @@ export interface PauseDeps {
 export interface PauseSetup {
   hostId: string;
   support: PauseHostSupport;
+  /** Deadline of each CRIU dump and restore (WRENN_PAUSE_TIMEOUT_MS). */
+  criuTimeoutMs: number;
   network: PauseNetworkPort;
   rootfs: PauseRootfsPort;
   drain?: DrainConnections;

@@ -1,8 +1,8 @@
 /**
  * The network of a sandbox being restored (resume, or a new capsule from a snapshot
- * template): plumbed from the restore's namespaces hook — the guest end there, so CRIU can
- * re-open connections, the host end while CRIU restores the processes — and awaited once
- * the restore returned. Release waits for plumbing still in flight, so nothing it adds
+ * template): plumbed from the restore's namespaces hook — the guest end there (CRIU waits
+ * for it when the image has connections to re-open), the host end while CRIU restores the
+ * processes — and awaited once the restore returned. Release waits for plumbing still in flight, so nothing it adds
  * (links, rules) can appear after the release removed them.
  */
 import type { NetworkSlot } from '../../infra/net/network.js';

@@ -12,6 +12,7 @@
 import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
 import { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { RestoredSandbox } from '../../infra/runtime/runtime.js';
+import { withTimeoutHint } from './criu-deadline.js';
 import { restoreNetwork } from './restore-network.js';
 import { initBody, markFailed } from './revival.js';
 import type { PauseDeps, PausableCapsule } from './pause-types.js';
@@ -28,6 +29,7 @@ export async function resumeCapsule(
   snapshots: SnapshotStore,
   capsule: PausableCapsule,
   signal: AbortSignal,
+  image: { socketsNeedNetwork: boolean } = { socketsNeedNetwork: true },
 ): Promise<ResumeResult> {
   const { record } = capsule;
   const kind = record.pauseKind ?? 'filesystem';
@@ -58,19 +60,24 @@ export async function resumeCapsule(
       const imageDir = snapshots.memoryDir(record.runtimeId);
       lazy = deps.support.lazyPages;
       undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
-      // Plumbed while CRIU waits between namespaces and processes: the sockets of
-      // established connections need their address and route to exist.
+      // Plumbed from the moment CRIU has made the namespaces: while it waits there if the
+      // image has sockets that need their address and route (established connections),
+      // else while it restores the processes.
       let network = restoreNetwork(deps, slot, record, signal);
       undo.defer(() => network.release());
       const restoreWith = (lazyPages: boolean) =>
-        deps.runtime.restore(spec, {
-          imageDir,
-          tcpEstablished: true,
-          lazyPages,
-          rootfsReady: mounted,
-          onNamespacesReady: (nsPid) => network.onNamespacesReady(nsPid),
-          signal,
-        });
+        deps.runtime
+          .restore(spec, {
+            imageDir,
+            tcpEstablished: true,
+            lazyPages,
+            socketsNeedNetwork: image.socketsNeedNetwork,
+            rootfsReady: mounted,
+            onNamespacesReady: (nsPid) => network.onNamespacesReady(nsPid),
+            timeoutMs: deps.criuTimeoutMs,
+            signal,
+          })
+          .catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
       try {
         restored = await restoreWith(lazy);
       } catch (err) {

@@ -37,6 +37,12 @@ export interface SnapshotMetadata {
   /** Bytes of the memory image (0 for filesystem pauses). */
   imageBytes: number;
   criuVersion?: string;
+  /**
+   * False when the image holds no socket that needs the network while it is restored (the
+   * dump did not lock the network; the restore need not either, nor wait for the network).
+   * Absent: unknown, restored the safe way.
+   */
+  socketsNeedNetwork?: false;
 }
 
 export class SnapshotStore {

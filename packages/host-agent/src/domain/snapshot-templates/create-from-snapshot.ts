@@ -20,6 +20,7 @@ import type { NetworkSlot } from '../../infra/net/network.js';
 import type { TemplateInfo } from '../../infra/rootfs/layers.js';
 import type { RestoreOptions, RestoredSandbox } from '../../infra/runtime/runtime.js';
 import type { CapsuleRecord } from '../capsule-record.js';
+import { withTimeoutHint } from '../pause/criu-deadline.js';
 import { restoreNetwork } from '../pause/restore-network.js';
 import { initBody } from '../pause/revival.js';
 import type { SnapshotDeps, SnapshotTemplateMetadata } from './snapshot-template-types.js';
@@ -84,6 +85,8 @@ export async function launchFromSnapshot(
       workDir: join(capsuleDir, RESTORE_WORK_DIR),
       tcpClose: true,
       lazyPages,
+      socketsNeedNetwork: source.meta.socketsNeedNetwork ?? true,
+      timeoutMs: deps.criuTimeoutMs,
       hostname: hostnameOf(record),
       onNamespacesReady: (pid) => network.onNamespacesReady(pid),
       ...(signal ? { signal } : {}),
@@ -91,7 +94,7 @@ export async function launchFromSnapshot(
     lazy = deps.support.lazyPages;
     let restored: RestoredSandbox;
     try {
-      restored = await deps.runtime.restore(spec, restoreOpts(lazy));
+      restored = await deps.runtime.restore(spec, restoreOpts(lazy)).catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
     } catch (err) {
       if (!lazy || (isWrennError(err) && (err.code === 'canceled' || err.code === 'deadline_exceeded'))) throw err;
       log.warn({ err: (err as Error).message }, 'lazy restore failed; restoring eagerly');

@@ -34,6 +34,8 @@ export interface SnapshotTemplateMetadata {
   /** Bytes the disk copy occupies (it is sparse). */
   diskBytes: number;
   criuVersion?: string;
+  /** As SnapshotMetadata.socketsNeedNetwork: false when the image needs no network while restored. */
+  socketsNeedNetwork?: false;
 }
 
 /** A snapshot template as callers see it (no secrets). */

@@ -18,6 +18,8 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WrennError, isWrennError } from '@wrenn/shared';
 import { EnvdClient } from '../../infra/envd/envd-client.js';
+import type { CheckpointResult } from '../../infra/runtime/runtime.js';
+import { withTimeoutHint } from '../pause/criu-deadline.js';
 import { initBody, markFailed, reviveIfAlive } from '../pause/revival.js';
 import type { PausableCapsule } from '../pause/pause-types.js';
 import type { SnapshotStore } from '../pause/snapshot-store.js';
@@ -44,6 +46,7 @@ export async function takeSnapshot(
   const baseName = record.baseTemplate ?? record.template;
   const base = await deps.baseTemplates.get(baseName);
   let frozen = false;
+  let dumped: CheckpointResult | undefined;
   try {
     if (!capsule.envd) throw new WrennError('internal', `capsule ${record.id} has no envd connection`);
     await capsule.envd.prepareSnapshot(AbortSignal.any([signal, AbortSignal.timeout(deps.prepareTimeoutMs)]));
@@ -57,7 +60,9 @@ export async function takeSnapshot(
     mark('freezeMs');
     await deps.disk.copyMounted(deps.capsuleDir(record.runtimeId), staging.diskImage, signal);
     mark('diskCopyMs');
-    await deps.runtime.checkpoint(record.runtimeId, { imageDir: staging.memoryDir, tcpEstablished: true, leaveRunning: true, signal });
+    dumped = await deps.runtime
+      .checkpoint(record.runtimeId, { imageDir: staging.memoryDir, tcpEstablished: true, leaveRunning: true, timeoutMs: deps.criuTimeoutMs, signal })
+      .catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
     mark('checkpointMs');
     // CRIU leaves a cgroup it found frozen frozen; a runtime whose dump thawed it anyway
     // answers "not paused", which is as good.
@@ -105,6 +110,7 @@ export async function takeSnapshot(
     memoryBytes,
     diskBytes,
     ...(deps.support.criuVersion ? { criuVersion: deps.support.criuVersion } : {}),
+    ...(dumped?.socketsNeedNetwork === false ? { socketsNeedNetwork: false } : {}),
   };
 }
 

@@ -2,28 +2,44 @@
  * What this host can do with CRIU, asked of CRIU itself once at agent start (and by
  * `wrenn-agent doctor`):
  * - memory: `criu check` passes, so pause can take memory snapshots;
- * - lazyPages: restore can load memory on demand (userfaultfd). CRIU must support
- *   non-cooperative uffd, and the restored capsule processes, which run in a user
+ * - uffd: CRIU supports non-cooperative userfaultfd, so restore can load memory on demand;
+ * - lazyPages: and it may now: the restored capsule processes, which run in a user
  *   namespace, may only open a userfaultfd when `vm.unprivileged_userfaultfd` is 1 (capsule
- *   code itself stays unable to: the seccomp profile refuses the syscall).
+ *   code itself stays unable to: the seccomp profile refuses the syscall). The agent turns
+ *   the sysctl on where allowed (userfaultfd-sysctl.ts);
+ * - lazyPagesPreload: the lazy-pages shim scripts/install-criu.sh builds next to CRIU.
  * Anything else means filesystem-only pause.
  */
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { run } from '../exec.js';
+import { readUnprivilegedUserfaultfd } from './userfaultfd-sysctl.js';
 
 export interface CriuSupport {
   /** The binary or wrapper probed. */
   criuPath: string;
   version?: string;
   memory: boolean;
+  /** CRIU can restore lazily (non-cooperative userfaultfd). */
+  uffd: boolean;
+  /** ... and the host lets restored capsules open a userfaultfd now. */
   lazyPages: boolean;
+  /** The lazy-pages shim (scripts/criu/lazy-pages-shim.c), when installed. */
+  lazyPagesPreload?: string;
   /** Why a feature is missing (for logs and doctor). */
   detail: string;
 }
 
 /** The private install of scripts/install-criu.sh. */
 export const CRIU_WRAPPER = '/opt/wrenn/criu/bin/criu';
+/** Where scripts/install-criu.sh puts the lazy-pages shim, relative to the install prefix. */
+const LAZY_PAGES_SHIM = 'lib/wrenn/lazy-pages-shim.so';
+
+/** The lazy-pages shim of the install `criuPath` belongs to (`PREFIX/bin/criu`), else of the default one. */
+export function lazyPagesShim(criuPath: string): string | undefined {
+  const own = criuPath.startsWith('/') ? [join(dirname(dirname(criuPath)), LAZY_PAGES_SHIM)] : [];
+  return [...own, join(dirname(dirname(CRIU_WRAPPER)), LAZY_PAGES_SHIM)].find((p) => existsSync(p));
+}
 
 /** WRENN_CRIU when set; else the private install when present; else `criu` from PATH. */
 export function defaultCriuPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -40,25 +56,24 @@ async function criu(criuPath: string, args: string[], signal?: AbortSignal): Pro
   }
 }
 
-export async function unprivilegedUserfaultfd(): Promise<boolean> {
-  return (await readFile('/proc/sys/vm/unprivileged_userfaultfd', 'utf8').catch(() => '0')).trim() === '1';
-}
-
 export async function probeCriu(criuPath: string, signal?: AbortSignal): Promise<CriuSupport> {
   const version = await criu(criuPath, ['--version'], signal);
-  if (!version.ok) return { criuPath, memory: false, lazyPages: false, detail: `criu not runnable: ${lastLine(version.out)}` };
+  if (!version.ok) return { criuPath, memory: false, uffd: false, lazyPages: false, detail: `criu not runnable: ${lastLine(version.out)}` };
   const v = /Version:\s*(\S+)/.exec(version.out)?.[1];
   const check = await criu(criuPath, ['check'], signal);
-  if (!check.ok) return { criuPath, ...(v ? { version: v } : {}), memory: false, lazyPages: false, detail: `criu check failed: ${lastLine(check.out)}` };
+  if (!check.ok) {
+    return { criuPath, ...(v ? { version: v } : {}), memory: false, uffd: false, lazyPages: false, detail: `criu check failed: ${lastLine(check.out)}` };
+  }
   const uffd = await criu(criuPath, ['check', '--feature', 'uffd-noncoop'], signal);
-  const sysctl = await unprivilegedUserfaultfd();
+  const sysctl = await readUnprivilegedUserfaultfd();
   const lazyPages = uffd.ok && sysctl;
+  const preload = uffd.ok ? lazyPagesShim(criuPath) : undefined;
   const detail = lazyPages
     ? 'memory snapshots with lazy restore'
     : !uffd.ok
       ? `memory snapshots, eager restore (criu: ${lastLine(uffd.out)})`
       : 'memory snapshots, eager restore (lazy restore needs sysctl vm.unprivileged_userfaultfd=1)';
-  return { criuPath, ...(v ? { version: v } : {}), memory: true, lazyPages, detail };
+  return { criuPath, ...(v ? { version: v } : {}), memory: true, uffd: uffd.ok, lazyPages, ...(preload ? { lazyPagesPreload: preload } : {}), detail };
 }
 
 function lastLine(text: string): string {

@@ -24,11 +24,13 @@ export interface LazyPagesDaemon {
 export async function startLazyPagesDaemon(
   criuPath: string,
   imageDir: string,
-  opts: { workDir?: string; readyTimeoutMs?: number; signal?: AbortSignal } = {},
+  opts: { workDir?: string; readyTimeoutMs?: number; signal?: AbortSignal; preload?: string } = {},
 ): Promise<LazyPagesDaemon> {
   const workDir = opts.workDir ?? imageDir;
   const child: ChildProcess = spawn(criuPath, ['lazy-pages', '--images-dir', imageDir, '--work-dir', workDir, '--log-file', 'lazy-pages.log'], {
     stdio: 'ignore',
+    // The shim (scripts/criu/lazy-pages-shim.c): faults before background copying, none lost.
+    ...(opts.preload ? { env: { ...process.env, LD_PRELOAD: opts.preload } } : {}),
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));

@@ -62,7 +62,22 @@ export interface CheckpointOptions {
   tcpEstablished?: boolean;
   /** Leave the sandbox running after the dump (for snapshot templates). */
   leaveRunning?: boolean;
+  /**
+   * Deadline of the dump. On expiry the dump and every helper it started are killed, and
+   * the checkpoint fails with deadline_exceeded; the sandbox is left as the dump left it
+   * (frozen, or gone), for the caller to revive or release.
+   */
+  timeoutMs?: number;
   signal?: AbortSignal;
+}
+
+export interface CheckpointResult {
+  /**
+   * The image holds sockets that need the sandbox's network while they are restored: TCP
+   * connections (re-opened by CRIU; the network was locked during the dump) or sockets
+   * bound to an address other than the wildcard or loopback. Pass it back to `restore`.
+   */
+  socketsNeedNetwork: boolean;
 }
 
 export interface RestoreOptions {
@@ -81,6 +96,14 @@ export interface RestoreOptions {
   /** Restore with lazy pages (userfaultfd) where supported. */
   lazyPages?: boolean;
   /**
+   * From the checkpoint's result (default true, for images whose checkpoint result is not
+   * known). When false the restore neither locks the network nor waits for
+   * `onNamespacesReady` before restoring the processes: it runs alongside.
+   */
+  socketsNeedNetwork?: boolean;
+  /** Deadline of the restore; on expiry it and every helper it started are killed (deadline_exceeded). */
+  timeoutMs?: number;
+  /**
    * Set while `spec.rootfs` is still being mounted: the driver prepares what does not need
    * it (image, page server, hooks) meanwhile and waits for it before starting the sandbox.
    * A rejection fails the restore (with that error).
@@ -89,9 +112,11 @@ export interface RestoreOptions {
   /** Hostname of the restored sandbox when it differs from the image's (a new capsule from a snapshot). */
   hostname?: string;
   /**
-   * Runs once the restored sandbox's namespaces exist and before its processes (and their
-   * sockets) are restored, with the PID of its init: the moment to plumb its network so
-   * established TCP connections can be re-opened. A rejection fails the restore.
+   * Runs once the restored sandbox's namespaces exist, with the PID of its init: the moment
+   * to plumb its network. With `socketsNeedNetwork` the processes (and their sockets) are
+   * restored only after it resolved, so established TCP connections can be re-opened, and a
+   * rejection fails the restore; without, it runs while they are restored and the caller
+   * awaits its outcome.
    */
   onNamespacesReady?: (pid: number) => Promise<void>;
   signal?: AbortSignal;
@@ -119,7 +144,7 @@ export interface Runtime {
   /** In-memory pause (cgroup freezer): cheap, seconds at most. Not a snapshot. */
   freeze(id: string): Promise<void>;
   thaw(id: string): Promise<void>;
-  checkpoint(id: string, opts: CheckpointOptions): Promise<void>;
+  checkpoint(id: string, opts: CheckpointOptions): Promise<CheckpointResult>;
   restore(spec: SandboxSpec, opts: RestoreOptions): Promise<RestoredSandbox>;
   stats(id: string): Promise<SandboxStats>;
   /** Ids of every sandbox this runtime knows on the host (for leftover cleanup). */

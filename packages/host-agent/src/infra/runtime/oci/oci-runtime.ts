@@ -20,6 +20,7 @@ import { listChildCgroups, removeCgroup } from '../../cgroup/remove.js';
 import { readCgroupStats } from '../../cgroup/stats.js';
 import type {
   CheckpointOptions,
+  CheckpointResult,
   ResourceLimits,
   RestoreOptions,
   RestoredSandbox,
@@ -33,7 +34,9 @@ import { criuLogErrors } from '../../criu/dump-log.js';
 import { startLazyPagesDaemon, type LazyPagesDaemon } from '../../criu/lazy-pages.js';
 import { writeBundleCriuConfig, writeRuncCriuConfigs, type RuncCriuConfigs } from '../../criu/runc-criu-config.js';
 import { run } from '../../exec.js';
+import { unmountAllUnder } from '../../rootfs/mount.js';
 import { maxNofileHard } from './host-limits.js';
+import { dumpNetwork } from './dump-network.js';
 import { makeImageReadable, prepareImageDir } from './image-dir.js';
 import type { OciHook } from './oci-spec.js';
 import { createRestoreHook } from './restore-hook.js';
@@ -53,6 +56,12 @@ export interface OciRuntimeOptions {
   cgroupParent?: string;
   /** Deadline for short runc commands (state, kill, pause, delete); default 60 s (H4). */
   commandTimeoutMs?: number;
+  /**
+   * Shared object preloaded into `criu lazy-pages` (scripts/criu/lazy-pages-shim.c): its
+   * background copying then yields to page faults, and no fault is left waiting. Absent:
+   * CRIU as it is.
+   */
+  lazyPagesPreload?: string;
 }
 
 /** Files the driver writes into a sandbox's bundle dir. */
@@ -99,7 +108,7 @@ export class OciRuntime implements Runtime {
     const pidFile = join(spec.bundleDir, BUNDLE_FILES.pid);
     const logFile = join(spec.bundleDir, BUNDLE_FILES.log);
     const args = argv.runArgs(this.globals(logFile), { id: spec.id, bundleDir: spec.bundleDir, pidFile });
-    const pid = await this.startDetached(spec.id, args, 'runc run', { logFile, pidFile }, signal);
+    const pid = await this.startDetached(spec.id, args, 'runc run', { logFile, pidFile }, signal ? { signal } : {});
     this.log.info({ capsuleId: spec.id, pid, durationMs: Date.now() - started }, 'sandbox started');
     return { id: spec.id, status: 'running', pid };
   }
@@ -129,6 +138,9 @@ export class OciRuntime implements Runtime {
     if (!isValidSandboxId(id)) throw new WrennError('invalid_argument', `invalid sandbox id ${JSON.stringify(id)}`);
     const started = Date.now();
     const force = opts.force ?? true;
+    // A restore killed half-way leaves runc's bind of the rootfs (criu-root) in its state
+    // dir, which would keep the state dir and the capsule's disk busy.
+    await unmountAllUnder(join(this.runcRoot, id), { lazy: true });
     const current = await this.state(id);
     if (current && force && current.status !== 'stopped') {
       // `runc delete --force` sleeps 100 ms before it first checks whether its SIGKILL
@@ -171,36 +183,60 @@ export class OciRuntime implements Runtime {
     await this.cli.call(argv.resumeArgs(this.globals(), id), `runc resume ${id}`, this.callOpts());
   }
 
-  async checkpoint(id: string, opts: CheckpointOptions): Promise<void> {
+  async checkpoint(id: string, opts: CheckpointOptions): Promise<CheckpointResult> {
     const started = Date.now();
-    await prepareImageDir(opts.imageDir);
+    const [, network] = await Promise.all([prepareImageDir(opts.imageDir), dumpNetwork(this.runcRoot, id)]);
+    if (network.bundleDir) await writeBundleCriuConfig(network.bundleDir, { tcpClose: false, lockNetwork: network.lock });
     const args = argv.checkpointArgs(this.globals(), { id, ...opts });
     // No default deadline: a multi-GB dump takes as long as it takes (H4); callers pass one.
+    // runc and the CRIU it starts are one process group, killed together on expiry.
     try {
-      await this.cli.call(args, `runc checkpoint ${id}`, { ...(opts.signal ? { signal: opts.signal } : {}) });
+      await this.cli.call(args, `runc checkpoint ${id}`, {
+        processGroup: true,
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     } catch (err) {
-      throw await withCriuErrors(err, opts.imageDir, 'dump.log');
+      throw await withCriuErrors(describeDeadline(err, `checkpoint of ${id}`, opts.timeoutMs), opts.imageDir, 'dump.log');
+    } finally {
+      // The default again, for whatever reads the file next.
+      if (network.bundleDir && !network.lock) await writeBundleCriuConfig(network.bundleDir, { tcpClose: false }).catch(() => {});
     }
     await makeImageReadable(opts.imageDir);
-    this.log.info({ capsuleId: id, durationMs: Date.now() - started, leaveRunning: opts.leaveRunning ?? false }, 'sandbox checkpointed');
+    this.log.info(
+      { capsuleId: id, durationMs: Date.now() - started, leaveRunning: opts.leaveRunning ?? false, networkLocked: network.lock },
+      'sandbox checkpointed',
+    );
+    // A dump that locked the network is restored with the lock too (the reverse is safe:
+    // without TCP connections there is nothing for a lock to protect).
+    return { socketsNeedNetwork: network.lock };
   }
 
   /**
    * `runc restore -d` into `spec` (same id and bundle as the dumped sandbox). With
    * `lazyPages`, a `criu lazy-pages` daemon serves memory from the image on demand; it is
    * started first and owned here: killed if the restore fails, otherwise it exits by itself
-   * once every page is delivered (`pagesLoaded`).
+   * once every page is delivered (`pagesLoaded`). Unless the image's sockets need the
+   * network, the network stays unlocked and CRIU does not wait for `onNamespacesReady`
+   * (together ~30 ms of a resume).
    */
   async restore(spec: SandboxSpec, opts: RestoreOptions): Promise<RestoredSandbox> {
     const started = Date.now();
     const workDir = opts.workDir ?? opts.imageDir;
+    const lockNetwork = opts.socketsNeedNetwork ?? true;
     // Independent preparations, side by side: they are on the resume's critical path.
     const [readable, hookResult, daemonResult, rootfs] = await Promise.allSettled([
       // A shared image (snapshot template) was made readable when it was taken; only read.
       opts.workDir === undefined ? makeImageReadable(opts.imageDir) : Promise.resolve(),
-      opts.onNamespacesReady ? createRestoreHook(spec.bundleDir, opts.onNamespacesReady) : Promise.resolve(undefined),
+      opts.onNamespacesReady ? createRestoreHook(spec.bundleDir, opts.onNamespacesReady, { wait: lockNetwork }) : Promise.resolve(undefined),
       (opts.workDir === undefined ? Promise.resolve() : prepareImageDir(opts.workDir)).then(() =>
-        opts.lazyPages ? startLazyPagesDaemon(this.opts.criuPath ?? 'criu', opts.imageDir, { workDir, ...(opts.signal ? { signal: opts.signal } : {}) }) : undefined,
+        opts.lazyPages
+          ? startLazyPagesDaemon(this.opts.criuPath ?? 'criu', opts.imageDir, {
+              workDir,
+              ...(this.opts.lazyPagesPreload ? { preload: this.opts.lazyPagesPreload } : {}),
+              ...(opts.signal ? { signal: opts.signal } : {}),
+            })
+          : undefined,
       ),
       opts.rootfsReady ?? Promise.resolve(),
     ]);
@@ -208,7 +244,7 @@ export class OciRuntime implements Runtime {
     const daemon: LazyPagesDaemon | undefined = daemonResult.status === 'fulfilled' ? daemonResult.value : undefined;
     try {
       for (const r of [rootfs, readable, hookResult, daemonResult]) if (r.status === 'rejected') throw r.reason;
-      await this.writeBundle(spec, { tcpClose: opts.tcpClose ?? false, ...(hook ? { createRuntimeHook: hook.hook } : {}) });
+      await this.writeBundle(spec, { tcpClose: opts.tcpClose ?? false, lockNetwork, ...(hook ? { createRuntimeHook: hook.hook } : {}) });
     } catch (err) {
       await Promise.all([hook?.close(), daemon?.kill()]);
       throw err;
@@ -228,17 +264,23 @@ export class OciRuntime implements Runtime {
     const prepareMs = Date.now() - started;
     const spawnedAt = Date.now();
     try {
-      pid = await this.startDetached(spec.id, args, 'runc restore', { logFile, pidFile }, opts.signal);
+      pid = await this.startDetached(spec.id, args, 'runc restore', { logFile, pidFile }, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      });
     } catch (err) {
-      await daemon?.kill();
+      await Promise.all([daemon?.kill(), hook?.close()]);
       // The hook's own failure (e.g. the network could not be plumbed) says more than CRIU's.
-      const hookErr = hook ? await Promise.race([hook.done.then(() => undefined, (e: unknown) => e), Promise.resolve(undefined)]) : undefined;
-      throw hookErr ?? (await withCriuErrors(err, workDir, 'restore.log'));
-    } finally {
-      await hook?.close();
+      const hookErr = hook && lockNetwork ? await Promise.race([hook.done.then(() => undefined, (e: unknown) => e), Promise.resolve(undefined)]) : undefined;
+      throw hookErr ?? (await withCriuErrors(describeDeadline(err, `restore of ${spec.id}`, opts.timeoutMs), workDir, 'restore.log'));
     }
+    // runc returned after its hook, so the state is in the FIFO (or read already); a hook
+    // that did not wait may not have been seen yet, and the network depends on it.
+    const hookCalled = hook ? await withinMs(hook.called, 5000, `runc restore of ${spec.id} never called its createRuntime hook`) : undefined;
+    await hook?.close();
     const runcMs = Date.now() - spawnedAt;
     try {
+      if (hookCalled) throw hookCalled;
       // Later checkpoints of this container read the same file: they must keep connections.
       if (opts.tcpClose) await writeBundleCriuConfig(spec.bundleDir, { tcpClose: false });
       // CRIU restores the UTS namespace's name from the image, after the hook ran.
@@ -253,8 +295,11 @@ export class OciRuntime implements Runtime {
           if (code !== 0) this.log.warn({ capsuleId: spec.id, code, signal }, 'criu lazy-pages ended with an error');
         })
       : Promise.resolve();
-    const hookTimes = hook?.timings.calledAt ? { hookCalledMs: hook.timings.calledAt - spawnedAt, hookMs: (hook.timings.finishedAt ?? 0) - hook.timings.calledAt } : {};
-    this.log.info({ capsuleId: spec.id, pid, lazyPages: Boolean(daemon), prepareMs, runcMs, ...hookTimes, durationMs: Date.now() - started }, 'sandbox restored');
+    const hookTimes = hook?.timings.calledAt ? { hookCalledMs: hook.timings.calledAt - spawnedAt, hookMs: (hook.timings.finishedAt ?? Date.now()) - hook.timings.calledAt } : {};
+    this.log.info(
+      { capsuleId: spec.id, pid, lazyPages: Boolean(daemon), networkLocked: lockNetwork, prepareMs, runcMs, ...hookTimes, durationMs: Date.now() - started },
+      'sandbox restored',
+    );
     return { id: spec.id, status: 'running', pid, pagesLoaded };
   }
 
@@ -274,17 +319,21 @@ export class OciRuntime implements Runtime {
     return [...new Set([...stateDirs, ...cgroups])].filter(isValidSandboxId).sort();
   }
 
-  /** Runs `runc run/restore -d` and returns the init pid; on any failure nothing is left behind. */
+  /**
+   * Runs `runc run/restore -d` and returns the init pid; on any failure nothing is left
+   * behind. runc (and the CRIU a restore starts) is one process group, killed together
+   * when the signal aborts or the deadline passes.
+   */
   private async startDetached(
     id: string,
     args: string[],
     what: string,
     files: { logFile: string; pidFile: string },
-    signal?: AbortSignal,
+    opts: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<number> {
     try {
       await rm(files.pidFile, { force: true });
-      await this.cli.callDetached(args, what, files.logFile, signal ? { signal } : {});
+      await this.cli.callDetached(args, what, files.logFile, { ...opts, processGroup: true });
       return await readPid(files.pidFile);
     } catch (err) {
       // Never tear down a sandbox that already existed under this id.
@@ -303,9 +352,9 @@ export class OciRuntime implements Runtime {
   }
 
   /** config.json; runc reads the CRIU config named in it at run (for later checkpoints) and at restore. */
-  private async writeBundle(spec: SandboxSpec, opts: { tcpClose?: boolean; createRuntimeHook?: OciHook } = {}): Promise<void> {
+  private async writeBundle(spec: SandboxSpec, opts: { tcpClose?: boolean; lockNetwork?: boolean; createRuntimeHook?: OciHook } = {}): Promise<void> {
     const { layout, nofileHard } = await this.facts();
-    const criuConfigPath = await writeBundleCriuConfig(spec.bundleDir, { tcpClose: opts.tcpClose ?? false });
+    const criuConfigPath = await writeBundleCriuConfig(spec.bundleDir, { tcpClose: opts.tcpClose ?? false, lockNetwork: opts.lockNetwork ?? true });
     const config = buildOciSpec(spec, {
       cgroupsPath: this.cgroupPath(spec.id),
       limitSwap: layout.swapAccounting,
@@ -357,6 +406,23 @@ async function withCriuErrors(err: unknown, logDir: string, log: 'dump.log' | 'r
     { ...err.details, criuErrors: lines },
     { cause: err },
   );
+}
+
+/** A runtime deadline says what was given up on, and that runc and CRIU went with it. */
+function describeDeadline(err: unknown, what: string, timeoutMs: number | undefined): unknown {
+  if (!(err instanceof WrennError) || err.code !== 'deadline_exceeded' || timeoutMs === undefined) return err;
+  return new WrennError('deadline_exceeded', `${what} did not finish within ${timeoutMs} ms; runc and the CRIU it started were killed`, { ...err.details, timeoutMs }, { cause: err });
+}
+
+/** Undefined once `p` resolves; its error if it rejects; an internal error (`late`) if it takes longer than `ms`. */
+async function withinMs(p: Promise<unknown>, ms: number, late: string): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    p.then(() => undefined, (err: unknown) => err ?? new WrennError('internal', late)),
+    new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(new WrennError('internal', late)), ms))),
+  ]);
+  clearTimeout(timer);
+  return outcome;
 }
 
 /** Resolves once `pid` is a zombie or gone (its pid namespace is then empty), or after timeoutMs. */

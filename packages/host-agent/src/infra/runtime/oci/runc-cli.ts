@@ -10,13 +10,18 @@
 import { spawn } from 'node:child_process';
 import { readFile, truncate } from 'node:fs/promises';
 import { WrennError, type ErrorCode } from '@wrenn/shared';
-import { run, type RunResult } from '../../exec.js';
+import { killTool, run, type RunResult } from '../../exec.js';
 
 export interface CallOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   /** Return runc's non-zero exit to the caller instead of throwing. */
   allowFailure?: boolean;
+  /**
+   * runc in a process group of its own, killed as a group on abort or timeout: CRIU (which
+   * runc starts for checkpoint and restore) must not outlive a runc that was given up on.
+   */
+  processGroup?: boolean;
 }
 
 export class RuncCli {
@@ -41,10 +46,11 @@ export class RuncCli {
 function spawnQuiet(cmd: string, args: string[], opts: Omit<CallOptions, 'allowFailure'>): Promise<number | null> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new WrennError('canceled', `${cmd} ${args.join(' ')} not started: cancelled`));
-    const child = spawn(cmd, args, { stdio: 'ignore' });
+    const group = opts.processGroup ?? false;
+    const child = spawn(cmd, args, { stdio: 'ignore', detached: group });
     let why: 'canceled' | 'deadline_exceeded' | undefined;
-    const onAbort = () => ((why = 'canceled'), child.kill('SIGKILL'));
-    const timer = opts.timeoutMs ? setTimeout(() => ((why = 'deadline_exceeded'), child.kill('SIGKILL')), opts.timeoutMs) : undefined;
+    const onAbort = () => ((why = 'canceled'), killTool(child, group));
+    const timer = opts.timeoutMs ? setTimeout(() => ((why = 'deadline_exceeded'), killTool(child, group)), opts.timeoutMs) : undefined;
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const done = () => {
       if (timer) clearTimeout(timer);
