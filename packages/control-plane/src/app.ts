@@ -8,6 +8,7 @@
  * await cp.listen();
  */
 import { randomUUID } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import multipart from '@fastify/multipart';
@@ -27,6 +28,7 @@ import { VERSIONED_ROUTE_MODULES } from './http/routes/index.js';
 import { installMetrics } from './http/metrics.js';
 import { installAudit } from './http/plugins/audit.js';
 import { installUpgradeGuard } from './ws/upgrade-guard.js';
+import { installCapsuleProxy } from './proxy/capsule-proxy.js';
 import type { ControlPlaneConfig } from './start/config.js';
 import { capsuleUsageWorker } from './domain/capsules/usage-worker.js';
 import { capsuleActivity } from './domain/capsules/activity.js';
@@ -83,6 +85,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     loggerInstance: logger as unknown as FastifyBaseLogger,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: false }),
+    trustProxy: config.trustProxy, // request.ip: the client behind a trusted proxy (per-address login throttling)
     // C4: a client that never finishes its headers, or idles, cannot hold a socket forever.
     // Bodies and streams (file transfers, WebSockets) may take as long as they need.
     connectionTimeout: 0,
@@ -92,6 +95,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   app.server.headersTimeout = 30_000;
+  // Capsule port traffic ({port}-{id}.{domain}, E2b-Sandbox-Id/Port) leaves before routing.
+  const proxy = installCapsuleProxy(app.server, ctx);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -111,10 +116,13 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+  // Upgrades reach @fastify/websocket through the proxy, which keeps the proxied ones.
+  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024, server: proxy.otherUpgrades as unknown as HttpServer } });
   installUpgradeGuard(app);
   await app.register(multipart, { limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1000 } });
   const metrics = installMetrics(app, ctx);
+  proxy.countInto(metrics.registry);
+  app.addHook('preClose', async () => proxy.close());
   installAudit(app, ctx);
   app.addHook('onClose', async () => capsuleActivity(ctx).close());
 

@@ -19,7 +19,8 @@ export interface ControlPlaneContext {
   readonly scheduler: Scheduler;
   /**
    * Recently authenticated credentials (see infra/principal-cache.ts). Code that revokes a
-   * key, changes a membership or disables/deletes a user calls `principals.clear()`.
+   * key, changes a membership or disables/deletes a user calls `principals.clear()`; code
+   * that ends one user's sessions, `forgetCachedSessions` (domain/accounts/sessions.ts).
    */
   readonly principals: PrincipalCache<Principal>;
 }

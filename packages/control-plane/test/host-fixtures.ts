@@ -18,13 +18,14 @@ export function linkLogger() {
 export function linkFor(
   t: { url: string },
   ta: TestAgent,
-  opts: { registerToken?: string; heartbeatMs?: number; controlPlaneUrl?: string; dataDir?: string } = {},
+  opts: { registerToken?: string; heartbeatMs?: number; controlPlaneUrl?: string; dataDir?: string; proxyUrl?: string } = {},
 ): ControlPlaneLink {
   return new ControlPlaneLink({
     dataDir: opts.dataDir ?? ta.dataDir,
     controlPlaneUrl: opts.controlPlaneUrl ?? t.url,
     ...(opts.registerToken ? { registerToken: opts.registerToken } : {}),
     advertiseUrl: `http://127.0.0.1:${ta.agent.port}`,
+    ...(opts.proxyUrl ? { proxyUrl: opts.proxyUrl } : {}),
     agentToken: ta.agent.token,
     version: AGENT_VERSION,
     heartbeatMs: opts.heartbeatMs ?? 200,

@@ -80,6 +80,7 @@ export function testAgentIdentity(opts: TestAgentOptions = {}) {
     env: {
       WRENN_DATA_DIR: dataDir,
       WRENN_AGENT_PORT: '0',
+      WRENN_AGENT_PROXY_PORT: '0',
       WRENN_AGENT_HOST: '127.0.0.1',
       WRENN_NETWORK_CIDR: `10.${octet}.0.0/24`,
       WRENN_DEFAULT_ROOTFS_SIZE: '1G',
@@ -189,3 +190,5 @@ export async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
   }
   throw new Error('expected the call to fail, but it succeeded');
 }
+
+export * from './proxy-fixtures.js';

@@ -14,8 +14,12 @@ import { ProcessesApi } from './api/processes.js';
 import { ApiKeysApi, AuthApi, HostsApi, TemplatesApi } from './api/accounts.js';
 import { PtySession, type PtyOptions } from './ws/pty.js';
 import { OutputStream, type ExecStreamOptions, type StreamListeners } from './ws/exec-stream.js';
+import { capsulePort, type CapsulePortTarget } from './proxy.js';
 
-export interface WrennOptions extends TransportOptions {}
+export interface WrennOptions extends TransportOptions {
+  /** The server's WRENN_PROXY_DOMAIN, if it has one: `capsulePort` then gives host-name URLs. */
+  proxyDomain?: string;
+}
 
 export class Wrenn {
   readonly http: Transport;
@@ -29,8 +33,10 @@ export class Wrenn {
   readonly apiKeys: ApiKeysApi;
   readonly hosts: HostsApi;
   readonly templates: TemplatesApi;
+  private readonly proxyDomain: string | undefined;
 
   constructor(opts: WrennOptions) {
+    this.proxyDomain = opts.proxyDomain;
     this.http = new Transport(opts);
     this.capsules = new CapsulesApi(this.http);
     this.files = new FilesApi(this.http);
@@ -52,6 +58,18 @@ export class Wrenn {
   /** Runs a command with its output streamed as it is produced. */
   execStream(capsuleId: string, opts: ExecStreamOptions): Promise<OutputStream> {
     return OutputStream.exec(this.http, capsuleId, opts);
+  }
+
+  /**
+   * How to reach `port` of a capsule through the server's port proxy: a URL (and, without a
+   * `proxyDomain`, the headers that route it). No API key is needed for it; envd (port
+   * 49983) still wants its access token.
+   * @example
+   * const { url, headers } = wrenn.capsulePort(capsule.id, 3000);
+   * const page = await fetch(`${url}/`, { headers });
+   */
+  capsulePort(capsuleId: string, port: number): CapsulePortTarget {
+    return capsulePort(this.http.baseUrl, capsuleId, port, this.proxyDomain);
   }
 
   /** Shorthand for `capsules.metrics`. */

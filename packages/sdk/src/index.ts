@@ -6,6 +6,7 @@
  * const wrenn = new Wrenn({ baseUrl: 'http://127.0.0.1:8080', apiKey: 'wrn_...' });
  */
 export { Wrenn, type WrennOptions } from './client.js';
+export { capsulePort, capsulePortUrl, type CapsulePortTarget } from './proxy.js';
 export { WrennApiError, isWrennApiError } from './errors.js';
 export type { CallOptions, Credentials } from './http.js';
 export type { FileData, FileDownload, TransferOptions } from './api/files.js';

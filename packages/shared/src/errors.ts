@@ -48,6 +48,12 @@ export const ERROR_CODES = {
   payload_too_large: { http: 413, connect: ConnectCode.ResourceExhausted },
   not_enough_disk_space: { http: 507, connect: ConnectCode.ResourceExhausted },
   resource_exhausted: { http: 429, connect: ConnectCode.ResourceExhausted },
+  /**
+   * Too many failed attempts (logins for an email or from an address, activation tokens):
+   * refused without checking the credentials until `details.retryAfterSec` (also sent as
+   * the `Retry-After` header) has passed.
+   */
+  too_many_attempts: { http: 429, connect: ConnectCode.ResourceExhausted },
   deadline_exceeded: { http: 504, connect: ConnectCode.DeadlineExceeded },
   canceled: { http: 499, connect: ConnectCode.Canceled },
   unavailable: { http: 503, connect: ConnectCode.Unavailable },
@@ -59,6 +65,13 @@ export const ERROR_CODES = {
   host_at_capacity: { http: 503, connect: ConnectCode.ResourceExhausted },
   /** The server (or the host agent behind it) does not support the operation yet. */
   not_implemented: { http: 501, connect: ConnectCode.Unimplemented },
+  /**
+   * Proxied traffic: the capsule is not running (paused, stopped, unknown), so nothing can
+   * answer on its ports. 502, as the e2b SDK's isRunning() expects of a paused sandbox.
+   */
+  capsule_unreachable: { http: 502, connect: ConnectCode.Unavailable },
+  /** Proxied traffic: the capsule runs, but nothing answered on the port (or the next hop failed). */
+  bad_gateway: { http: 502, connect: ConnectCode.Unavailable },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

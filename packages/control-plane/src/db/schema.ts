@@ -24,6 +24,8 @@ export interface UsersTable {
   active: Generated<boolean>;
   default_team_id: string | null;
   created_at: Timestamp;
+  /** User JWTs carry the version they were issued under (`sv`); incrementing it ends them all (migration 004). */
+  session_version: Generated<number>;
 }
 
 export interface MembershipsTable {
@@ -57,6 +59,15 @@ export interface UserTokensTable {
   created_at: Timestamp;
 }
 
+/** One failed login or activation attempt, by what it is counted against (migration 004). */
+export interface AuthFailuresTable {
+  id: string;
+  scope: 'login_email' | 'login_ip' | 'activate_ip';
+  /** The normalised email, or the client address (an IPv6 client's /64). */
+  key: string;
+  failed_at: Timestamp;
+}
+
 export interface HostsTable {
   id: string;
   name: string;
@@ -64,6 +75,8 @@ export interface HostsTable {
   agent_url: string | null;
   /** Bearer token the control plane presents to the agent. */
   agent_token: string | null;
+  /** Base URL of the agent's proxy listener (http://ip:port), for proxied capsule traffic (migration 004). */
+  proxy_url: string | null;
   status: HostStatus;
   vcpus_total: Generated<number>;
   memory_total_bytes: Generated<string>;
@@ -178,6 +191,7 @@ export interface Database {
   memberships: MembershipsTable;
   api_keys: ApiKeysTable;
   user_tokens: UserTokensTable;
+  auth_failures: AuthFailuresTable;
   hosts: HostsTable;
   host_tokens: HostTokensTable;
   templates: TemplatesTable;

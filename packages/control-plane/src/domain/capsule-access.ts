@@ -23,6 +23,8 @@ export interface CapsuleHost {
   agent_url: string | null;
   agent_token: string | null;
   status: HostStatus;
+  /** The agent's proxy listener (proxied capsule ports); null until the agent told it. */
+  proxy_url: string | null;
 }
 
 /**
@@ -34,13 +36,13 @@ export async function getTeamCapsuleWithHost(ctx: ControlPlaneContext, teamId: s
     .selectFrom('capsules')
     .leftJoin('hosts', 'hosts.id', 'capsules.host_id')
     .selectAll('capsules')
-    .select(['hosts.id as h_id', 'hosts.agent_url as h_agent_url', 'hosts.agent_token as h_agent_token', 'hosts.status as h_status'])
+    .select(['hosts.id as h_id', 'hosts.agent_url as h_agent_url', 'hosts.agent_token as h_agent_token', 'hosts.status as h_status', 'hosts.proxy_url as h_proxy_url'])
     // By primary key alone (the team is checked below): never a walk through the team's capsules.
     .where('capsules.id', '=', capsuleId)
     .executeTakeFirst();
   if (!row || row.team_id !== teamId) throw new WrennError('capsule_not_found', `capsule ${capsuleId} not found`, { capsuleId });
-  const { h_id, h_agent_url, h_agent_token, h_status, ...capsule } = row;
-  return { capsule, host: h_id && h_status ? { id: h_id, agent_url: h_agent_url, agent_token: h_agent_token, status: h_status } : undefined };
+  const { h_id, h_agent_url, h_agent_token, h_status, h_proxy_url, ...capsule } = row;
+  return { capsule, host: h_id && h_status ? { id: h_id, agent_url: h_agent_url, agent_token: h_agent_token, status: h_status, proxy_url: h_proxy_url } : undefined };
 }
 
 /** Refuses the operation unless the capsule is in one of `allowed` (409 naming the state). */
@@ -63,6 +65,6 @@ export function agentOfHost(ctx: ControlPlaneContext, capsule: Capsule, host: Ca
 
 export async function agentFor(ctx: ControlPlaneContext, capsule: Capsule): Promise<AgentClient> {
   if (!capsule.host_id) throw new WrennError('unavailable', `capsule ${capsule.id} is not placed on a host`);
-  const host = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token', 'status']).where('id', '=', capsule.host_id).executeTakeFirst();
+  const host = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token', 'status', 'proxy_url']).where('id', '=', capsule.host_id).executeTakeFirst();
   return agentOfHost(ctx, capsule, host);
 }

@@ -38,6 +38,30 @@ export interface ControlPlaneConfig {
    * this time. WRENN_AUTH_CACHE_TTL_SEC, default 5; 0 = check every call.
    */
   authCacheTtlSec: number;
+  /**
+   * Login throttling: after this many failed logins for one email, or from one client
+   * address (an IPv6 client by its /64), within `loginWindowSec`, logins for it are refused
+   * with 429 and Retry-After (bad activation tokens per address likewise). Counted in the
+   * database, so it holds across replicas. WRENN_LOGIN_MAX_FAILURES, default 10.
+   */
+  loginMaxFailures: number;
+  /** The sliding window of `loginMaxFailures`. WRENN_LOGIN_WINDOW_SEC, default 900 (15 min). */
+  loginWindowSec: number;
+  /**
+   * Which X-Forwarded-For hops to believe for the client address (per-address login
+   * throttling, logs). Behind a reverse proxy or load balancer set it, or every client
+   * shares the proxy's address. WRENN_TRUST_PROXY: unset/`false` (default: the socket's
+   * peer), `true` (any hop: only when nothing else can reach the port), or a
+   * comma-separated list of proxy addresses/CIDRs (`loopback`, `10.0.0.0/8`, ...).
+   */
+  trustProxy: boolean | string[];
+  /**
+   * Domain of proxied capsule ports: a request for host `{port}-{capsuleId}.{domain}` goes
+   * to that port of the capsule (E2B's sandbox host names). WRENN_PROXY_DOMAIN, e.g.
+   * `wrenn.example.com` with a wildcard DNS record; unset = host names are not proxied
+   * (the `E2b-Sandbox-Id` + `E2b-Sandbox-Port` header form always is).
+   */
+  proxyDomain: string | undefined;
   logLevel: string;
 }
 
@@ -47,6 +71,20 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function trustProxyFrom(env: NodeJS.ProcessEnv): boolean | string[] {
+  const raw = (env.WRENN_TRUST_PROXY ?? '').trim();
+  if (raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  // Fastify trusts no hop for a bare count (the peer cannot be checked): name the proxies instead.
+  if (/^\d+$/.test(raw)) throw new Error(`WRENN_TRUST_PROXY takes true, false or proxy addresses/CIDRs, not a hop count (${raw}): list your proxies' addresses`);
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  // proxy-addr's syntax (what Fastify hands the list to): addresses, CIDRs and its three names.
+  if (list.length === 0 || list.some((a) => !/^(?:[0-9a-fA-F:.]+(?:\/\d{1,3})?|loopback|linklocal|uniquelocal)$/.test(a))) {
+    throw new Error(`WRENN_TRUST_PROXY must be true, false, or comma-separated proxy addresses/CIDRs (or loopback, linklocal, uniquelocal), got ${JSON.stringify(raw)}`);
+  }
+  return list;
 }
 
 function secretFromDataDir(dataDir: string, name: string): string {
@@ -63,6 +101,13 @@ function secretFromDataDir(dataDir: string, name: string): string {
       return readFileSync(path, 'utf8').trim();
     }
   }
+}
+
+function proxyDomain(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const domain = raw.trim().toLowerCase().replace(/^\.+|\.+$/g, '');
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(domain)) throw new Error(`WRENN_PROXY_DOMAIN must be a DNS name like wrenn.example.com, got ${JSON.stringify(raw)}`);
+  return domain;
 }
 
 export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
@@ -87,6 +132,10 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     wsPingIntervalSec: int(env, 'WRENN_WS_PING_INTERVAL_SEC', 30, 1),
     wsAuthTimeoutSec: int(env, 'WRENN_WS_AUTH_TIMEOUT_SEC', 5, 1),
     authCacheTtlSec: int(env, 'WRENN_AUTH_CACHE_TTL_SEC', 5, 0),
+    loginMaxFailures: int(env, 'WRENN_LOGIN_MAX_FAILURES', 10, 1),
+    loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 900, 1),
+    trustProxy: trustProxyFrom(env),
+    proxyDomain: proxyDomain(env.WRENN_PROXY_DOMAIN),
     logLevel: env.WRENN_LOG_LEVEL || 'info',
   };
 }

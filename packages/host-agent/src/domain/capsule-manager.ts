@@ -18,7 +18,7 @@ import { CapsuleStore } from './capsule-store.js';
 import { launchCapsule, newAccessToken, runtimeSpec, writeIdentityFiles, type LauncherDeps } from './capsule-launcher.js';
 import { MetricsSampler } from './metrics/sampler.js';
 import type { MetricsRange, MetricSample } from './metrics/tiers.js';
-import type { EnvdLaunch, NetworkPort, RootfsPort, TemplatePort } from './ports.js';
+import type { EnvdLaunch, NetworkPort, ProxiedConnectionsPort, RootfsPort, TemplatePort } from './ports.js';
 import { WarmPool } from './warm-pool.js';
 import { execCommand } from './process-ops.js';
 import { DEFAULT_PAUSE_TIMEOUT_MS, PauseController } from './pause/pause-controller.js';
@@ -68,6 +68,8 @@ export interface ManagerDeps {
   envd: EnvdLaunch;
   /** Pause/resume (memory snapshots or filesystem-only); without it Pause is refused. */
   pause?: PauseSetup;
+  /** The port proxy's connections: a pause drains them, a destroy closes them. */
+  connections?: ProxiedConnectionsPort;
 }
 
 const MAX_VCPUS_PER_CAPSULE = 64;
@@ -140,6 +142,7 @@ export class CapsuleManager {
       snapshotDir: config.snapshotDir,
       prepareTimeoutMs: config.snapshotPrepareTimeoutMs,
       drainGraceMs: config.pauseDrainGraceMs,
+      drain: setup.drain ?? this.deps.connections?.drain,
       envdStartTimeoutMs: config.envdStartTimeoutMs,
     };
   }
@@ -165,6 +168,20 @@ export class CapsuleManager {
     const live = this.capsules.get(id)!;
     live.lastActivityMs = Date.now();
     return live.envd!;
+  }
+
+  /** Where proxied traffic to a running capsule goes; counts as activity. */
+  proxyTarget(id: string): { address: string } {
+    const record = this.get(id);
+    assertRunning(record, 'proxy traffic to');
+    this.capsules.get(id)!.lastActivityMs = Date.now();
+    return { address: record.address };
+  }
+
+  /** Activity that is not a call (proxied bytes flowing): delays auto-pause. */
+  touch(id: string): void {
+    const live = this.capsules.get(id);
+    if (live) live.lastActivityMs = Date.now();
   }
 
   /** Pre-started capsules waiting in the warm pool. */
@@ -591,6 +608,7 @@ export class CapsuleManager {
     record.status = 'stopping';
     this.stopWatchers(live);
     live.envd?.close();
+    this.deps.connections?.close(record.id);
     const failures: string[] = [];
     const step = async (name: string, fn: () => Promise<unknown>) => {
       try {

@@ -5,6 +5,7 @@
 import type { CapsuleRootfs, TemplateInfo } from '../infra/rootfs/layers.js';
 import type { NetworkSlot, PlumbOptions } from '../infra/net/network.js';
 import type { BindMount } from '../infra/runtime/runtime.js';
+import type { DrainConnections } from './pause/pause-types.js';
 
 export interface TemplatePort {
   get(name: string): Promise<TemplateInfo>;
@@ -37,4 +38,10 @@ export interface EnvdLaunch {
   args: string[];
   env: string[];
   port: number;
+}
+
+/** Proxied connections to capsules (src/proxy): drained before a pause (H1), closed on destroy. */
+export interface ProxiedConnectionsPort {
+  drain: DrainConnections;
+  close(capsuleId: string): void;
 }

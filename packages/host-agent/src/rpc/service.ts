@@ -24,6 +24,8 @@ export interface ServiceDeps {
   version: string;
   runtimeName: string;
   cgroupMode: string;
+  /** Port of the proxy listener (0: none); the control plane learns it from Health. */
+  proxyPort: number;
 }
 
 /** Size of ReadFile messages (the last one may be smaller). */
@@ -80,6 +82,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
         memoryFreeBytes: BigInt(freemem()),
         diskFreeBytes: disk ? BigInt(disk.bavail) * BigInt(disk.bsize) : 0n,
         cgroupMode: deps.cgroupMode,
+        proxyPort: deps.proxyPort,
       };
     },
 

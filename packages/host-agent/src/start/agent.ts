@@ -18,10 +18,13 @@ import { loopOverlayRootfs } from '../infra/rootfs/loop-overlay-rootfs.js';
 import { unmountCapsuleRootfs } from '../infra/rootfs/capsule-rootfs.js';
 import { adoptCapsuleDisk, allocatedBytes, copyMountedCapsuleDisk, thawCapsuleDisk } from '../infra/rootfs/disk-copy.js';
 import { probeCriu } from '../infra/criu/criu-probe.js';
+import { enableUnprivilegedUserfaultfd, type UserfaultfdGrant } from '../infra/criu/userfaultfd-sysctl.js';
 import { ensureKdatCache } from '../infra/criu/kdat-cache.js';
 import { OciRuntime } from '../infra/runtime/oci/index.js';
 import { TemplateStore } from '../infra/template/index.js';
 import { createAgentServer, type AgentServer } from '../rpc/server.js';
+import { CapsuleConnections } from '../proxy/capsule-connections.js';
+import { createProxyServer, type ProxyServer } from '../proxy/proxy-server.js';
 import { registerHostAgentService } from '../rpc/service.js';
 import type { AgentConfig } from './config.js';
 
@@ -38,11 +41,16 @@ export interface HostAgent {
   readonly hostId: string;
   readonly token: string;
   readonly port: number;
+  /** Port of the proxy listener (proxied traffic to capsule ports); 0 when not serving. */
+  readonly proxyPort: number;
   readonly manager: CapsuleManager;
   readonly templates: TemplateStore;
   readonly network: NetworkManager;
   readonly runtime: OciRuntime;
   readonly server?: AgentServer;
+  readonly proxy?: ProxyServer;
+  /** Proxied exchanges of every capsule (drain, destroy). */
+  readonly connections: CapsuleConnections;
   close(): Promise<void>;
 }
 
@@ -55,6 +63,26 @@ async function readOrCreate(path: string, make: () => string): Promise<string> {
       if (err.code !== 'EEXIST') throw err;
     });
     return (await fsp.readFile(path, 'utf8')).trim();
+  }
+}
+
+/**
+ * Lazy restore (WRENN_LAZY_RESTORE=auto) needs vm.unprivileged_userfaultfd=1; the agent,
+ * root, turns it on and owns the change (see userfaultfd-sysctl.ts for what that opens and
+ * why capsules cannot use it). Undefined, with a warning, where it cannot: restores are eager.
+ */
+async function allowLazyRestore(log: Logger): Promise<UserfaultfdGrant | undefined> {
+  try {
+    const grant = await enableUnprivilegedUserfaultfd();
+    if (grant.changed) {
+      log.warn(
+        'set vm.unprivileged_userfaultfd=1 for lazy restore (capsules cannot use userfaultfd: seccomp); set WRENN_LAZY_RESTORE=off to leave it 0 and restore eagerly',
+      );
+    }
+    return grant;
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'cannot set vm.unprivileged_userfaultfd=1: restores are eager');
+    return undefined;
   }
 }
 
@@ -80,12 +108,14 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     port: ENVD_PORT,
   };
 
+  const criu = await probeCriu(config.criuPath);
   const runtime = new OciRuntime({
     dataDir: config.dataDir,
     logger: log,
     runcPath: config.runcPath,
     criuPath: config.criuPath,
     cgroupParent: config.cgroupParent,
+    ...(criu.lazyPagesPreload ? { lazyPagesPreload: criu.lazyPagesPreload } : {}),
   });
   const pool = new AddressPool({ cidr: config.networkCidr, ifPrefix: config.ifPrefix });
   const network = await NetworkManager.open({ logger: log, pool, enableIpForwarding: config.ipForward, nftTable: config.nftTable });
@@ -108,10 +138,14 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     },
   };
   const rootfsPort = loopOverlayRootfs({ idMapping, logger: log });
-  const criu = await probeCriu(config.criuPath);
-  const lazyPages = criu.lazyPages && config.lazyRestore === 'auto';
+  const userfaultfd = criu.memory && criu.uffd && config.lazyRestore === 'auto' ? await allowLazyRestore(log) : undefined;
+  const lazyPages = userfaultfd !== undefined;
   const kdatCache = criu.memory ? await ensureKdatCache(criu.criuPath, join(config.dataDir, 'criu')) : 'unavailable';
-  log.info({ criu: criu.criuPath, version: criu.version, memory: criu.memory, lazyPages, kdatCache, detail: criu.detail }, 'pause support');
+  log.info(
+    { criu: criu.criuPath, version: criu.version, memory: criu.memory, lazyPages, lazyPagesShim: Boolean(criu.lazyPagesPreload), kdatCache, detail: criu.detail },
+    'pause support',
+  );
+  const connections = new CapsuleConnections();
   const manager = new CapsuleManager({
     config,
     logger: log,
@@ -120,9 +154,18 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     network: networkPort,
     runtime,
     envd,
+    connections: {
+      drain: async (capsuleId, graceMs, signal) => {
+        const started = Date.now();
+        const outcome = await connections.drain(capsuleId, graceMs, signal);
+        if (outcome.finished + outcome.forceClosed > 0) log.info({ capsuleId, ...outcome, durationMs: Date.now() - started }, 'proxied connections drained');
+      },
+      close: (capsuleId) => connections.close(capsuleId),
+    },
     pause: {
       hostId,
       support: { memory: criu.memory, lazyPages, ...(criu.version ? { criuVersion: criu.version } : {}) },
+      criuTimeoutMs: config.pauseTimeoutMs,
       network: {
         slot: (i) => pool.slot(i),
         plumb: (slot, pid, o, signal) => network.plumb(slot, pid, o, signal),
@@ -161,8 +204,18 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
   manager.enableWarmPool(config.warmPool);
 
   let server: AgentServer | undefined;
+  let proxy: ProxyServer | undefined;
   let port = 0;
+  let proxyPort = 0;
   if (opts.listen ?? true) {
+    proxy = createProxyServer({
+      token,
+      logger: log,
+      connections,
+      target: (capsuleId) => manager.proxyTarget(capsuleId),
+      touch: (capsuleId) => manager.touch(capsuleId),
+    });
+    proxyPort = await proxy.listen(config.proxyPort, config.host);
     server = createAgentServer({
       token,
       logger: log,
@@ -174,24 +227,30 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
           version: AGENT_VERSION,
           runtimeName: runtime.name,
           cgroupMode: layout.mode,
+          proxyPort,
         }),
     });
     port = await server.listen(config.port, config.host);
   }
-  log.info({ port, adopted: recovered.adopted.length, cleaned: recovered.cleaned.length, cgroup: layout.mode }, 'host agent ready');
+  log.info({ port, proxyPort, adopted: recovered.adopted.length, cleaned: recovered.cleaned.length, cgroup: layout.mode }, 'host agent ready');
 
   return {
     hostId,
     token,
     port,
+    proxyPort,
     manager,
     templates,
     network,
     runtime,
     server,
+    ...(proxy ? { proxy } : {}),
+    connections,
     close: async () => {
+      await proxy?.close();
       await server?.close();
       manager.close();
+      await userfaultfd?.release();
     },
   };
 }

@@ -17,6 +17,15 @@ export interface AgentConfig {
   host: string;
   /** WRENN_AGENT_PORT, default 50052. */
   port: number;
+  /**
+   * Port of the proxy listener (plain HTTP/1.1, same listen address): the control plane
+   * sends proxied traffic for capsule ports here, with the agent token. WRENN_AGENT_PROXY_PORT,
+   * default 50053; 0 picks a free port (the control plane learns it from the registration,
+   * heartbeats and Health).
+   */
+  proxyPort: number;
+  /** URL the control plane reaches the proxy listener at. WRENN_AGENT_PROXY_ADVERTISE_URL, default: the advertise URL's host with the proxy port. */
+  proxyAdvertiseUrl: string | undefined;
   /** Bearer token callers must present. WRENN_AGENT_TOKEN; generated and stored under dataDir when unset. */
   token: string | undefined;
   /** Default writable-layer size. WRENN_DEFAULT_ROOTFS_SIZE, default 5G (never smaller than the template, H6). */
@@ -43,9 +52,19 @@ export interface AgentConfig {
   snapshotTemplateDir: string;
   /**
    * Lazy restore (memory loaded on demand) when the host supports it. WRENN_LAZY_RESTORE:
-   * auto (default: when supported) or off.
+   * auto (default: when CRIU supports it; the agent then sets vm.unprivileged_userfaultfd=1,
+   * which restored capsules need, see infra/criu/userfaultfd-sysctl.ts) or off (eager
+   * restores; the sysctl is left alone).
    */
   lazyRestore: 'auto' | 'off';
+  /**
+   * Deadline of one CRIU dump or restore (runc checkpoint/restore). On expiry runc and the
+   * CRIU it started are killed as a process group; a pause then thaws the capsule (running),
+   * a resume leaves it paused (or error if its processes had started). Generous: a dump
+   * writes the capsule's whole memory (~1 GB/s here, slower on busy disks). Raise it for
+   * capsules of tens of GB. WRENN_PAUSE_TIMEOUT_MS, default 300000 (5 min).
+   */
+  pauseTimeoutMs: number;
   /** Deadline of envd's /snapshot/prepare during a pause (H4). WRENN_SNAPSHOT_PREPARE_TIMEOUT_MS, default 30000. */
   snapshotPrepareTimeoutMs: number;
   /** Grace period for proxied connections to drain before a pause force-closes them (H1). WRENN_PAUSE_DRAIN_GRACE_MS, default 5000. */
@@ -105,6 +124,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     dataDir: env.WRENN_DATA_DIR || '/var/lib/wrenn',
     host: env.WRENN_AGENT_HOST || '127.0.0.1',
     port: int(env, 'WRENN_AGENT_PORT', 50052),
+    proxyPort: int(env, 'WRENN_AGENT_PROXY_PORT', 50053),
+    proxyAdvertiseUrl: httpUrl(env, 'WRENN_AGENT_PROXY_ADVERTISE_URL'),
     token: env.WRENN_AGENT_TOKEN || undefined,
     defaultRootfsSizeBytes: parseSize(env.WRENN_DEFAULT_ROOTFS_SIZE || '5G', 'WRENN_DEFAULT_ROOTFS_SIZE'),
     networkCidr: cidr,
@@ -119,6 +140,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     snapshotDir: env.WRENN_SNAPSHOT_DIR || join(env.WRENN_DATA_DIR || '/var/lib/wrenn', 'snapshots'),
     snapshotTemplateDir: env.WRENN_SNAPSHOT_TEMPLATE_DIR || join(env.WRENN_DATA_DIR || '/var/lib/wrenn', 'snapshot-templates'),
     lazyRestore: lazyRestoreMode(env.WRENN_LAZY_RESTORE),
+    pauseTimeoutMs: int(env, 'WRENN_PAUSE_TIMEOUT_MS', 300_000, 1),
     snapshotPrepareTimeoutMs: int(env, 'WRENN_SNAPSHOT_PREPARE_TIMEOUT_MS', 30000, 1),
     pauseDrainGraceMs: int(env, 'WRENN_PAUSE_DRAIN_GRACE_MS', 5000, 0),
     envdStartTimeoutMs: int(env, 'WRENN_ENVD_START_TIMEOUT_MS', 20000, 1),

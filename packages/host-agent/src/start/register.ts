@@ -107,6 +107,8 @@ export interface ControlPlaneLinkOptions {
   registerToken?: string;
   /** Where the control plane reaches this agent's RPC server. */
   advertiseUrl: string;
+  /** Where the control plane reaches this agent's proxy listener (proxied capsule ports). */
+  proxyUrl?: string;
   /** Bearer token the control plane must present to this agent. */
   agentToken: string;
   version: string;
@@ -138,7 +140,7 @@ export class ControlPlaneLink {
   /** A link for a started agent, or undefined when it has neither a control plane to register with nor saved credentials. */
   static async fromConfig(
     config: AgentConfig,
-    agent: { token: string; port: number; manager: { list(): unknown[] } },
+    agent: { token: string; port: number; proxyPort?: number; manager: { list(): unknown[] } },
     logger: Logger,
     version: string,
   ): Promise<ControlPlaneLink | undefined> {
@@ -149,11 +151,14 @@ export class ControlPlaneLink {
       }
       return undefined;
     }
+    const advertiseUrl = config.advertiseUrl ?? defaultAdvertiseUrl(config.host, agent.port);
+    const proxyUrl = config.proxyAdvertiseUrl ?? (agent.proxyPort ? withPort(advertiseUrl, agent.proxyPort) : undefined);
     return new ControlPlaneLink({
       dataDir: config.dataDir,
       ...(config.controlPlaneUrl ? { controlPlaneUrl: config.controlPlaneUrl } : {}),
       ...(config.registerToken ? { registerToken: config.registerToken } : {}),
-      advertiseUrl: config.advertiseUrl ?? defaultAdvertiseUrl(config.host, agent.port),
+      advertiseUrl,
+      ...(proxyUrl ? { proxyUrl } : {}),
       agentToken: agent.token,
       version,
       heartbeatMs: config.heartbeatSec * 1000,
@@ -262,6 +267,7 @@ export class ControlPlaneLink {
         token: this.opts.registerToken,
         agent_url: this.opts.advertiseUrl,
         agent_token: this.opts.agentToken,
+        ...(this.opts.proxyUrl ? { proxy_url: this.opts.proxyUrl } : {}),
         version: this.opts.version,
         vcpus_total: facts.vcpus_total,
         memory_total_bytes: facts.memory_total_bytes,
@@ -302,6 +308,7 @@ export class ControlPlaneLink {
           memory_total_bytes: facts.memory_total_bytes,
           agent_url: this.opts.advertiseUrl,
           agent_token: this.opts.agentToken,
+          ...(this.opts.proxyUrl ? { proxy_url: this.opts.proxyUrl } : {}),
           version: this.opts.version,
         },
         this.access!.token,
@@ -339,6 +346,13 @@ export class ControlPlaneLink {
     }
     return json as T;
   }
+}
+
+/** The same URL on another port (the proxy listener beside the RPC server). */
+export function withPort(url: string, port: number): string {
+  const u = new URL(url);
+  u.port = String(port);
+  return trimSlash(u.toString());
 }
 
 function trimSlash(url: string): string {

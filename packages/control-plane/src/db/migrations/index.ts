@@ -6,11 +6,15 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m001 from './001_initial.js';
 import * as m002 from './002_capsule_usage.js';
 import * as m003 from './003_user_tokens.js';
+import * as m004AccountSecurity from './004_account_security.js';
+import * as m005 from './005_host_proxy_url.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
   '002_capsule_usage': m002,
   '003_user_tokens': m003,
+  '004_account_security': m004AccountSecurity,
+  '005_host_proxy_url': m005,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -30,6 +30,7 @@ export interface RegisterInput extends HostCapacity {
   token: string;
   agent_url: string;
   agent_token: string;
+  proxy_url?: string;
   version: string;
   name?: string;
 }
@@ -101,6 +102,7 @@ export async function registerAgent(ctx: ControlPlaneContext, input: RegisterInp
         ...(input.name ? { name: input.name } : {}),
         agent_url: input.agent_url,
         agent_token: input.agent_token,
+        ...(input.proxy_url ? { proxy_url: input.proxy_url } : {}),
         version: input.version,
         vcpus_total: input.vcpus_total,
         memory_total_bytes: String(input.memory_total_bytes),
@@ -156,11 +158,12 @@ export interface HeartbeatInput {
   memory_total_bytes?: number;
   agent_url?: string;
   agent_token?: string;
+  proxy_url?: string;
   version?: string;
 }
 
 export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, hb: HeartbeatInput): Promise<{ status: HostStatus }> {
-  const before = await ctx.db.selectFrom('hosts').select(['status', 'agent_url', 'agent_token']).where('id', '=', hostId).executeTakeFirst();
+  const before = await ctx.db.selectFrom('hosts').select(['status', 'agent_url', 'agent_token', 'proxy_url']).where('id', '=', hostId).executeTakeFirst();
   if (!before) throw new WrennError('not_found', `host ${hostId} not found`, { hostId });
   const row = await ctx.db
     .updateTable('hosts')
@@ -172,6 +175,7 @@ export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, 
       ...(hb.memory_total_bytes !== undefined ? { memory_total_bytes: String(hb.memory_total_bytes) } : {}),
       ...(hb.agent_url ? { agent_url: hb.agent_url } : {}),
       ...(hb.agent_token ? { agent_token: hb.agent_token } : {}),
+      ...(hb.proxy_url ? { proxy_url: hb.proxy_url } : {}),
       ...(hb.version ? { version: hb.version } : {}),
       last_heartbeat_at: sql`now()` as never,
       // Only `down` comes back by itself: a drain is the administrator's to lift.
@@ -181,7 +185,8 @@ export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, 
     .returning(['status'])
     .executeTakeFirst();
   if (!row) throw new WrennError('not_found', `host ${hostId} was deleted`, { hostId });
-  if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token) || before.status !== row.status) {
+  const proxyMoved = Boolean(hb.proxy_url && hb.proxy_url !== before.proxy_url);
+  if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token) || proxyMoved || before.status !== row.status) {
     forgetUsableCapsules(); // calls must reach the host where it is now
   }
   if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token)) {
