@@ -12,7 +12,7 @@
  * const { pid } = await runtime.run(spec, AbortSignal.timeout(30_000));
  * await runtime.delete(spec.id);
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep, WrennError, type Logger } from '@wrenn/shared';
 import { detectCgroupLayout, type CgroupLayout } from '../../cgroup/layout.js';
@@ -398,14 +398,31 @@ export class OciRuntime implements Runtime {
 async function withCriuErrors(err: unknown, logDir: string, log: 'dump.log' | 'restore.log'): Promise<unknown> {
   if (!(err instanceof WrennError) || err.code === 'canceled' || err.code === 'deadline_exceeded') return err;
   const lines = await criuLogErrors(logDir, log);
-  if (lines.length === 0) return err;
-  const noSpace = lines.some((l) => /No space left on device/.test(l));
+  const noSpace = [err.message, ...lines].some((l) => /No space left on device/.test(l)) || (await nearlyFull(logDir));
+  if (lines.length === 0 && !noSpace) return err;
   return new WrennError(
     noSpace ? 'not_enough_disk_space' : err.code,
     `${err.message.split('\n')[0]}: ${lines.join('; ')}`,
     { ...err.details, criuErrors: lines },
     { cause: err },
   );
+}
+
+/** Free space below which a failed dump is put down to a full disk. */
+const FULL_DISK_BYTES = 1024 * 1024;
+
+/**
+ * Whether the image directory's filesystem is (nearly) full. When it fills up, CRIU's own
+ * log, written there too, may be what could not be written, and then no log line says
+ * "No space left on device": the free space is the evidence left.
+ */
+async function nearlyFull(dir: string): Promise<boolean> {
+  try {
+    const fs = await statfs(dir);
+    return fs.bavail * fs.bsize < FULL_DISK_BYTES;
+  } catch {
+    return false;
+  }
 }
 
 /** A runtime deadline says what was given up on, and that runc and CRIU went with it. */
