@@ -57,6 +57,10 @@ describe('WebSocket PTY (real capsule)', () => {
     }
     ws.send({ type: 'resize', cols: 133, rows: 41 });
     ws.send({ type: 'input', data: b64('stty size\n') });
+    // Wait for bash to have run what was typed before killing it: the kill is sent after
+    // the input either way (the queue guarantees it), but bash reads and runs its input
+    // in its own time, and a loaded machine could kill it before it got there.
+    await ws.waitForOutput('41 133', 30_000);
     ws.send({ type: 'kill' });
     const exit = await ws.waitFor((m) => m.type === 'exit', 30_000);
     assert.equal(typeof exit.exit_code, 'number');
