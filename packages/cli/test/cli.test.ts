@@ -149,6 +149,63 @@ describe('wrenn files', () => {
   });
 });
 
+describe('wrenn capsules pause|resume|port and wrenn templates snapshot|rm', () => {
+  test('pause and resume print the new status; the capsule keeps its memory across them', async () => {
+    assert.ok(capsuleId);
+    assert.equal((await wrenn(['exec', capsuleId, '--', 'sh', '-c', 'echo kept > /dev/shm/mark'], env)).code, 0);
+    const paused = await wrenn(['capsules', 'pause', capsuleId], env);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.equal(paused.stdout, `${capsuleId} paused\n`);
+    const resumed = await wrenn(['capsules', 'resume', capsuleId], env);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(resumed.stdout, `${capsuleId} running\n`);
+    assert.equal((await wrenn(['exec', capsuleId, '--', 'cat', '/dev/shm/mark'], env)).stdout, 'kept\n');
+    const unknown = await wrenn(['capsules', 'pause', 'cl-doesnotexist'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /cl-doesnotexist: .*capsule_not_found/);
+  });
+
+  test('port prints a curl command that reaches a server in the capsule through the port proxy', async () => {
+    assert.ok(capsuleId);
+    await wrenn(['exec', capsuleId, '--', 'sh', '-c', 'mkdir -p /tmp/site && echo served > /tmp/site/index.html && cd /tmp/site && (nohup python3 -m http.server 8000 >/dev/null 2>&1 &)'], env);
+    const r = await wrenn(['--json', 'capsules', 'port', capsuleId, '8000'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const target = JSON.parse(r.stdout) as { url: string; headers: Record<string, string> };
+    assert.equal(target.headers['E2b-Sandbox-Id'], capsuleId);
+    let body = '';
+    for (let i = 0; i < 50 && body !== 'served\n'; i++) {
+      const res = await fetch(target.url, { headers: target.headers });
+      body = await res.text();
+      if (body !== 'served\n') await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(body, 'served\n');
+    const plain = await wrenn(['capsules', 'port', capsuleId, '8000'], env);
+    assert.match(plain.stdout, new RegExp(`^curl -H 'E2b-Sandbox-Id: ${capsuleId}' -H 'E2b-Sandbox-Port: 8000' ${t.url}`));
+    assert.equal((await wrenn(['capsules', 'port', capsuleId, 'http'], env)).code, 1);
+  });
+
+  test('templates snapshot names a new template capsules start from, with the memory; rm deletes it', async () => {
+    assert.ok(capsuleId);
+    const name = `cli-snap-${randomBytes(3).toString('hex')}`;
+    const snap = await wrenn(['templates', 'snapshot', capsuleId, '--name', name], env);
+    assert.equal(snap.code, 0, snap.stderr);
+    assert.equal(snap.stdout, `${name}\n`);
+    assert.match((await wrenn(['templates', 'ls', '--type', 'snapshot'], env)).stdout, new RegExp(`${name}\\s+snapshot`));
+    const clone = (await wrenn(['capsules', 'create', '-t', name], env)).stdout.trim();
+    try {
+      assert.match(clone, /^cl-/);
+      assert.equal((await wrenn(['exec', clone, '--', 'cat', '/dev/shm/mark'], env)).stdout, 'kept\n');
+    } finally {
+      await wrenn(['capsules', 'rm', clone], env);
+    }
+    const rm = await wrenn(['templates', 'rm', name], env);
+    assert.equal(rm.code, 0, rm.stderr);
+    const again = await wrenn(['templates', 'rm', name], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /template_not_found/);
+  });
+});
+
 describe('wrenn capsules rm', () => {
   test('rm destroys the capsule', async () => {
     assert.ok(capsuleId);

@@ -1,4 +1,4 @@
-/** `wrenn capsules create|list|get|rm`. */
+/** `wrenn capsules create|list|get|rm|pause|resume|port`. */
 import type { Command } from 'commander';
 import type { Capsule } from '@wrenn/sdk';
 import { clientFor, globalFlags, run } from '../context.js';
@@ -29,10 +29,11 @@ export function capsulesCommand(program: Command): void {
     .option('--memory <mb>', 'memory limit in MB', int('--memory'))
     .option('--disk <mb>', 'disk size in MB', int('--disk'))
     .option('--timeout <sec>', 'auto-pause after this many idle seconds (0 = never)', int('--timeout'))
+    .option('--auto-resume', 'when paused, resume on the next exec, file call or proxied request')
     .option('-m, --metadata <key=value>', 'metadata label (repeatable)', collect)
     .option('-e, --env <key=value>', 'environment variable (repeatable)', collect)
     .action(
-      run(async (opts: { template: string; vcpus?: number; memory?: number; disk?: number; timeout?: number; metadata?: string[]; env?: string[] }, cmd: Command) => {
+      run(async (opts: { template: string; vcpus?: number; memory?: number; disk?: number; timeout?: number; autoResume?: boolean; metadata?: string[]; env?: string[] }, cmd: Command) => {
         const wrenn = clientFor(cmd);
         const capsule = await wrenn.capsules.create({
           template: opts.template,
@@ -40,6 +41,7 @@ export function capsulesCommand(program: Command): void {
           ...(opts.memory !== undefined ? { memoryMb: opts.memory } : {}),
           ...(opts.disk !== undefined ? { diskSizeMb: opts.disk } : {}),
           ...(opts.timeout !== undefined ? { timeoutSec: opts.timeout } : {}),
+          ...(opts.autoResume ? { autoResume: true } : {}),
           ...(opts.metadata ? { metadata: keyValues(opts.metadata, '--metadata') } : {}),
           ...(opts.env ? { envs: keyValues(opts.env, '--env') } : {}),
         });
@@ -89,6 +91,41 @@ export function capsulesCommand(program: Command): void {
             process.exitCode = 1;
           }
         });
+      }),
+    );
+
+  for (const [name, description] of [
+    ['pause', 'pause capsules: memory snapshot, memory freed (resume continues where they were)'],
+    ['resume', 'resume paused capsules'],
+  ] as const) {
+    capsules
+      .command(`${name} <ids...>`)
+      .description(description)
+      .action(
+        run(async (ids: string[], _opts: unknown, cmd: Command) => {
+          const wrenn = clientFor(cmd);
+          for (const id of ids) {
+            try {
+              const c = await wrenn.capsules[name](id);
+              process.stdout.write(`${c.id} ${c.status}\n`);
+            } catch (err) {
+              process.stderr.write(`wrenn: ${id}: ${errorLine(err)}\n`);
+              process.exitCode = 1;
+            }
+          }
+        }),
+      );
+  }
+
+  capsules
+    .command('port <id> <port>')
+    .description("how to reach a port of the capsule through the API's port proxy (URL and headers)")
+    .action(
+      run(async (id: string, port: string, _opts: unknown, cmd: Command) => {
+        const target = clientFor(cmd).capsulePort(id, int('<port>')(port));
+        if (globalFlags(cmd).json) return printJson(target);
+        const headers = Object.entries(target.headers).map(([k, v]) => ` -H '${k}: ${v}'`).join('');
+        process.stdout.write(`curl${headers} ${target.url}\n`);
       }),
     );
 }

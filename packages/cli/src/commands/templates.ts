@@ -1,8 +1,8 @@
-/** `wrenn templates ls`: the templates capsules can start from. */
+/** `wrenn templates ls|snapshot|rm`: the templates capsules can start from, and the team's snapshots. */
 import type { Command } from 'commander';
 import { isWrennApiError } from '@wrenn/sdk';
 import { clientFor, globalFlags, run } from '../context.js';
-import { humanBytes, printJson, table } from '../output.js';
+import { errorLine, humanBytes, printJson, table } from '../output.js';
 
 export function templatesCommand(program: Command): void {
   const templates = program.command('templates').alias('template').description('templates capsules start from');
@@ -23,6 +23,36 @@ export function templatesCommand(program: Command): void {
         if (globalFlags(cmd).json) return printJson(list);
         const rows = list.map((t) => ({ name: t.name, type: t.type ?? '', size: typeof t.sizeBytes === 'number' ? humanBytes(t.sizeBytes) : '' }));
         process.stdout.write(`${table(rows, ['name', 'type', 'size'])}\n`);
+      }),
+    );
+  templates
+    .command('snapshot <capsule-id>')
+    .description('save a running capsule, memory included, as a team template (the capsule keeps running)')
+    .option('-n, --name <name>', 'template name (default: chosen by the server)')
+    .option('--overwrite', 'replace a snapshot of the same name')
+    .action(
+      run(async (capsuleId: string, opts: { name?: string; overwrite?: boolean }, cmd: Command) => {
+        const t = await clientFor(cmd).templates.snapshot(capsuleId, { ...(opts.name ? { name: opts.name } : {}), ...(opts.overwrite ? { overwrite: true } : {}) });
+        if (globalFlags(cmd).json) return printJson(t);
+        process.stdout.write(`${t.name}\n`);
+      }),
+    );
+  templates
+    .command('rm <names...>')
+    .alias('delete')
+    .description("delete the team's snapshot templates")
+    .action(
+      run(async (names: string[], _opts: unknown, cmd: Command) => {
+        const wrenn = clientFor(cmd);
+        for (const name of names) {
+          try {
+            await wrenn.templates.delete(name);
+            process.stdout.write(`${name}\n`);
+          } catch (err) {
+            process.stderr.write(`wrenn: ${name}: ${errorLine(err)}\n`);
+            process.exitCode = 1;
+          }
+        }
       }),
     );
 }

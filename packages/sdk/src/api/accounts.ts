@@ -81,4 +81,22 @@ export class TemplatesApi {
     const res = await this.http.json<unknown>('GET', '/snapshots', { ...call, ...(type ? { query: { type } } : {}) });
     return listOf<Template>(res, 'templates', 'snapshots');
   }
+
+  /**
+   * Saves a running capsule, memory included, as a team template (the capsule keeps
+   * running); capsules created from it start from that memory. `overwrite` replaces a
+   * snapshot of the same name.
+   */
+  snapshot(capsuleId: string, opts: CallOptions & { name?: string; overwrite?: boolean } = {}): Promise<Template> {
+    const { name, overwrite, ...call } = opts;
+    return this.http.json<Template>('POST', '/snapshots', {
+      ...call,
+      json: { capsule_id: capsuleId, ...(name ? { name } : {}) },
+      ...(overwrite ? { query: { overwrite: 'true' } } : {}),
+    });
+  }
+
+  async delete(name: string, call: CallOptions = {}): Promise<void> {
+    await this.http.json<void>('DELETE', `/snapshots/${enc(name)}`, call);
+  }
 }
