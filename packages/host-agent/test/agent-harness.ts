@@ -3,7 +3,7 @@
  * data dir, address pool, interface prefix, nftables table and cgroup parent, so it never
  * touches another agent's capsules; templates come from one shared cache under
  * `<repo>/.wrenn-test/data` (built once, reused by every test file and CI step).
- * `close()` destroys every capsule, removes the nftables table and the data dir.
+ * `close()` destroys every capsule, removes the nftables table, the cgroup parent and the data dir.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,6 +16,8 @@ import { loadAgentConfig, type AgentConfig } from '../src/start/config.js';
 import { startHostAgent, type HostAgent } from '../src/start/agent.js';
 import { TemplateStore } from '../src/infra/template/index.js';
 import { run } from '../src/infra/exec.js';
+import { detectCgroupLayout } from '../src/infra/cgroup/layout.js';
+import { removeCgroup } from '../src/infra/cgroup/remove.js';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const TEST_CACHE = join(REPO, '.wrenn-test');
@@ -58,6 +60,8 @@ export interface TestAgentOptions {
   nftTable?: string;
   cgroupParent?: string;
   cidrOctet?: number;
+  /** The agent's logger (default: silent, or debug with WRENN_TEST_LOGS); benchmarks read its records. */
+  logger?: Logger;
 }
 
 export function testAgentIdentity(opts: TestAgentOptions = {}) {
@@ -97,7 +101,7 @@ export function testAgentIdentity(opts: TestAgentOptions = {}) {
 export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestAgent> {
   const id = testAgentIdentity(opts);
   const config = loadAgentConfig(id.env);
-  const logger = testLogger();
+  const logger = opts.logger ?? testLogger();
   const start = () => startHostAgent(config, logger);
   let agent = await start();
   const makeClient = (port: number) =>
@@ -132,6 +136,9 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
       await agent.manager.destroyAll();
       await agent.close();
       await agent.network.close();
+      // The agent keeps its cgroup parent across restarts (capsules outlive it); a test
+      // agent's parent is its own and goes with it, in every hierarchy.
+      await removeCgroup(await detectCgroupLayout(), `/${id.cgroupParent}`);
       await removeDataDir(id.dataDir);
     },
   };
