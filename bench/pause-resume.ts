@@ -13,6 +13,10 @@
  *       tree (tini, envd, python), namespaces, mounts, tmpfs contents and cgroups, without
  *       runc, the agent, network plumbing and envd /init. The fair comparison: the platform's
  *       overhead is its resume minus this;
+ *  - the pause's fair baseline: CRIU's own account of the very dump the agent's pause made
+ *    (its `stats-dump`, lib/criu-stats.ts: freezing + frozen time, the frozen time holding
+ *    the memory dump and write), beside the agent's phase marks and runc's wall time (from
+ *    the agent's log records), and CRIU's `stats-restore` of the agent's and the raw resume;
  *  - snapshot templates: Snapshot of the running capsule (it keeps running) and Create of a
  *    new capsule from the template → its first `echo` result.
  * Lazy restore needs vm.unprivileged_userfaultfd=1 for capsules; the script sets it for its
@@ -30,6 +34,8 @@ import { TEST_CACHE, newCapsuleId, sharedTemplates, startTestAgent, type TestAge
 import { run } from '../packages/host-agent/src/infra/exec.js';
 import { CRIU_WRAPPER } from '../packages/host-agent/src/infra/criu/criu-probe.js';
 import { rawImageRestore } from './lib/raw-image-restore.js';
+import { criuLogSpanMs, readDumpStats, readRestoreStats, type RestoreStats } from './lib/criu-stats.js';
+import { createLogger } from '@wrenn/shared';
 
 const { values } = parseArgs({
   options: {
@@ -59,8 +65,43 @@ async function timeIt<T>(fn: () => Promise<T>): Promise<[number, T]> {
   return [hr(process.hrtime.bigint() - t0), v];
 }
 
-const median = (xs: number[]) => summary(xs).p50;
+/** Median of the numbers that are there (NaN: not measured in that run). */
+const median = (xs: number[]) => {
+  const present = xs.filter((x) => !Number.isNaN(x));
+  return present.length > 0 ? summary(present).p50 : NaN;
+};
 const mb = (bytes: number) => Math.round(bytes / 1048576);
+
+/** The agent's log records the bench reads (phase marks of pauses and resumes, runc timings). */
+type LogRecord = Record<string, unknown> & { msg?: string; capsuleId?: string };
+const KEPT = new Set(['capsule paused', 'sandbox checkpointed', 'capsule resumed', 'sandbox restored']);
+const records: LogRecord[] = [];
+const benchLogger = createLogger(
+  { name: 'bench-agent', level: 'info' },
+  {
+    write(line: string) {
+      const r = JSON.parse(line) as LogRecord;
+      if (r.msg && KEPT.has(r.msg)) records.push(r);
+    },
+  },
+);
+/** The latest record `msg` of capsule `id` (the runtime id is the capsule id here). */
+function lastRecord(msg: string, id: string): LogRecord {
+  for (let i = records.length - 1; i >= 0; i--) if (records[i]!.msg === msg && records[i]!.capsuleId === id) return records[i]!;
+  throw new Error(`no '${msg}' log record for ${id}`);
+}
+/** CRIU's stats-restore of each capsule's last resume, read just before the agent removes the image. */
+const restoreStatsSeen = new Map<string, RestoreStats>();
+function keepRestoreStats(t: TestAgent): void {
+  const snapshots = t.agent.manager.pauser!.snapshots;
+  const removeMemory = snapshots.removeMemory.bind(snapshots);
+  snapshots.removeMemory = async (runtimeId: string) => {
+    const stats = readRestoreStats(snapshots.memoryDir(runtimeId));
+    if (stats) restoreStatsSeen.set(runtimeId, stats);
+    return removeMemory(runtimeId);
+  };
+}
+const n = (v: unknown) => (typeof v === 'number' ? v : NaN);
 
 /** RSS of every process in the capsule's cgroup (kB → bytes). */
 function capsuleRssBytes(t: TestAgent, runtimeId: string): number {
@@ -91,6 +132,39 @@ interface PlatformRow {
   resumeToExecMs: number;
   /** Raw `criu restore` of the same pause image (baseline 2). */
   rawImageRestoreMs: number;
+  /** Pause: the agent's marks and CRIU's own account of the same dump (medians). */
+  pauseSplit: PauseSplit;
+  /** CRIU's restore_time (stats-restore) of the agent's resume and of baseline 2's restore. */
+  criuRestoreMs: number;
+  rawCriuRestoreMs: number;
+}
+
+interface PauseSplit {
+  /** The agent's own pause total (log), RPC excluded. */
+  agentMs: number;
+  /** Watchers stopped, snapshot dir prepared. */
+  setupMs: number;
+  drainMs: number;
+  prepareMs: number;
+  freezeMs: number;
+  /** The agent's checkpoint phase: runc prep (network inventory, CRIU config) + runc + chmod. */
+  checkpointMs: number;
+  runcMs: number;
+  /** CRIU's dump.log first → last line (CRIU process lifetime minus exec). */
+  criuLogMs: number;
+  /** CRIU stats-dump: freezing_time + frozen_time (memdump and memwrite inside frozen). */
+  criuDumpMs: number;
+  memdumpMs: number;
+  memwriteMs: number;
+  releaseMs: number;
+  /** The release's steps, side by side: runc delete, network unplumb, rootfs unmount. */
+  relRuntimeMs: number;
+  relNetworkMs: number;
+  relRootfsMs: number;
+  /** Image size summed, snapshot metadata and capsule record written. */
+  metadataMs: number;
+  /** Pauses (of the runs) whose dump locked the network: connections in the image. */
+  lockedRuns: number;
 }
 
 async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Promise<PlatformRow> {
@@ -107,6 +181,9 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
     const resume: number[] = [];
     const toExec: number[] = [];
     const rawImage: number[] = [];
+    const splits: PauseSplit[] = [];
+    const criuRestore: number[] = [];
+    const rawCriuRestore: number[] = [];
     let rss = 0;
     let size = 0;
     for (let i = 0; i < RUNS; i++) {
@@ -114,7 +191,39 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
       rss = capsuleRssBytes(t, id);
       pause.push((await timeIt(() => t.client.pause({ capsuleId: id })))[0]);
       size = await t.agent.manager.pauser!.snapshots.memoryBytes(id);
-      rawImage.push(await rawImageRestore(t, id, mode));
+      const imageDir = t.agent.manager.pauser!.snapshots.memoryDir(id);
+      const paused = lastRecord('capsule paused', id);
+      const ckpt = lastRecord('sandbox checkpointed', id);
+      const stats = readDumpStats(imageDir);
+      if (!stats) throw new Error(`no stats-dump in ${imageDir}`);
+      splits.push({
+        agentMs: n(paused.durationMs),
+        setupMs: n(paused.setupMs),
+        drainMs: n(paused.drainMs),
+        prepareMs: n(paused.prepareMs),
+        freezeMs: n(paused.freezeMs),
+        checkpointMs: n(paused.checkpointMs),
+        runcMs: n(ckpt.runcMs),
+        criuLogMs: criuLogSpanMs(join(imageDir, 'dump.log')) ?? NaN,
+        criuDumpMs: (stats.freezingUs + stats.frozenUs) / 1000,
+        memdumpMs: stats.memdumpUs / 1000,
+        memwriteMs: stats.memwriteUs / 1000,
+        releaseMs: n(paused.releaseMs),
+        relRuntimeMs: n(paused.release_runtimeMs),
+        relNetworkMs: n(paused.release_networkMs),
+        relRootfsMs: n(paused.release_rootfsMs),
+        metadataMs: n(paused.metadataMs),
+        lockedRuns: ckpt.networkLocked === true ? 1 : 0,
+      });
+      // An image holding connections (network locked) cannot be restored without the
+      // capsule's network, which baseline 2 does not plumb: not measured for that run.
+      const raw = await rawImageRestore(t, id, mode).catch((err: unknown) => {
+        if (ckpt.networkLocked !== true) throw err;
+        console.error(`baseline 2 skipped for a pause of ${id}: its image holds connections (${(err as Error).message.slice(0, 120)})`);
+        return { ms: NaN, criuRestoreMs: NaN };
+      });
+      rawImage.push(raw.ms);
+      rawCriuRestore.push(raw.criuRestoreMs);
       const [total, resumeMs] = await timeIt(async () => {
         const [ms] = await timeIt(() => t.client.resume({ capsuleId: id }));
         const r = await t.client.exec({ capsuleId: id, cmd: 'echo', args: ['hi'] });
@@ -123,6 +232,11 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
       });
       resume.push(resumeMs);
       toExec.push(total);
+      // The agent removes the image once restored (lazy: once every page is served); the
+      // wrapper in main() read CRIU's stats-restore before.
+      await t.agent.manager.pauser!.settledFor(id);
+      criuRestore.push((restoreStatsSeen.get(id)?.restoreUs ?? NaN) / 1000);
+      restoreStatsSeen.delete(id);
     }
     return {
       memMb,
@@ -134,6 +248,13 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
       resumeMs: median(resume),
       resumeToExecMs: median(toExec),
       rawImageRestoreMs: median(rawImage),
+      pauseSplit: Object.fromEntries(
+        (Object.keys(splits[0]!) as Array<keyof PauseSplit>).map((k) =>
+          [k, k === 'lockedRuns' ? splits.reduce((a, s) => a + s.lockedRuns, 0) : median(splits.map((s) => s[k]))],
+        ),
+      ) as unknown as PauseSplit,
+      criuRestoreMs: median(criuRestore),
+      rawCriuRestoreMs: median(rawCriuRestore),
     };
   } finally {
     await t.agent.manager.pauser!.settled();
@@ -246,7 +367,8 @@ async function main(): Promise<void> {
   try {
     writeFileSync(SYSCTL, '1');
     for (const mode of MODES) {
-      const t = await startTestAgent({ env: { WRENN_LAZY_RESTORE: mode === 'lazy' ? 'auto' : 'off' } });
+      const t = await startTestAgent({ env: { WRENN_LAZY_RESTORE: mode === 'lazy' ? 'auto' : 'off' }, logger: benchLogger });
+      keepRestoreStats(t);
       try {
         for (const size of SIZES) {
           platformRows.push(await platform(t, size, mode));
@@ -261,7 +383,11 @@ async function main(): Promise<void> {
     writeFileSync(SYSCTL, sysctlBefore);
   }
   console.log(`\npause/resume through the agent (median of ${RUNS}); rawImageRestoreMs: baseline 2, raw criu restore of the same pause image`);
-  console.log(table(platformRows.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(2)) }))));
+  console.log(
+    table(
+      platformRows.map(({ pauseSplit: _s, criuRestoreMs: _c, rawCriuRestoreMs: _r, ...r }) => ({ ...r, ratio: Number(r.ratio.toFixed(2)) })),
+    ),
+  );
   console.log(`\nbaseline 1, raw criu of the same python program in its own pid namespace, a simpler tree (median of ${RUNS})`);
   console.log(table(rawRows.map((r) => ({ ...r }))));
   if (snapshotRows.length > 0) {
@@ -282,6 +408,41 @@ async function main(): Promise<void> {
           toExecOverImageMs: p.resumeToExecMs - p.rawImageRestoreMs,
         };
       }),
+    ),
+  );
+  console.log(
+    `\npause of the same tree vs CRIU's own account of that dump (median of ${RUNS} per column): agentMs = the agent's pause ` +
+      '(drain → envd prepare → freeze → checkpoint → release → metadata); runcMs = the runc checkpoint process; criuLogMs = ' +
+      "CRIU's dump.log first → last line; criuDumpMs = CRIU stats-dump freezing + frozen time (memdump + memwrite inside it); " +
+      'overMs = agentMs − criuDumpMs, rpcOverMs = pauseMs (RPC) − criuDumpMs',
+  );
+  console.log(
+    table(
+      platformRows.map((p) => ({
+        memMb: p.memMb,
+        mode: p.mode,
+        pauseMs: p.pauseMs,
+        ...p.pauseSplit,
+        overMs: p.pauseSplit.agentMs - p.pauseSplit.criuDumpMs,
+        rpcOverMs: p.pauseMs - p.pauseSplit.criuDumpMs,
+      })),
+    ),
+  );
+  console.log(
+    "\nresume cross-check with CRIU's stats-restore restore_time: the agent's restore vs baseline 2's (same image); " +
+      'overMs = resumeMs − criuRestoreMs',
+  );
+  console.log(
+    table(
+      platformRows.map((p) => ({
+        memMb: p.memMb,
+        mode: p.mode,
+        resumeMs: p.resumeMs,
+        criuRestoreMs: p.criuRestoreMs,
+        rawImageRestoreMs: p.rawImageRestoreMs,
+        rawCriuRestoreMs: p.rawCriuRestoreMs,
+        overMs: p.resumeMs - p.criuRestoreMs,
+      })),
     ),
   );
 }

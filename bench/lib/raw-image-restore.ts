@@ -20,6 +20,7 @@ import { CRIU_WRAPPER } from '../../packages/host-agent/src/infra/criu/criu-prob
 import { loopOverlayRootfs } from '../../packages/host-agent/src/infra/rootfs/loop-overlay-rootfs.js';
 import { unmountCapsuleRootfs } from '../../packages/host-agent/src/infra/rootfs/capsule-rootfs.js';
 import { TEST_CACHE, type TestAgent } from '../../packages/host-agent/test/agent-harness.js';
+import { readRestoreStats } from './criu-stats.js';
 
 /** Device nodes runc bind-mounts into every capsule (the OCI default set). */
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -71,8 +72,8 @@ async function removeCgroups(dirs: string[]): Promise<void> {
   }
 }
 
-/** Milliseconds of `criu restore` of capsule `id`'s pause image (the capsule must be paused). */
-export async function rawImageRestore(t: TestAgent, id: string, mode: 'eager' | 'lazy'): Promise<number> {
+/** Milliseconds of `criu restore` of capsule `id`'s pause image (the capsule must be paused), and CRIU's own restore_time of it. */
+export async function rawImageRestore(t: TestAgent, id: string, mode: 'eager' | 'lazy'): Promise<{ ms: number; criuRestoreMs: number }> {
   const pauser = t.agent.manager.pauser!;
   const imageDir = pauser.snapshots.memoryDir(id);
   const meta = await pauser.snapshots.readMetadata(id);
@@ -116,7 +117,8 @@ export async function rawImageRestore(t: TestAgent, id: string, mode: 'eager' | 
       throw new Error(`raw criu restore of ${id} failed: ${log.slice(-3).join('; ')}`);
     }
     restoredPid = Number(readFileSync(join(work, 'restored.pid'), 'utf8').trim());
-    return ms;
+    // CRIU's own restore_time, from its stats-restore in the work dir.
+    return { ms, criuRestoreMs: (readRestoreStats(work)?.restoreUs ?? NaN) / 1000 };
   } finally {
     // Killing its init ends the capsule's pid namespace; the lazy-pages daemon then exits.
     if (restoredPid > 0) {

@@ -80,6 +80,7 @@ export async function pauseCapsule(
   let dump: CheckpointResult | undefined;
   try {
     await snapshots.prepare(record.runtimeId);
+    mark('setupMs');
     if (deps.drain) await deps.drain(record.id, deps.drainGraceMs, signal);
     mark('drainMs');
     await prepareEnvd(deps, capsule, kind, signal);
@@ -109,14 +110,16 @@ export async function pauseCapsule(
     else log.info({ durationMs: Date.now() - started }, 'capsule running again after the failed pause');
     throw isWrennError(err) ? err : new WrennError('internal', reason, { capsuleId: record.id }, { cause: err });
   }
-  await releaseHostResources(deps, record, log, { processesGone: true });
+  const releaseSteps = await releaseHostResources(deps, record, log, { processesGone: true });
   mark('releaseMs');
+  Object.assign(phases, releaseSteps);
   const imageBytes = kind === 'memory' ? await snapshots.memoryBytes(record.runtimeId) : 0;
   record.status = 'paused';
   record.pauseKind = kind;
   record.pausedAtMs = Date.now();
   await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, imageBytes, dump));
   await deps.saveRecord(record);
+  mark('metadataMs');
   log.info({ ...phases, imageBytes, socketsNeedNetwork: dump?.socketsNeedNetwork, durationMs: Date.now() - started }, 'capsule paused');
 }
 
@@ -155,15 +158,23 @@ async function stopProcesses(deps: PauseDeps, runtimeId: string): Promise<void> 
  * The processes are gone: their netns (and the veth inside it) went with them. What is
  * left on the host is the veth's rules, the runtime's state and the mounts. Failures are
  * logged, not thrown: the snapshot is complete, and resume or recovery redo these steps.
+ * Resolves to each step's milliseconds (for the pause's log record).
  */
 export async function releaseHostResources(
   deps: PauseDeps,
   record: CapsuleRecord,
   log = deps.logger,
   opts: { processesGone?: boolean } = {},
-): Promise<void> {
-  const step = (name: string, fn: () => Promise<unknown>) =>
-    fn().catch((err: unknown) => log.warn({ capsuleId: record.id, step: name, err: (err as Error).message }, 'releasing a paused capsule’s resources failed'));
+): Promise<Record<string, number>> {
+  const times: Record<string, number> = {};
+  const step = (name: string, fn: () => Promise<unknown>) => {
+    const t0 = Date.now();
+    return fn()
+      .catch((err: unknown) => log.warn({ capsuleId: record.id, step: name, err: (err as Error).message }, 'releasing a paused capsule’s resources failed'))
+      .finally(() => {
+        times[`release_${name}Ms`] = Date.now() - t0;
+      });
+  };
   const runtime = () => step('runtime', () => deps.runtime.delete(record.runtimeId, { force: true }));
   const rest = () =>
     Promise.all([
@@ -174,4 +185,5 @@ export async function releaseHostResources(
   // runtime's cleanup. Otherwise they may linger, and must go before the mounts do.
   if (opts.processesGone) await Promise.all([runtime(), rest()]);
   else await runtime().then(rest);
+  return times;
 }

@@ -160,13 +160,15 @@ export class NetworkManager {
   /** Removes the slot's interfaces (with their qdiscs) and rules. Idempotent. */
   async unplumb(slot: NetworkSlot, signal?: AbortSignal): Promise<void> {
     const started = performance.now();
+    let linksMs = 0;
+    let rulesMs = 0;
     const results = await Promise.allSettled([
-      deleteHostLinks([slot.hostIf, this.shaperIf(slot)], signal),
-      this.rules.removeSlot(slot, signal),
+      deleteHostLinks([slot.hostIf, this.shaperIf(slot)], signal).finally(() => (linksMs = Math.round(performance.now() - started))),
+      this.rules.removeSlot(slot, signal).finally(() => (rulesMs = Math.round(performance.now() - started))),
     ]);
     throwFirstRejection(results);
     this.active.delete(slot.index);
-    this.log.info({ slot: slot.index, durationMs: Math.round(performance.now() - started) }, 'network unplumbed');
+    this.log.info({ slot: slot.index, linksMs, rulesMs, durationMs: Math.round(performance.now() - started) }, 'network unplumbed');
   }
 
   /**

@@ -188,6 +188,8 @@ export class OciRuntime implements Runtime {
     const [, network] = await Promise.all([prepareImageDir(opts.imageDir), dumpNetwork(this.runcRoot, id)]);
     if (network.bundleDir) await writeBundleCriuConfig(network.bundleDir, { tcpClose: false, lockNetwork: network.lock });
     const args = argv.checkpointArgs(this.globals(), { id, ...opts });
+    const prepareMs = Date.now() - started;
+    const spawnedAt = Date.now();
     // No default deadline: a multi-GB dump takes as long as it takes (H4); callers pass one.
     // runc and the CRIU it starts are one process group, killed together on expiry.
     try {
@@ -202,9 +204,10 @@ export class OciRuntime implements Runtime {
       // The default again, for whatever reads the file next.
       if (network.bundleDir && !network.lock) await writeBundleCriuConfig(network.bundleDir, { tcpClose: false }).catch(() => {});
     }
+    const runcMs = Date.now() - spawnedAt;
     await makeImageReadable(opts.imageDir);
     this.log.info(
-      { capsuleId: id, durationMs: Date.now() - started, leaveRunning: opts.leaveRunning ?? false, networkLocked: network.lock },
+      { capsuleId: id, prepareMs, runcMs, readableMs: Date.now() - spawnedAt - runcMs, durationMs: Date.now() - started, leaveRunning: opts.leaveRunning ?? false, networkLocked: network.lock },
       'sandbox checkpointed',
     );
     // A dump that locked the network is restored with the lock too (the reverse is safe:
