@@ -23,12 +23,12 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Counter, type Registry } from 'prom-client';
-import { writeSocketError } from '@wrenn/shared/proxy';
+import { sendJsonError, writeSocketError } from '@wrenn/shared/proxy';
 import type { ControlPlaneContext } from '../context.js';
 import { capsuleActivity } from '../domain/capsules/activity.js';
 import { asWrennError } from '../http/errors.js';
 import { proxyAddress, type ProxyAddress } from './proxy-address.js';
-import { AgentProxyPools, forwardRequest, forwardUpgrade, sendJsonError } from './forward.js';
+import { AgentProxyPools, forwardRequest, forwardUpgrade } from './forward.js';
 import { ProxyTargets, unreachable } from './proxy-target.js';
 
 export interface CapsuleProxy {

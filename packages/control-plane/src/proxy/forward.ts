@@ -5,11 +5,11 @@
  * terminals). Plain node:http/net, as on the agent (see host-agent/src/proxy/forward.ts);
  * an Upgrade is a byte tunnel to the agent, whose answer (101 or an error) passes through.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WrennError } from '@wrenn/shared';
-import { PROXY_HEADERS, forwardHeaders, requestHead, writeSocketError } from '@wrenn/shared/proxy';
+import { PROXY_HEADERS, forwardHeaders, forwardHttpExchange, isSafeMethod, isStaleReuse, tunnelUpgrade } from '@wrenn/shared/proxy';
 import type { ProxyAddress } from './proxy-address.js';
 import { SANDBOX_ID_HEADER, SANDBOX_PORT_HEADER } from './proxy-address.js';
 import type { ProxyRoute } from './proxy-target.js';
@@ -37,16 +37,6 @@ function agentUnreachable(route: ProxyRoute, err: Error): WrennError {
     capsuleId: route.capsuleId,
     hostId: route.hostId,
   });
-}
-
-export function sendJsonError(res: ServerResponse, err: WrennError): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify(err.toJSON());
-  res.writeHead(err.httpStatus, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }
 
 /** Keep-alive pools to agents' proxy listeners, by URL (a host that moves gets a new one). */
@@ -84,44 +74,41 @@ export function forwardRequest(
   onDone: (status: number | 'aborted') => void,
 ): void {
   const url = new URL(route.proxyUrl);
-  const headers = agentHeaders(req, route, address, false);
-  let upstream: ReturnType<typeof httpRequest> | undefined;
-  let attempts = 0;
-  let finished = false;
-  res.once('close', () => {
-    if (!res.writableFinished) upstream?.destroy();
-    if (!finished) {
-      finished = true;
-      onDone(res.writableFinished ? res.statusCode : 'aborted');
-    }
+  forwardHttpExchange({
+    req,
+    res,
+    upstream: { host: url.hostname, port: url.port, agent: pool },
+    headers: agentHeaders(req, route, address, false),
+    onData,
+    // The agent retries its own dials; here only a pooled socket the agent closed
+    // meanwhile is worth one more try, for a request whose body is all read and safe to repeat.
+    retry: (err, { attempt, reusedSocket }) =>
+      isStaleReuse(err, reusedSocket) && req.readableEnded && !res.headersSent && attempt < 2 && isSafeMethod(req.method) ? 'now' : false,
+    failure: (err) => agentUnreachable(route, err),
+    onDone,
   });
-  req.once('error', () => upstream?.destroy());
-  const send = () => {
-    attempts++;
-    const up = httpRequest({ hostname: url.hostname, port: url.port, method: req.method, path: req.url, headers, agent: pool, setHost: false });
-    upstream = up;
-    up.once('response', (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.statusMessage, forwardHeaders(ur.rawHeaders));
-      ur.on('data', onData);
-      ur.pipe(res);
-      ur.once('close', () => {
-        if (!ur.complete) res.destroy();
-      });
+}
+
+/** Rejects at once when the client leaves first: a dial never outlives its client. */
+function dialAgent(route: ProxyRoute, client: Duplex): Promise<Socket> {
+  const url = new URL(route.proxyUrl);
+  return new Promise((resolve, reject) => {
+    const upstream = connect({ host: url.hostname, port: Number(url.port || 80) });
+    upstream.setNoDelay(true);
+    const clientGone = () => {
+      upstream.destroy();
+      reject(new WrennError('bad_gateway', 'the client left before the tunnel opened'));
+    };
+    client.once('close', clientGone);
+    upstream.once('connect', () => {
+      client.off('close', clientGone);
+      resolve(upstream);
     });
-    up.on('error', (err) => {
-      // A pooled socket the agent closed meanwhile: a request without a body is sent again.
-      const stale = up.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' && req.readableEnded && !res.headersSent;
-      if (stale && attempts < 2 && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS')) {
-        send();
-        return;
-      }
-      if (res.headersSent || res.destroyed) res.destroy();
-      else sendJsonError(res, agentUnreachable(route, err));
+    upstream.once('error', (err) => {
+      client.off('close', clientGone);
+      reject(agentUnreachable(route, err));
     });
-    if (req.readableEnded) up.end();
-    else req.pipe(up);
-  };
-  send();
+  });
 }
 
 /** An Upgrade through the agent: a byte tunnel; `onDone` when either side closes. */
@@ -134,39 +121,5 @@ export function forwardUpgrade(
   onData: () => void,
   onDone: (outcome: 'closed' | 'failed') => void,
 ): void {
-  const url = new URL(route.proxyUrl);
-  const upstream: Socket = connect({ host: url.hostname, port: Number(url.port || 80) });
-  upstream.setNoDelay(true);
-  let open = false;
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    upstream.destroy();
-    client.destroy();
-    onDone(open ? 'closed' : 'failed');
-  };
-  upstream.once('error', (err) => {
-    if (!open) {
-      closed = true;
-      writeSocketError(client, agentUnreachable(route, err));
-      onDone('failed');
-      return;
-    }
-    close();
-  });
-  client.on('error', close);
-  upstream.once('connect', () => {
-    if (client.destroyed) return close();
-    open = true;
-    upstream.write(requestHead(req.method ?? 'GET', req.url ?? '/', agentHeaders(req, route, address, true)));
-    if (head.length > 0) upstream.write(head);
-    upstream.on('data', onData).on('close', close);
-    client.on('data', onData).on('close', close);
-    upstream.pipe(client);
-    client.pipe(upstream);
-  });
-  client.once('close', () => {
-    if (!open) close();
-  });
+  void tunnelUpgrade({ req, client, head, headers: agentHeaders(req, route, address, true), dial: () => dialAgent(route, client), onData, onDone });
 }

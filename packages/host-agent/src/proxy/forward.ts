@@ -6,11 +6,21 @@
  * tunnel either way; http-proxy would hide the sockets behind its own events, and the
  * maintained fork (http-proxy-3) needs Node 22.
  */
-import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WrennError } from '@wrenn/shared';
-import { PROXY_HEADERS, forwardHeaders, isDialError, requestHead, writeSocketError } from '@wrenn/shared/proxy';
+import {
+  PROXY_HEADERS,
+  forwardHeaders,
+  forwardHttpExchange,
+  isDialError,
+  isSafeMethod,
+  isStaleReuse,
+  tunnelUpgrade,
+  type AttemptState,
+  type RetryDecision,
+} from '@wrenn/shared/proxy';
 import type { Exchange } from './capsule-connections.js';
 
 export interface CapsuleTarget {
@@ -91,69 +101,39 @@ export function forwardRequest(
   activity: () => void,
   onDone: (status: number | 'aborted') => void,
 ): void {
-  const headers = forwardHeaders(req.rawHeaders, { drop: AGENT_ONLY });
-  let bodyStarted = false;
-  let attempt = 0;
-  let upstream: ReturnType<typeof httpRequest> | undefined;
-  const finish = (status: number | 'aborted') => {
-    if (exchange.closed) return;
-    exchange.end();
-    onDone(status);
-  };
-  res.once('close', () => {
-    if (!res.writableFinished) upstream?.destroy();
-    finish(res.writableFinished ? res.statusCode : 'aborted');
+  forwardHttpExchange({
+    req,
+    res,
+    upstream: { host: target.address, port: target.port, agent: pool },
+    headers: forwardHeaders(req.rawHeaders, { drop: AGENT_ONLY }),
+    holdBodyUntilConnected: true,
+    onSocket: (s) => exchange.own(s),
+    onResponse: activity,
+    onData: activity,
+    retry: (err, state) => retryDelay(req, exchange, err, state),
+    failure: (err) => nothingAnswered(target, err),
+    onDone: (status) => {
+      // Closed already: a drain or destroy force-closed it and accounted for it.
+      if (exchange.closed) return;
+      exchange.end();
+      onDone(status);
+    },
   });
-  req.once('error', () => upstream?.destroy());
+}
 
-  const send = () => {
-    attempt++;
-    // setHost false: the client's own Host header goes through (apps in the capsule check it).
-    const up = httpRequest({ host: target.address, port: target.port, method: req.method, path: req.url, headers, agent: pool, setHost: false });
-    upstream = up;
-    up.once('socket', (s) => {
-      exchange.own(s);
-      const start = () => {
-        if (bodyStarted) return;
-        bodyStarted = true;
-        // A retry after the body was already read (a GET whose pooled socket was stale).
-        if (req.readableEnded) up.end();
-        else req.pipe(up);
-      };
-      if (s.connecting) s.once('connect', start);
-      else start();
-    });
-    up.once('response', (ur) => {
-      activity();
-      res.writeHead(ur.statusCode ?? 502, ur.statusMessage, forwardHeaders(ur.rawHeaders));
-      ur.on('data', activity);
-      ur.pipe(res);
-      ur.once('close', () => {
-        if (!ur.complete) res.destroy();
-      });
-    });
-    up.on('error', (err) => {
-      const reused = up.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
-      const retryable = !bodyStarted && isDialError(err);
-      // A pooled socket the capsule closed meanwhile: safe to send again when nothing of a
-      // body went out and the method is safe.
-      const staleSafe = reused && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS');
-      if ((retryable || staleSafe) && attempt < DIAL_ATTEMPTS && !exchange.closed) {
-        if (staleSafe) bodyStarted = false;
-        setTimeout(send, retryable ? (DIAL_BACKOFF_MS[attempt - 1] ?? 300) : 0);
-        return;
-      }
-      if (res.headersSent || res.destroyed) res.destroy();
-      else sendJsonError(res, nothingAnswered(target, err));
-    });
-  };
-  send();
+function retryDelay(req: IncomingMessage, exchange: Exchange, err: Error, { attempt, reusedSocket, bodyStarted }: AttemptState): RetryDecision {
+  if (attempt >= DIAL_ATTEMPTS || exchange.closed) return false;
+  // A port that is just opening: nothing of the body went out yet.
+  if (!bodyStarted && isDialError(err)) return DIAL_BACKOFF_MS[attempt - 1] ?? 300;
+  // A pooled socket the capsule closed meanwhile: a safe method may go again.
+  if (isStaleReuse(err, reusedSocket) && isSafeMethod(req.method)) return 0;
+  return false;
 }
 
 /**
  * An Upgrade (WebSocket or any other protocol) becomes a byte tunnel to the capsule's
- * port: the request head is written as received (minus the per-hop and routing headers);
- * the capsule's answer, 101 or not, goes back as it is.
+ * port; the client socket belongs to the exchange from the start, so a drain closes a
+ * tunnel still dialling.
  */
 export async function forwardUpgrade(
   req: IncomingMessage,
@@ -165,45 +145,17 @@ export async function forwardUpgrade(
   onDone: (outcome: 'closed' | 'failed') => void,
 ): Promise<void> {
   exchange.own(client);
-  client.on('error', () => client.destroy());
-  let upstream: Socket;
-  try {
-    upstream = await dialCapsule(target, exchange);
-  } catch (err) {
-    writeSocketError(client, err as WrennError);
-    exchange.end();
-    onDone('failed');
-    return;
-  }
-  if (exchange.closed || client.destroyed) {
-    upstream.destroy();
-    exchange.end();
-    onDone('failed');
-    return;
-  }
-  upstream.write(requestHead(req.method ?? 'GET', req.url ?? '/', forwardHeaders(req.rawHeaders, { upgrade: true, drop: AGENT_ONLY })));
-  if (head.length > 0) upstream.write(head);
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    upstream.destroy();
-    client.destroy();
-    exchange.end();
-    onDone('closed');
-  };
-  upstream.on('error', close).on('close', close).on('data', activity);
-  client.on('error', close).on('close', close).on('data', activity);
-  upstream.pipe(client);
-  client.pipe(upstream);
-}
-
-export function sendJsonError(res: ServerResponse, err: WrennError): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify(err.toJSON());
-  res.writeHead(err.httpStatus, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  await tunnelUpgrade({
+    req,
+    client,
+    head,
+    headers: forwardHeaders(req.rawHeaders, { upgrade: true, drop: AGENT_ONLY }),
+    dial: () => dialCapsule(target, exchange),
+    abandoned: () => exchange.closed,
+    onData: activity,
+    onDone: (outcome) => {
+      exchange.end();
+      onDone(outcome);
+    },
+  });
 }

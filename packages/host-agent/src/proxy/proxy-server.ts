@@ -16,9 +16,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { WrennError, isWrennError, type Logger } from '@wrenn/shared';
-import { PROXY_HEADERS, writeSocketError } from '@wrenn/shared/proxy';
+import { PROXY_HEADERS, sendJsonError, writeSocketError } from '@wrenn/shared/proxy';
 import type { CapsuleConnections, Exchange } from './capsule-connections.js';
-import { forwardRequest, forwardUpgrade, sendJsonError, throttle, type CapsuleTarget } from './forward.js';
+import { forwardRequest, forwardUpgrade, throttle, type CapsuleTarget } from './forward.js';
 
 /** Bytes flowing stamp the capsule's activity at most this often. */
 const ACTIVITY_EVERY_MS = 1000;
