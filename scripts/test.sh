@@ -27,11 +27,7 @@ run_phase() {
   local name=$1
   shift
   echo "== $name: ${#phase_files[@]} test files"
-  # --test-force-exit: a test file whose tests have all finished exits even if a stray
-  # handle (a keep-alive socket, a timer) would keep it alive; seen once in proxy.test.ts,
-  # where it turned 7 passed tests into a 600 s cancellation. Host resources are checked
-  # by tests of their own (hostResources, harness-cleanup.test.ts), not by this.
-  node --import tsx --test --test-timeout=600000 --test-force-exit \
+  node --import tsx --test --test-timeout=600000 \
     --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$results/$name.tap" \
     "$@" "${phase_files[@]}"
