@@ -167,16 +167,21 @@ interface PauseSplit {
   lockedRuns: number;
 }
 
+/** Starts the python that touches `memMb` of memory in capsule `id`, and waits until it has. */
+async function holdMemory(t: TestAgent, id: string, memMb: number): Promise<void> {
+  await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', HOLD_PY, String(memMb), '/tmp/ready'], tag: 'hold' });
+  for (let i = 0; i < 600; i++) {
+    const r = await t.client.exec({ capsuleId: id, cmd: 'cat', args: ['/tmp/ready'] });
+    if (Buffer.from(r.stdout).toString() === 'ready') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Promise<PlatformRow> {
   const id = newCapsuleId('bench-p');
   await t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: memMb * 2 + 256 });
   try {
-    await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', HOLD_PY, String(memMb), '/tmp/ready'], tag: 'hold' });
-    for (let i = 0; i < 600; i++) {
-      const r = await t.client.exec({ capsuleId: id, cmd: 'cat', args: ['/tmp/ready'] });
-      if (Buffer.from(r.stdout).toString() === 'ready') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await holdMemory(t, id, memMb);
     const pause: number[] = [];
     const resume: number[] = [];
     const toExec: number[] = [];
@@ -279,12 +284,7 @@ async function snapshotTemplate(t: TestAgent, memMb: number, mode: 'eager' | 'la
   const creates: number[] = [];
   let templateBytes = 0;
   try {
-    await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', HOLD_PY, String(memMb), '/tmp/ready'], tag: 'hold' });
-    for (let i = 0; i < 600; i++) {
-      const r = await t.client.exec({ capsuleId: id, cmd: 'cat', args: ['/tmp/ready'] });
-      if (Buffer.from(r.stdout).toString() === 'ready') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await holdMemory(t, id, memMb);
     for (let i = 0; i < RUNS; i++) {
       const [ms, res] = await timeIt(() => t.client.snapshot({ capsuleId: id, name, overwrite: true }));
       snapshots.push(ms);

@@ -12,7 +12,7 @@
  * nothing listens on the port.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { listener } from '../infra/listener.js';
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { WrennError, isWrennError, type Logger } from '@wrenn/shared';
@@ -128,28 +128,11 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
+  const { listen, close } = listener(server);
   server.on('clientError', (_err, socket) => socket.destroy());
   return {
     server,
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const addr = server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : port);
-        });
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        deps.connections.closeAll();
-        for (const s of sockets) s.destroy();
-      }),
+    listen,
+    close: () => close(() => deps.connections.closeAll()),
   };
 }

@@ -3,7 +3,7 @@
  * need HTTP/2), behind the bearer-token check and the error mapping.
  */
 import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import type { Socket } from 'node:net';
+import { listener } from '../infra/listener.js';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { Code, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from '@wrenn/shared';
@@ -33,26 +33,10 @@ export function createAgentServer(opts: { token: string; logger: Logger; routes:
     readMaxBytes: 64 * 1024 * 1024,
   });
   const server = createServer((req: Http2ServerRequest, res: Http2ServerResponse) => handler(req, res));
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
+  const { listen, close } = listener(server);
   return {
     server,
-    listen: (port, host) =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const addr = server.address();
-          resolve(typeof addr === 'object' && addr ? addr.port : port);
-        });
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    listen,
+    close: () => close(),
   };
 }

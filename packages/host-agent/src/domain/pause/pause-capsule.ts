@@ -12,10 +12,11 @@
 import { WrennError, isWrennError } from '@wrenn/shared';
 import type { CheckpointResult } from '../../infra/runtime/runtime.js';
 import type { CapsuleRecord } from '../capsule-record.js';
-import { withTimeoutHint } from './criu-deadline.js';
+import { checkpointSandbox } from './criu-ops.js';
 import { markFailed, reviveIfAlive } from './revival.js';
 import type { PauseDeps, PauseKind, PausableCapsule } from './pause-types.js';
 import type { SnapshotMetadata, SnapshotStore } from './snapshot-store.js';
+import { phaseTimer } from '../phase-timer.js';
 
 /** How long a filesystem pause lets processes exit on SIGTERM before killing them. */
 const STOP_GRACE_MS = 2_000;
@@ -70,12 +71,7 @@ export async function pauseCapsule(
   const { record } = capsule;
   const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
   const started = Date.now();
-  const phases: Record<string, number> = {};
-  let t = Date.now();
-  const mark = (name: string) => {
-    phases[name] = Date.now() - t;
-    t = Date.now();
-  };
+  const { phases, mark } = phaseTimer();
   deps.stopWatchers(capsule);
   let dump: CheckpointResult | undefined;
   try {
@@ -94,9 +90,7 @@ export async function pauseCapsule(
       // before it looks again; a cgroup it finds frozen it dumps at once.
       await deps.runtime.freeze(record.runtimeId);
       mark('freezeMs');
-      dump = await deps.runtime
-        .checkpoint(record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, timeoutMs: deps.criuTimeoutMs, signal })
-        .catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
+      dump = await checkpointSandbox(deps, record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
       mark('checkpointMs');
     } else {
       await stopProcesses(deps, record.runtimeId);

@@ -12,11 +12,12 @@
 import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
 import { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { RestoredSandbox } from '../../infra/runtime/runtime.js';
-import { withTimeoutHint } from './criu-deadline.js';
+import { restoreSandbox } from './criu-ops.js';
 import { restoreNetwork } from './restore-network.js';
 import { initBody, markFailed } from './revival.js';
 import type { PauseDeps, PausableCapsule } from './pause-types.js';
 import type { SnapshotStore } from './snapshot-store.js';
+import { phaseTimer } from '../phase-timer.js';
 
 export interface ResumeResult {
   /** Resolves once the whole memory is loaded (lazy restore); the image can go then. */
@@ -35,12 +36,7 @@ export async function resumeCapsule(
   const kind = record.pauseKind ?? 'filesystem';
   const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
   const started = Date.now();
-  const phases: Record<string, number> = {};
-  let t = Date.now();
-  const mark = (name: string) => {
-    phases[name] = Date.now() - t;
-    t = Date.now();
-  };
+  const { phases, mark } = phaseTimer();
   const undo = new DisposableStack();
   let processesRan = false;
   let restored: RestoredSandbox | undefined;
@@ -63,36 +59,20 @@ export async function resumeCapsule(
       // Plumbed from the moment CRIU has made the namespaces: while it waits there if the
       // image has sockets that need their address and route (established connections),
       // else while it restores the processes.
-      let network = restoreNetwork(deps, slot, record, signal);
-      undo.defer(() => network.release());
-      const restoreWith = (lazyPages: boolean) =>
-        deps.runtime
-          .restore(spec, {
-            imageDir,
-            tcpEstablished: true,
-            lazyPages,
-            socketsNeedNetwork: image.socketsNeedNetwork,
-            rootfsReady: mounted,
-            onNamespacesReady: (nsPid) => network.onNamespacesReady(nsPid),
-            timeoutMs: deps.criuTimeoutMs,
-            signal,
-          })
-          .catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
-      try {
-        restored = await restoreWith(lazy);
-      } catch (err) {
-        if (!lazy || (isWrennError(err) && (err.code === 'canceled' || err.code === 'deadline_exceeded'))) throw err;
-        // The image is only read by a restore: an eager one from the same image is safe.
-        log.warn({ err: (err as Error).message }, 'lazy restore failed; restoring eagerly');
-        lazy = false;
-        await network.release();
-        network = restoreNetwork(deps, slot, record, signal);
-        restored = await restoreWith(false);
-      }
+      const attempt = await restoreSandbox(
+        deps,
+        spec,
+        lazy,
+        () => restoreNetwork(deps, slot, record, signal),
+        { imageDir, tcpEstablished: true, socketsNeedNetwork: image.socketsNeedNetwork, rootfsReady: mounted, signal },
+        undo,
+        log,
+      );
+      ({ restored, lazy } = attempt);
       processesRan = true;
       pid = restored.pid;
       mark('restoreMs');
-      await network.ready();
+      await attempt.network.ready();
     } else {
       await mounted;
       undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));

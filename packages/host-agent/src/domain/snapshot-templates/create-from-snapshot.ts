@@ -18,12 +18,12 @@ import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
 import { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { NetworkSlot } from '../../infra/net/network.js';
 import type { TemplateInfo } from '../../infra/rootfs/layers.js';
-import type { RestoreOptions, RestoredSandbox } from '../../infra/runtime/runtime.js';
 import type { CapsuleRecord } from '../capsule-record.js';
-import { withTimeoutHint } from '../pause/criu-deadline.js';
+import { restoreSandbox } from '../pause/criu-ops.js';
 import { restoreNetwork } from '../pause/restore-network.js';
 import { initBody } from '../pause/revival.js';
 import type { SnapshotDeps, SnapshotTemplateMetadata } from './snapshot-template-types.js';
+import { phaseTimer } from '../phase-timer.js';
 
 /** Where a template's files are. */
 export interface SnapshotSource {
@@ -57,14 +57,8 @@ export async function launchFromSnapshot(
 ): Promise<LaunchedFromSnapshot> {
   const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, template: source.meta.name });
   const started = Date.now();
-  const phases: Record<string, number> = {};
-  let t = Date.now();
-  const mark = (phase: string) => {
-    phases[phase] = Date.now() - t;
-    t = Date.now();
-  };
+  const { phases, mark } = phaseTimer();
   const undo = new DisposableStack();
-  let lazy = false;
   try {
     await deps.saveRecord(record);
     undo.defer(() => deps.removeRecord(record.runtimeId));
@@ -77,32 +71,23 @@ export async function launchFromSnapshot(
     mark('diskMs');
 
     undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
-    let network = restoreNetwork(deps, slot, record, signal);
-    undo.defer(() => network.release());
     const spec = deps.sandboxSpec(record, rootfs.mergedDir);
-    const restoreOpts = (lazyPages: boolean): RestoreOptions => ({
-      imageDir: source.memoryDir,
-      workDir: join(capsuleDir, RESTORE_WORK_DIR),
-      tcpClose: true,
-      lazyPages,
-      socketsNeedNetwork: source.meta.socketsNeedNetwork ?? true,
-      timeoutMs: deps.criuTimeoutMs,
-      hostname: hostnameOf(record),
-      onNamespacesReady: (pid) => network.onNamespacesReady(pid),
-      ...(signal ? { signal } : {}),
-    });
-    lazy = deps.support.lazyPages;
-    let restored: RestoredSandbox;
-    try {
-      restored = await deps.runtime.restore(spec, restoreOpts(lazy)).catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
-    } catch (err) {
-      if (!lazy || (isWrennError(err) && (err.code === 'canceled' || err.code === 'deadline_exceeded'))) throw err;
-      log.warn({ err: (err as Error).message }, 'lazy restore failed; restoring eagerly');
-      lazy = false;
-      await network.release();
-      network = restoreNetwork(deps, slot, record, signal);
-      restored = await deps.runtime.restore(spec, restoreOpts(false));
-    }
+    const { restored, lazy, network } = await restoreSandbox(
+      deps,
+      spec,
+      deps.support.lazyPages,
+      () => restoreNetwork(deps, slot, record, signal),
+      {
+        imageDir: source.memoryDir,
+        workDir: join(capsuleDir, RESTORE_WORK_DIR),
+        tcpClose: true,
+        socketsNeedNetwork: source.meta.socketsNeedNetwork ?? true,
+        hostname: hostnameOf(record),
+        ...(signal ? { signal } : {}),
+      },
+      undo,
+      log,
+    );
     onRestored(restored.pagesLoaded);
     await network.ready();
     mark('restoreMs');

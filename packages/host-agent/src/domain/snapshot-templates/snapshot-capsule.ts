@@ -7,24 +7,13 @@ import { WrennError } from '@wrenn/shared';
 import type { NetworkSlot } from '../../infra/net/network.js';
 import type { TemplateInfo } from '../../infra/rootfs/layers.js';
 import type { CapsuleRecord } from '../capsule-record.js';
+import type { CreateCapsuleRequest } from '../capsule-manager.js';
 import type { SnapshotTemplateInfo, SnapshotTemplateMetadata } from './snapshot-template-types.js';
 
 const MiB = 1024 * 1024;
 
 /** The part of a Create request that shapes the capsule (0 = the template's default). */
-export interface CloneRequest {
-  capsuleId: string;
-  vcpus: number;
-  memoryMb: number;
-  diskSizeMb: number;
-  envs: Record<string, string>;
-  metadata: Record<string, string>;
-  lifetimeSec: number;
-  autoPauseSec?: number;
-  egress: boolean;
-  defaultUser?: string;
-  workdir?: string;
-}
+export type CloneRequest = Omit<CreateCapsuleRequest, 'template'>;
 
 export interface CloneShape {
   vcpus: number;

@@ -19,12 +19,13 @@ import { join } from 'node:path';
 import { WrennError, isWrennError } from '@wrenn/shared';
 import { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { CheckpointResult } from '../../infra/runtime/runtime.js';
-import { withTimeoutHint } from '../pause/criu-deadline.js';
+import { checkpointSandbox } from '../pause/criu-ops.js';
 import { initBody, markFailed, reviveIfAlive } from '../pause/revival.js';
 import type { PausableCapsule } from '../pause/pause-types.js';
 import type { SnapshotStore } from '../pause/snapshot-store.js';
 import type { SnapshotStaging } from './snapshot-template-store.js';
 import type { SnapshotDeps, SnapshotTemplateMetadata } from './snapshot-template-types.js';
+import { phaseTimer } from '../phase-timer.js';
 
 export async function takeSnapshot(
   deps: SnapshotDeps,
@@ -37,12 +38,7 @@ export async function takeSnapshot(
   const { record } = capsule;
   const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, template: name });
   const started = Date.now();
-  const phases: Record<string, number> = {};
-  let t = Date.now();
-  const mark = (phase: string) => {
-    phases[phase] = Date.now() - t;
-    t = Date.now();
-  };
+  const { phases, mark } = phaseTimer();
   const baseName = record.baseTemplate ?? record.template;
   const base = await deps.baseTemplates.get(baseName);
   let frozen = false;
@@ -60,9 +56,7 @@ export async function takeSnapshot(
     mark('freezeMs');
     await deps.disk.copyMounted(deps.capsuleDir(record.runtimeId), staging.diskImage, signal);
     mark('diskCopyMs');
-    dumped = await deps.runtime
-      .checkpoint(record.runtimeId, { imageDir: staging.memoryDir, tcpEstablished: true, leaveRunning: true, timeoutMs: deps.criuTimeoutMs, signal })
-      .catch((err: unknown) => Promise.reject(withTimeoutHint(err)));
+    dumped = await checkpointSandbox(deps, record.runtimeId, { imageDir: staging.memoryDir, tcpEstablished: true, leaveRunning: true, signal });
     mark('checkpointMs');
     // CRIU leaves a cgroup it found frozen frozen; a runtime whose dump thawed it anyway
     // answers "not paused", which is as good.
