@@ -122,15 +122,9 @@ async function getUser(db: Db, userId: string): Promise<User> {
 /** The caller and the team their token acts for. */
 export async function getMe(ctx: ControlPlaneContext, userId: string, teamId: string): Promise<{ user: UserView; team: TeamView }> {
   const user = await getUser(ctx.db, userId);
-  const team = await ctx.db
-    .selectFrom('teams')
-    .innerJoin('memberships', 'memberships.team_id', 'teams.id')
-    .select(['teams.id', 'teams.name', 'teams.created_at', 'memberships.role'])
-    .where('teams.id', '=', teamId)
-    .where('memberships.user_id', '=', userId)
-    .executeTakeFirst();
+  const team = await memberTeam(ctx.db, userId, teamId);
   if (!team) throw new WrennError('unauthenticated', `you are no longer a member of team ${teamId}: log in again`);
-  return { user: userView(user), team: teamView(team, team.role) };
+  return { user: userView(user), team };
 }
 
 export async function updateMe(ctx: ControlPlaneContext, userId: string, patch: { name?: string | undefined; email?: string | undefined }): Promise<UserView> {
