@@ -64,8 +64,11 @@ describe('host agent killed with SIGKILL in the middle of a pause', () => {
     await sharedTemplates();
   });
 
-  for (const delayMs of [20, 150, 400]) {
-    test(`killed ${delayMs} ms into a Pause: after the restart the capsule runs, or is paused and resumes, or is error and released`, async (ctx) => {
+  // 'reply': killed as soon as the Pause answered, while the paused capsule's mounts and
+  // network are still being released (that happens after the reply).
+  for (const delayMs of [20, 150, 400, 'reply'] as const) {
+    const when = delayMs === 'reply' ? 'right after the reply to a Pause' : `${delayMs} ms into a Pause`;
+    test(`killed ${when}: after the restart the capsule runs, or is paused and resumes, or is error and released`, async (ctx) => {
       const id = testAgentIdentity();
       const config = loadAgentConfig(id.env);
       const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'packages/host-agent/src/start/main.ts')], {
@@ -95,7 +98,8 @@ describe('host agent killed with SIGKILL in the middle of a pause', () => {
         await client.create({ capsuleId, template: 'minimal', vcpus: 1, memoryMb: 256 });
         await client.startBackground({ capsuleId, cmd: 'python3', args: ['-c', COUNTER_PY], tag: 'counter' });
         const pausing = client.pause({ capsuleId }).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, delayMs));
+        if (delayMs === 'reply') assert.equal((await pausing)?.capsule?.status, CapsuleStatus.PAUSED);
+        else await new Promise((r) => setTimeout(r, delayMs));
         child.kill('SIGKILL');
         await new Promise((r) => child.once('exit', r));
         await pausing;
@@ -103,6 +107,10 @@ describe('host agent killed with SIGKILL in the middle of a pause', () => {
         restarted = await startHostAgent(config, testLogger());
         const record = restarted.manager.get(capsuleId);
         ctx.diagnostic(`capsule recovered as ${record.status}`);
+        if (delayMs === 'reply') {
+          assert.equal(record.status, 'paused');
+          assert.deepEqual(await hostResources(id), EMPTY, 'recovery finished the release the killed agent had begun');
+        }
         if (record.status === 'paused') await restarted.manager.resume(capsuleId);
         if (record.status === 'running') {
           const envd = restarted.manager.envdOf(capsuleId, 'check');

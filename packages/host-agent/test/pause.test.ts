@@ -41,6 +41,8 @@ describe('memory pause and resume', () => {
     assert.equal(paused.capsule?.status, CapsuleStatus.PAUSED);
     assert.equal(paused.capsule?.pauseKind, PauseKind.MEMORY);
     assert.equal(paused.capsule?.address, address);
+    // Mounts and network go right after the reply, before anything else may touch the capsule.
+    await t.agent.manager.pauser!.releasedFor(id);
     assert.deepEqual(await hostResources(t), { mounts: [], loops: [], links: [], runcState: [], cgroups: [] }, 'nothing held while paused');
     // No TCP connection, nothing bound to the capsule's address: dumped without a network
     // lock, and the restore need not wait for the network either.
@@ -207,6 +209,8 @@ describe('filesystem pause', () => {
     const paused = await t.client.pause({ capsuleId: id, kind: PauseKind.FILESYSTEM });
     assert.equal(paused.capsule?.pauseKind, PauseKind.FILESYSTEM);
     assert.equal(paused.capsule?.status, CapsuleStatus.PAUSED);
+    // The rootfs is unmounted after the reply, before anything else may touch the capsule.
+    await t.agent.manager.pauser!.releasedFor(id);
     assert.deepEqual((await hostResources(t)).mounts, [], 'rootfs unmounted while paused');
     const resumed = await t.client.resume({ capsuleId: id });
     assert.equal(resumed.capsule?.address, created.capsule?.address);

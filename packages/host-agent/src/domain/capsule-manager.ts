@@ -605,6 +605,8 @@ export class CapsuleManager {
     const { record } = live;
     const log = this.deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId });
     const started = Date.now();
+    // A pause still releasing this capsule's mounts and network: after it, not beside it.
+    await this.pauser?.releasedFor(record.runtimeId);
     record.status = 'stopping';
     this.stopWatchers(live);
     live.envd?.close();

@@ -249,6 +249,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     close: async () => {
       await proxy?.close();
       await server?.close();
+      await manager.pauser?.released();
       manager.close();
       await userfaultfd?.release();
     },

@@ -1,9 +1,9 @@
 /**
  * Pausing a running capsule, in the order of H1: (status `pausing` is set by the caller) →
  * metrics stopped → proxied connections drained → envd /snapshot/prepare → the capsule's
- * processes dumped with their memory (`memory`) or stopped (`filesystem`) → network
- * unplumbed (the slot, hence the address, stays reserved) → rootfs unmounted (the disk
- * image stays) → metadata written (H5) → `paused`.
+ * processes dumped with their memory (`memory`) or stopped (`filesystem`) → metadata
+ * written (H5) → `paused`; then, after the reply, the network unplumbed (the slot, hence
+ * the address, stays reserved) and the rootfs unmounted (the disk image stays).
  *
  * Any failure before the processes are gone revives the capsule or marks it error
  * (revival.ts). Once they are gone the pause has succeeded: later release steps that fail
@@ -57,6 +57,11 @@ export function snapshotMetadata(
   };
 }
 
+export interface PauseOutcome {
+  /** Resolves once the paused capsule's host resources are released (never rejects). */
+  released: Promise<void>;
+}
+
 /**
  * Takes the capsule (status `pausing`, watchers running) to `paused`, or back to `running`
  * / to `error` on failure, then rethrows the failure.
@@ -67,7 +72,7 @@ export async function pauseCapsule(
   capsule: PausableCapsule,
   kind: PauseKind,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<PauseOutcome> {
   const { record } = capsule;
   const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
   const started = Date.now();
@@ -87,8 +92,10 @@ export async function pauseCapsule(
     delete capsule.envd;
     if (kind === 'memory') {
       // Frozen by the runtime first: CRIU's own freeze of a cgroup v1 freezer sleeps 100 ms
-      // before it looks again; a cgroup it finds frozen it dumps at once.
-      await deps.runtime.freeze(record.runtimeId);
+      // before it looks again; a cgroup it finds frozen it dumps at once. Once envd has
+      // closed its ends of the connections closed above: half-closed ones in the image
+      // would make the restore lock the network.
+      await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envdPort });
       mark('freezeMs');
       dump = await checkpointSandbox(deps, record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
       mark('checkpointMs');
@@ -104,9 +111,10 @@ export async function pauseCapsule(
     else log.info({ durationMs: Date.now() - started }, 'capsule running again after the failed pause');
     throw isWrennError(err) ? err : new WrennError('internal', reason, { capsuleId: record.id }, { cause: err });
   }
-  const releaseSteps = await releaseHostResources(deps, record, log, { processesGone: true });
-  mark('releaseMs');
-  Object.assign(phases, releaseSteps);
+  // The snapshot is complete and the processes are gone: the capsule is paused. What is
+  // left (runtime state, veth rules, mounts: ~50 ms) is released after the reply; the
+  // controller makes the capsule's next operation wait for it, and an agent that stops
+  // meanwhile finds a paused capsule whose recovery releases them again.
   const imageBytes = kind === 'memory' ? await snapshots.memoryBytes(record.runtimeId) : 0;
   record.status = 'paused';
   record.pauseKind = kind;
@@ -115,6 +123,11 @@ export async function pauseCapsule(
   await deps.saveRecord(record);
   mark('metadataMs');
   log.info({ ...phases, imageBytes, socketsNeedNetwork: dump?.socketsNeedNetwork, durationMs: Date.now() - started }, 'capsule paused');
+  const releaseStarted = Date.now();
+  const released = releaseHostResources(deps, record, log, { processesGone: true }).then((steps) =>
+    log.info({ ...steps, releaseMs: Date.now() - releaseStarted }, 'paused capsule released'),
+  );
+  return { released };
 }
 
 /**

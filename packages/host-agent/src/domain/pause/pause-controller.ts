@@ -23,6 +23,8 @@ export class PauseController {
   readonly snapshots: SnapshotStore;
   /** Lazy restores still loading memory, by runtime id: the image must outlive them. */
   private readonly loading = new Map<string, Promise<void>>();
+  /** Paused capsules whose host resources are still being released, by runtime id. */
+  private readonly releasing = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: PauseDeps) {
     this.snapshots = new SnapshotStore(deps.snapshotDir);
@@ -51,13 +53,16 @@ export class PauseController {
     record.status = 'pausing';
     record.pauseKind = kind;
     await this.deps.saveRecord(record);
-    await pauseCapsule(this.deps, this.snapshots, capsule, kind, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
+    const { released } = await pauseCapsule(this.deps, this.snapshots, capsule, kind, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
+    track(this.releasing, record.runtimeId, released);
   }
 
   /** A paused capsule → running (or back to paused / error, rethrowing the failure). */
   async resume(capsule: PausableCapsule, signal?: AbortSignal): Promise<void> {
     const { record } = capsule;
     const meta = record.pauseKind === 'memory' ? await this.snapshotFromThisHost(record) : undefined;
+    // The pause's release must be over before the resume mounts and plumbs the same slot.
+    await this.releasedFor(record.runtimeId);
     record.status = 'resuming';
     await this.deps.saveRecord(record);
     const { pagesLoaded } = await resumeCapsule(this.deps, this.snapshots, capsule, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS), {
@@ -75,12 +80,7 @@ export class PauseController {
    * from a snapshot template with lazy pages): a pause waits for it, like after a resume.
    */
   trackLoading(runtimeId: string, pagesLoaded: Promise<void>): void {
-    const entry: Promise<void> = pagesLoaded
-      .catch(() => {})
-      .finally(() => {
-        if (this.loading.get(runtimeId) === entry) this.loading.delete(runtimeId);
-      });
-    this.loading.set(runtimeId, entry);
+    track(this.loading, runtimeId, pagesLoaded);
   }
 
   /** After an agent start, for records in pausing, paused or resuming. */
@@ -90,7 +90,7 @@ export class PauseController {
 
   /** Deletes a capsule's snapshot (destroy). Waits for a lazy restore still reading it. */
   async discard(runtimeId: string): Promise<void> {
-    await this.loading.get(runtimeId);
+    await Promise.all([this.loading.get(runtimeId), this.releasing.get(runtimeId)]);
     await this.snapshots.remove(runtimeId);
   }
 
@@ -102,14 +102,24 @@ export class PauseController {
     return orphans;
   }
 
-  /** Resolves once a lazy restore of this capsule (if any) has loaded all its memory. */
+  /** Resolves once a lazy restore of this capsule (if any) has loaded all its memory, and a pause's release (if any) is over. */
   async settledFor(runtimeId: string): Promise<void> {
-    await this.loading.get(runtimeId);
+    await Promise.all([this.loading.get(runtimeId), this.releasing.get(runtimeId)]);
   }
 
-  /** Lazy restores still loading memory (tests and shutdown). */
+  /** Resolves once the host resources of this capsule's last pause (if any) are released. */
+  async releasedFor(runtimeId: string): Promise<void> {
+    await this.releasing.get(runtimeId);
+  }
+
+  /** Lazy restores still loading memory and pauses still releasing (tests and shutdown). */
   async settled(): Promise<void> {
-    await Promise.all(this.loading.values());
+    await Promise.all([...this.loading.values(), ...this.releasing.values()]);
+  }
+
+  /** Pauses still releasing their capsules' host resources (agent shutdown). */
+  async released(): Promise<void> {
+    await Promise.all(this.releasing.values());
   }
 
   /** The snapshot's metadata (if any), refused when it was taken on another host. */
@@ -124,4 +134,14 @@ export class PauseController {
     }
     return meta;
   }
+}
+
+/** Keeps `work` under `key` until it settles (failures are the work's own to log). */
+function track(map: Map<string, Promise<void>>, key: string, work: Promise<void>): void {
+  const entry: Promise<void> = work
+    .catch(() => {})
+    .finally(() => {
+      if (map.get(key) === entry) map.delete(key);
+    });
+  map.set(key, entry);
 }

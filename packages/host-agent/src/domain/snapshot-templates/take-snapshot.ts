@@ -52,7 +52,7 @@ export async function takeSnapshot(
     capsule.envd.close();
     delete capsule.envd;
     frozen = true;
-    await deps.runtime.freeze(record.runtimeId);
+    await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envdPort });
     mark('freezeMs');
     await deps.disk.copyMounted(deps.capsuleDir(record.runtimeId), staging.diskImage, signal);
     mark('diskCopyMs');

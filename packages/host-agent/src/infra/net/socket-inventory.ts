@@ -58,6 +58,25 @@ export function socketNeedsNetwork(s: SocketLine): boolean {
   return !isUnspecified(s.local) && !isLoopback(s.local);
 }
 
+/**
+ * TCP connections of `pid`'s network namespace on local `port` that are still open (any
+ * state but LISTEN, TIME_WAIT and CLOSE); undefined if the tables cannot be read. Reads
+ * only the TCP tables: it is polled.
+ */
+export async function openConnectionsOnPort(pid: number, port: number): Promise<number | undefined> {
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const texts = await Promise.all(['tcp', 'tcp6'].map((t) => readFile(`/proc/${pid}/net/${t}`, 'utf8').catch(() => undefined)));
+  if (texts[0] === undefined) return undefined;
+  let open = 0;
+  for (const text of texts) {
+    for (const row of (text ?? '').split('\n').slice(1)) {
+      const cols = row.trim().split(/\s+/);
+      if (cols.length >= 4 && cols[1]!.endsWith(suffix) && !TCP_UNCONNECTED.has(cols[3]!)) open++;
+    }
+  }
+  return open;
+}
+
 /** True unless every socket can be restored without the sandbox's network; true when unknown. */
 export async function socketsNeedNetwork(pid: number): Promise<boolean> {
   const sockets = await readSockets(pid);

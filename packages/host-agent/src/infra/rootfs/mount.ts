@@ -3,9 +3,12 @@
  * upper layer and the overlay on top of the template. Unmounting is idempotent (a path that
  * is not mounted is fine) so release functions can run on every path.
  */
-import { WrennError } from '@wrenn/shared';
+import { WrennError, sleep } from '@wrenn/shared';
 import { run } from '../exec.js';
 import { mountsAtOrUnder, readMountInfo } from './mountinfo.js';
+
+/** Tries of a loop mount before its error stands (see mountExt4Image). */
+const MOUNT_ATTEMPTS = 3;
 
 export interface OverlayLayers {
   lowerDir: string;
@@ -25,7 +28,19 @@ export async function mountExt4(device: string, target: string, signal?: AbortSi
  * auto-clear: it detaches itself when the filesystem is unmounted. Returns the device.
  */
 export async function mountExt4Image(image: string, target: string, signal?: AbortSignal): Promise<string> {
-  await run('mount', ['-t', 'ext4', '-o', 'loop,noatime,noinit_itable', image, target], { signal });
+  for (let attempt = 1; ; attempt++) {
+    const result = await run('mount', ['-t', 'ext4', '-o', 'loop,noatime,noinit_itable', image, target], { signal, allowFailure: true });
+    if (result.code === 0) break;
+    const why = (result.stderr || result.stdout).trim();
+    // A free loop device picked while another one's auto-clear (or another process's loop
+    // setup) is still settling can read as an empty disk for a moment: "can't read
+    // superblock". Seen rarely with back-to-back unmount and mount of one image; the same
+    // mount a few milliseconds later works. A disk that is really damaged fails every time.
+    if (attempt >= MOUNT_ATTEMPTS || !/can't read superblock/.test(why)) {
+      throw new WrennError('internal', `mount -t ext4 -o loop of ${image} at ${target} failed: ${why}`, { image, target });
+    }
+    await sleep(10 * attempt, signal);
+  }
   const device = (await readMountInfo()).filter((m) => m.mountPoint === target).at(-1)?.source;
   if (!device?.startsWith('/dev/loop')) throw new WrennError('internal', `mounting ${image} at ${target} left no loop device mounted there`, { image, target });
   return device;

@@ -130,6 +130,16 @@ export interface RestoredSandbox extends SandboxState {
   pagesLoaded: Promise<void>;
 }
 
+export interface FreezeOptions {
+  /**
+   * A local port of the sandbox whose connections the caller has just closed from outside:
+   * the freeze first waits (briefly) until the sandbox has closed its ends too, so that a
+   * dump right after does not find them half-closed (a half-closed connection in an image
+   * makes its restore lock the network).
+   */
+  closedPort?: number;
+}
+
 export interface Runtime {
   readonly name: string;
   /** Creates and starts the sandbox; resolves when its init process runs. */
@@ -142,7 +152,7 @@ export interface Runtime {
   /** Changes a running sandbox's CPU, memory and pids limits in place (warm-pool claims). */
   update(id: string, limits: ResourceLimits): Promise<void>;
   /** In-memory pause (cgroup freezer): cheap, seconds at most. Not a snapshot. */
-  freeze(id: string): Promise<void>;
+  freeze(id: string, opts?: FreezeOptions): Promise<void>;
   thaw(id: string): Promise<void>;
   checkpoint(id: string, opts: CheckpointOptions): Promise<CheckpointResult>;
   restore(spec: SandboxSpec, opts: RestoreOptions): Promise<RestoredSandbox>;

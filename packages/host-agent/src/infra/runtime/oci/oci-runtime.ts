@@ -18,9 +18,12 @@ import { sleep, WrennError, type Logger } from '@wrenn/shared';
 import { detectCgroupLayout, type CgroupLayout } from '../../cgroup/layout.js';
 import { listChildCgroups, removeCgroup } from '../../cgroup/remove.js';
 import { readCgroupStats } from '../../cgroup/stats.js';
+import { freezeCgroup } from '../../cgroup/freeze.js';
+import { openConnectionsOnPort } from '../../net/socket-inventory.js';
 import type {
   CheckpointOptions,
   CheckpointResult,
+  FreezeOptions,
   ResourceLimits,
   RestoreOptions,
   RestoredSandbox,
@@ -37,6 +40,7 @@ import { run } from '../../exec.js';
 import { unmountAllUnder } from '../../rootfs/mount.js';
 import { maxNofileHard } from './host-limits.js';
 import { dumpNetwork } from './dump-network.js';
+import { readRuncState } from './runc-state.js';
 import { makeImageReadable, prepareImageDir } from './image-dir.js';
 import type { OciHook } from './oci-spec.js';
 import { createRestoreHook } from './restore-hook.js';
@@ -72,6 +76,9 @@ interface HostFacts {
   nofileHard: number;
   criuConfigs: RuncCriuConfigs;
 }
+
+/** The longest a freeze waits for the sandbox to close connections its caller closed (FreezeOptions.closedPort). */
+const CLOSE_SETTLE_MS = 50;
 
 const STATUSES: ReadonlySet<string> = new Set(['creating', 'created', 'running', 'paused', 'stopped']);
 
@@ -175,8 +182,25 @@ export class OciRuntime implements Runtime {
     );
   }
 
-  async freeze(id: string): Promise<void> {
+  /** The cgroup freezer written directly (see cgroup/freeze.ts); `runc pause` where there is none. */
+  async freeze(id: string, opts: FreezeOptions = {}): Promise<void> {
+    if (opts.closedPort !== undefined) await this.awaitClosed(id, opts.closedPort);
+    const { layout } = await this.facts();
+    if (await freezeCgroup(layout, this.cgroupPath(id), { timeoutMs: this.commandTimeoutMs })) return;
     await this.cli.call(argv.pauseArgs(this.globals(), id), `runc pause ${id}`, this.callOpts());
+  }
+
+  /**
+   * Waits until sandbox `id` has no open connection on local `port` left, for at most
+   * CLOSE_SETTLE_MS (a peer's FIN crosses the veth in well under a millisecond; the wait
+   * only covers the sandbox's process being scheduled to close its end). Gives up silently:
+   * a connection still open then is dumped like any other.
+   */
+  private async awaitClosed(id: string, port: number): Promise<void> {
+    const saved = await readRuncState(this.runcRoot, id);
+    if (!saved) return;
+    const deadline = Date.now() + CLOSE_SETTLE_MS;
+    while (((await openConnectionsOnPort(saved.pid, port)) ?? 0) > 0 && Date.now() < deadline) await sleep(1);
   }
 
   async thaw(id: string): Promise<void> {
