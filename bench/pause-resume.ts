@@ -13,7 +13,15 @@
  *       tree (tini, envd, python), namespaces, mounts, tmpfs contents and cgroups, without
  *       runc, the agent, network plumbing and envd /init. The fair comparison: the platform's
  *       overhead is its resume minus this;
- *  - the pause's fair baseline: CRIU's own account of the very dump the agent's pause made
+ *  - one same-run baseline for the pause:
+ *    3. "raw tree dump": raw `criu dump` of a capsule's own tree (tini, envd, python), made
+ *       and filled like the platform's, with the options runc gives CRIU for the agent's
+ *       checkpoint (lib/raw-tree-dump.ts): same namespaces, mounts, cgroups, memory and
+ *       network-lock choice, without runc, the agent, the drain, envd's prepare and the
+ *       cgroup freeze (CRIU freezes the tree itself). A new capsule each run, destroyed
+ *       after (checked to leave nothing behind); once per size (the first mode's agent).
+ *       The fair comparison: the platform's pause overhead is its pause minus this;
+ *  - and, for the pause, CRIU's own account of the very dump the agent's pause made
  *    (its `stats-dump`, lib/criu-stats.ts: freezing + frozen time, the frozen time holding
  *    the memory dump and write), beside the agent's phase marks and runc's wall time (from
  *    the agent's log records), and CRIU's `stats-restore` of the agent's and the raw resume;
@@ -30,10 +38,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hr, summary, table } from './lib/stats.js';
-import { TEST_CACHE, newCapsuleId, sharedTemplates, startTestAgent, type TestAgent } from '../packages/host-agent/test/agent-harness.js';
+import { TEST_CACHE, hostResources, newCapsuleId, sharedTemplates, startTestAgent, type TestAgent } from '../packages/host-agent/test/agent-harness.js';
 import { run } from '../packages/host-agent/src/infra/exec.js';
 import { CRIU_WRAPPER } from '../packages/host-agent/src/infra/criu/criu-probe.js';
 import { rawImageRestore } from './lib/raw-image-restore.js';
+import { rawTreeDump } from './lib/raw-tree-dump.js';
 import { criuLogSpanMs, readDumpStats, readRestoreStats, type RestoreStats } from './lib/criu-stats.js';
 import { createLogger } from '@wrenn/shared';
 
@@ -74,7 +83,7 @@ const mb = (bytes: number) => Math.round(bytes / 1048576);
 
 /** The agent's log records the bench reads (phase marks of pauses and resumes, runc timings). */
 type LogRecord = Record<string, unknown> & { msg?: string; capsuleId?: string };
-const KEPT = new Set(['capsule paused', 'sandbox checkpointed', 'capsule resumed', 'sandbox restored']);
+const KEPT = new Set(['capsule paused', 'paused capsule released', 'sandbox checkpointed', 'capsule resumed', 'sandbox restored']);
 const records: LogRecord[] = [];
 const benchLogger = createLogger(
   { name: 'bench-agent', level: 'info' },
@@ -156,8 +165,8 @@ interface PauseSplit {
   criuDumpMs: number;
   memdumpMs: number;
   memwriteMs: number;
+  /** After the reply (not in agentMs): the release and its steps, side by side: runc delete, network unplumb, rootfs unmount. */
   releaseMs: number;
-  /** The release's steps, side by side: runc delete, network unplumb, rootfs unmount. */
   relRuntimeMs: number;
   relNetworkMs: number;
   relRootfsMs: number;
@@ -197,7 +206,11 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
       pause.push((await timeIt(() => t.client.pause({ capsuleId: id })))[0]);
       size = await t.agent.manager.pauser!.snapshots.memoryBytes(id);
       const imageDir = t.agent.manager.pauser!.snapshots.memoryDir(id);
+      // The agent releases the paused capsule's mounts and network after its reply (its
+      // record read below; baseline 2 mounts the same rootfs): waited for, untimed.
+      await t.agent.manager.pauser!.settledFor(id);
       const paused = lastRecord('capsule paused', id);
+      const released = lastRecord('paused capsule released', id);
       const ckpt = lastRecord('sandbox checkpointed', id);
       const stats = readDumpStats(imageDir);
       if (!stats) throw new Error(`no stats-dump in ${imageDir}`);
@@ -213,10 +226,10 @@ async function platform(t: TestAgent, memMb: number, mode: 'eager' | 'lazy'): Pr
         criuDumpMs: (stats.freezingUs + stats.frozenUs) / 1000,
         memdumpMs: stats.memdumpUs / 1000,
         memwriteMs: stats.memwriteUs / 1000,
-        releaseMs: n(paused.releaseMs),
-        relRuntimeMs: n(paused.release_runtimeMs),
-        relNetworkMs: n(paused.release_networkMs),
-        relRootfsMs: n(paused.release_rootfsMs),
+        releaseMs: n(released.releaseMs),
+        relRuntimeMs: n(released.release_runtimeMs),
+        relNetworkMs: n(released.release_networkMs),
+        relRootfsMs: n(released.release_rootfsMs),
         metadataMs: n(paused.metadataMs),
         lockedRuns: ckpt.networkLocked === true ? 1 : 0,
       });
@@ -358,11 +371,53 @@ async function rawCriu(memMb: number, mode: 'eager' | 'lazy'): Promise<RawRow> {
   return { memMb, mode, imageMb: mb(imageBytes), dumpMs: median(dumps), restoreMs: median(restores) };
 }
 
+interface RawTreeDumpRow {
+  memMb: number;
+  mode: string;
+  /** The criu process, spawn to exit. */
+  rawDumpMs: number;
+  /** Its stats-dump: freezing + frozen time. */
+  rawCriuDumpMs: number;
+  imageMb: number;
+}
+
+/**
+ * Baseline 3: raw `criu dump` of a capsule's own tree (lib/raw-tree-dump.ts), a new capsule
+ * each run, created and filled like platform()'s, destroyed after; checks that the destroy
+ * after a dump the agent did not make leaves nothing of the capsule behind.
+ */
+async function rawTreeDumpRow(t: TestAgent, memMb: number, mode: string): Promise<RawTreeDumpRow> {
+  const dumps: number[] = [];
+  const criuDumps: number[] = [];
+  let imageBytes = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const id = newCapsuleId('bench-d');
+    const before = new Set(Object.values(await hostResources(t)).flat());
+    await t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: memMb * 2 + 256 });
+    try {
+      await holdMemory(t, id, memMb);
+      const r = await rawTreeDump(t, id);
+      dumps.push(r.ms);
+      criuDumps.push(r.criuDumpMs);
+      imageBytes = r.imageBytes;
+    } finally {
+      await t.client.destroy({ capsuleId: id });
+    }
+    // Mounts, loop devices, links, runc state, cgroups of the agent's that were not there before.
+    const left = Object.values(await hostResources(t))
+      .flat()
+      .filter((r) => !before.has(r));
+    if (left.length > 0) throw new Error(`destroy of ${id} after the raw dump left ${left.join(', ')}`);
+  }
+  return { memMb, mode, rawDumpMs: median(dumps), rawCriuDumpMs: median(criuDumps), imageMb: mb(imageBytes) };
+}
+
 async function main(): Promise<void> {
   await sharedTemplates();
   const sysctlBefore = readFileSync(SYSCTL, 'utf8').trim();
   const platformRows: PlatformRow[] = [];
   const rawRows: RawRow[] = [];
+  const treeDumpRows: RawTreeDumpRow[] = [];
   const snapshotRows: SnapshotRow[] = [];
   try {
     writeFileSync(SYSCTL, '1');
@@ -373,6 +428,8 @@ async function main(): Promise<void> {
         for (const size of SIZES) {
           platformRows.push(await platform(t, size, mode));
           rawRows.push(await rawCriu(size, mode));
+          // The dump does not depend on the restore mode: once per size.
+          if (mode === MODES[0]) treeDumpRows.push(await rawTreeDumpRow(t, size, mode));
           if (!values['no-templates']) snapshotRows.push(await snapshotTemplate(t, size, mode));
         }
       } finally {
@@ -390,19 +447,29 @@ async function main(): Promise<void> {
   );
   console.log(`\nbaseline 1, raw criu of the same python program in its own pid namespace, a simpler tree (median of ${RUNS})`);
   console.log(table(rawRows.map((r) => ({ ...r }))));
+  console.log(
+    `\nbaseline 3: raw criu dump of the capsule's own tree (tini, envd, python), median of ${RUNS}; ` +
+      'rawDumpMs: the criu process, rawCriuDumpMs: its stats-dump freezing + frozen time',
+  );
+  console.log(table(treeDumpRows.map((r) => ({ ...r }))));
   if (snapshotRows.length > 0) {
     console.log(`\nsnapshot templates: Snapshot (capsule keeps running) and Create from it → first exec (median of ${RUNS})`);
     console.log(table(snapshotRows.map((r) => ({ ...r }))));
   }
-  console.log('\nplatform overhead: agent pause − raw dump (baseline 1); agent resume − raw restore of the simpler tree (baseline 1) and of the same image (baseline 2)');
+  console.log(
+    '\nplatform overhead: agent pause − raw dump of the simpler tree (baseline 1) and of the same tree (baseline 3); ' +
+      'agent resume − raw restore of the simpler tree (baseline 1) and of the same image (baseline 2)',
+  );
   console.log(
     table(
       platformRows.map((p) => {
         const raw = rawRows.find((r) => r.memMb === p.memMb && r.mode === p.mode)!;
+        const tree = treeDumpRows.find((r) => r.memMb === p.memMb);
         return {
           memMb: p.memMb,
           mode: p.mode,
           pauseOverTreeMs: p.pauseMs - raw.dumpMs,
+          pauseOverSameTreeMs: p.pauseMs - (tree?.rawDumpMs ?? NaN),
           resumeOverTreeMs: p.resumeMs - raw.restoreMs,
           resumeOverImageMs: p.resumeMs - p.rawImageRestoreMs,
           toExecOverImageMs: p.resumeToExecMs - p.rawImageRestoreMs,
@@ -412,7 +479,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `\npause of the same tree vs CRIU's own account of that dump (median of ${RUNS} per column): agentMs = the agent's pause ` +
-      '(drain → envd prepare → freeze → checkpoint → release → metadata); runcMs = the runc checkpoint process; criuLogMs = ' +
+      '(drain → envd prepare → freeze → checkpoint → metadata; the release runs after the reply, releaseMs); runcMs = the runc checkpoint process; criuLogMs = ' +
       "CRIU's dump.log first → last line; criuDumpMs = CRIU stats-dump freezing + frozen time (memdump + memwrite inside it); " +
       'overMs = agentMs − criuDumpMs, rpcOverMs = pauseMs (RPC) − criuDumpMs',
   );

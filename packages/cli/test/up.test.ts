@@ -11,7 +11,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { hostResources, removeDataDir, sharedTemplates, testAgentIdentity } from '@wrenn/host-agent/testing';
+import { hostResources, removeTestIdentity, sharedTemplates, testAgentIdentity } from '@wrenn/host-agent/testing';
 import { Wrenn } from '@wrenn/sdk';
 import { cleanEnv, spawnWrenn, wrenn } from './cli-helpers.js';
 
@@ -101,7 +101,7 @@ after(async () => {
       }
     }
   }
-  await removeDataDir(identity.dataDir);
+  await removeTestIdentity(identity);
   rmSync(xdg, { recursive: true, force: true });
 });
 

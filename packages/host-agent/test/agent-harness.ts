@@ -136,13 +136,20 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
       await agent.manager.destroyAll();
       await agent.close();
       await agent.network.close();
-      // The agent keeps its cgroup parent across restarts (capsules outlive it); a test
-      // agent's parent is its own and goes with it, in every hierarchy.
-      await removeCgroup(await detectCgroupLayout(), `/${id.cgroupParent}`);
-      await removeDataDir(id.dataDir);
+      await removeTestIdentity(id);
     },
   };
   return t;
+}
+
+/**
+ * Removes what a test agent identity leaves once its agents are gone: its cgroup parent
+ * (an agent keeps it across restarts, since capsules outlive the agent; a test agent's is
+ * its own and goes with it, in every hierarchy) and its data dir.
+ */
+export async function removeTestIdentity(id: { cgroupParent: string; dataDir: string }): Promise<void> {
+  await removeCgroup(await detectCgroupLayout(), `/${id.cgroupParent}`);
+  await removeDataDir(id.dataDir);
 }
 
 /** Removes a test data dir without following the shared templates symlink. */

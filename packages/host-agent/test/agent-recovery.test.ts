@@ -16,7 +16,7 @@ import {
   REPO,
   hostResources,
   newCapsuleId,
-  removeDataDir,
+  removeTestIdentity,
   sharedTemplates,
   startTestAgent,
   testAgentIdentity,
@@ -110,7 +110,7 @@ describe('host agent killed with SIGKILL in the middle of a Create', () => {
           await restarted.close();
           await restarted.network.close();
         }
-        await removeDataDir(id.dataDir);
+        await removeTestIdentity(id);
       }
     });
   }

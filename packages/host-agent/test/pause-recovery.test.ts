@@ -14,7 +14,7 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { CapsuleStatus, HostAgentService, PauseKind } from '@wrenn/proto/hostagent';
 import { loadAgentConfig } from '../src/start/config.js';
 import { startHostAgent } from '../src/start/agent.js';
-import { REPO, hostResources, newCapsuleId, removeDataDir, sharedTemplates, startTestAgent, testAgentIdentity, testLogger, type TestAgent } from './agent-harness.js';
+import { REPO, hostResources, newCapsuleId, removeTestIdentity, sharedTemplates, startTestAgent, testAgentIdentity, testLogger, type TestAgent } from './agent-harness.js';
 import { COUNTER_PY, waitForLine } from './pause-fixtures.js';
 
 const EMPTY = { mounts: [], loops: [], links: [], runcState: [], cgroups: [] };
@@ -129,7 +129,7 @@ describe('host agent killed with SIGKILL in the middle of a pause', () => {
           await restarted.close();
           await restarted.network.close();
         }
-        await removeDataDir(id.dataDir);
+        await removeTestIdentity(id);
       }
     });
   }
