@@ -184,10 +184,14 @@ export class OciRuntime implements Runtime {
 
   /** The cgroup freezer written directly (see cgroup/freeze.ts); `runc pause` where there is none. */
   async freeze(id: string, opts: FreezeOptions = {}): Promise<void> {
+    const started = Date.now();
     if (opts.closedPort !== undefined) await this.awaitClosed(id, opts.closedPort);
+    const settleMs = Date.now() - started;
     const { layout } = await this.facts();
-    if (await freezeCgroup(layout, this.cgroupPath(id), { timeoutMs: this.commandTimeoutMs })) return;
-    await this.cli.call(argv.pauseArgs(this.globals(), id), `runc pause ${id}`, this.callOpts());
+    if (!(await freezeCgroup(layout, this.cgroupPath(id), { timeoutMs: this.commandTimeoutMs }))) {
+      await this.cli.call(argv.pauseArgs(this.globals(), id), `runc pause ${id}`, this.callOpts());
+    }
+    this.log.debug({ capsuleId: id, settleMs, freezeMs: Date.now() - started - settleMs }, 'sandbox frozen');
   }
 
   /**
