@@ -16,7 +16,7 @@ import type { AgentConfig } from '../start/config.js';
 import { assertRunning, validateCapsuleId, type CapsuleRecord } from './capsule-record.js';
 import { CapsuleStore } from './capsule-store.js';
 import { launchCapsule, newAccessToken, runtimeSpec, writeIdentityFiles, type LauncherDeps } from './capsule-launcher.js';
-import { MetricsSampler } from './metrics/sampler.js';
+import { CapsuleWatchers, type WatchedCapsule } from './capsule-watchers.js';
 import type { MetricsRange, MetricSample } from './metrics/tiers.js';
 import type { EnvdLaunch, NetworkPort, ProxiedConnectionsPort, RootfsPort, TemplatePort } from './ports.js';
 import { WarmPool } from './warm-pool.js';
@@ -48,14 +48,8 @@ export interface CreateCapsuleRequest {
   workdir?: string;
 }
 
-interface LiveCapsule {
-  record: CapsuleRecord;
+interface LiveCapsule extends WatchedCapsule {
   envd?: EnvdClient;
-  sampler?: MetricsSampler;
-  ttl?: NodeJS.Timeout;
-  /** Checks for inactivity (auto-pause). */
-  idleCheck?: NodeJS.Timeout;
-  lastActivityMs: number;
 }
 
 export interface ManagerDeps {
@@ -94,6 +88,8 @@ export class CapsuleManager {
   /** Snapshot templates; undefined when the agent was built without them. */
   readonly snapshotTemplates: SnapshotTemplates | undefined;
   private readonly pauseDeps: PauseDeps | undefined;
+  /** Metrics sampler, lifetime timer and auto-pause of each running capsule. */
+  private readonly watchers: CapsuleWatchers;
   /** Shape every warm capsule is started with; a claim adjusts CPU and memory in place. */
   static readonly WARM_SHAPE = { vcpus: 1, memoryMb: 512 } as const;
 
@@ -104,6 +100,14 @@ export class CapsuleManager {
     this.pauser = this.pauseDeps ? new PauseController(this.pauseDeps) : undefined;
     const snapshotSetup = deps.pause?.snapshotTemplates;
     this.snapshotTemplates = this.pauseDeps && snapshotSetup ? this.createSnapshotTemplates(this.pauseDeps, snapshotSetup) : undefined;
+    this.watchers = new CapsuleWatchers({
+      runtime: deps.runtime,
+      rootfs: deps.rootfs,
+      capsuleDir: (runtimeId) => this.store.dirOf(runtimeId),
+      logger: deps.logger,
+      expire: (id) => this.destroy(id),
+      ...(this.pauser ? { autoPause: async (id: string) => void (await this.pause(id)) } : {}),
+    });
   }
 
   private createSnapshotTemplates(pauseDeps: PauseDeps, setup: SnapshotTemplateSetup): SnapshotTemplates {
@@ -137,8 +141,8 @@ export class CapsuleManager {
       capsuleDir: (runtimeId) => this.store.dirOf(runtimeId),
       plumbOptions: (record) => ({ egress: record.egress, rateBytesPerSec: config.netRateBytesPerSec, burstBytes: config.netBurstBytes }),
       saveRecord: (record) => this.store.save(record),
-      startWatchers: (capsule) => this.startWatchers(capsule as LiveCapsule),
-      stopWatchers: (capsule) => this.stopWatchers(capsule as LiveCapsule),
+      startWatchers: (capsule) => this.watchers.start(capsule as LiveCapsule),
+      stopWatchers: (capsule) => this.watchers.stop(capsule as LiveCapsule),
       snapshotDir: config.snapshotDir,
       prepareTimeoutMs: config.snapshotPrepareTimeoutMs,
       drainGraceMs: config.pauseDrainGraceMs,
@@ -300,7 +304,7 @@ export class CapsuleManager {
       throw err;
     }
     record.status = status === 'warm' ? 'warm' : 'running';
-    if (record.status === 'running') this.startWatchers(live);
+    if (record.status === 'running') this.watchers.start(live);
     await this.store.save(record);
     return record;
   }
@@ -330,7 +334,7 @@ export class CapsuleManager {
       if (pagesLoaded) this.pauser?.trackLoading(record.runtimeId, pagesLoaded);
       record.status = 'running';
       await this.store.save(record);
-      this.startWatchers(live);
+      this.watchers.start(live);
       return record;
     } finally {
       snaps.release(req.template, pagesLoaded);
@@ -421,7 +425,7 @@ export class CapsuleManager {
       } satisfies Partial<CapsuleRecord>);
       this.capsules.set(record.id, live);
       await this.store.save(record);
-      this.startWatchers(live);
+      this.watchers.start(live);
       this.deps.logger.info({ capsuleId: record.id, warmId, durationMs: Date.now() - started }, 'warm capsule claimed');
       return record;
     } catch (err) {
@@ -429,68 +433,6 @@ export class CapsuleManager {
       await this.teardown(live).catch(() => {});
       return undefined;
     }
-  }
-
-  /** Metrics sampler and lifetime timer of a running capsule. */
-  private startWatchers(live: LiveCapsule): void {
-    const { record } = live;
-    const runtime = this.deps.runtime;
-    const rootfs = this.deps.rootfs;
-    const dir = this.store.dirOf(record.runtimeId);
-    live.sampler?.stop();
-    live.sampler = new MetricsSampler(
-      {
-        cpuAndMemory: async () => {
-          const s = await runtime.stats(record.runtimeId);
-          return { cpuUsageNs: s.cpuUsageNs, memoryUsedBytes: s.memoryUsedBytes, memoryLimitBytes: s.memoryLimitBytes };
-        },
-        disk: () => rootfs.usage(dir),
-      },
-      record.vcpus,
-      this.deps.logger.child({ capsuleId: record.id }),
-    );
-    live.sampler.start();
-    if (live.ttl) clearTimeout(live.ttl);
-    if (record.expiresAtMs > 0) {
-      const delay = Math.max(0, record.expiresAtMs - Date.now());
-      live.ttl = setTimeout(() => {
-        this.deps.logger.info({ capsuleId: record.id }, 'capsule lifetime ended; destroying');
-        void this.destroy(record.id).catch((err: unknown) =>
-          this.deps.logger.error({ capsuleId: record.id, err: (err as Error).message }, 'destroy at end of lifetime failed'),
-        );
-      }, Math.min(delay, 2 ** 31 - 1));
-      live.ttl.unref();
-    }
-    this.startIdleCheck(live);
-  }
-
-  /** Auto-pause: a running capsule idle for `autoPauseSec` is paused (activity: see envdOf). */
-  private startIdleCheck(live: LiveCapsule): void {
-    if (live.idleCheck) clearInterval(live.idleCheck);
-    live.idleCheck = undefined;
-    const idleMs = (live.record.autoPauseSec ?? 0) * 1000;
-    if (idleMs <= 0 || !this.pauser) return;
-    live.idleCheck = setInterval(() => {
-      if (live.record.status !== 'running' || Date.now() - live.lastActivityMs < idleMs) return;
-      clearInterval(live.idleCheck);
-      live.idleCheck = undefined;
-      const id = live.record.id;
-      this.deps.logger.info({ capsuleId: id, idleMs: Date.now() - live.lastActivityMs }, 'capsule idle; auto-pausing');
-      void this.pause(id).catch((err: unknown) => {
-        this.deps.logger.warn({ capsuleId: id, err: (err as Error).message }, 'auto-pause failed');
-        // Still running (the pause revived it): watch again.
-        if (live.record.status === 'running') this.startIdleCheck(live);
-      });
-    }, Math.min(1000, Math.max(100, idleMs / 4)));
-    live.idleCheck.unref();
-  }
-
-  private stopWatchers(live: LiveCapsule): void {
-    live.sampler?.stop();
-    if (live.ttl) clearTimeout(live.ttl);
-    live.ttl = undefined;
-    if (live.idleCheck) clearInterval(live.idleCheck);
-    live.idleCheck = undefined;
   }
 
   // ---- pause / resume ---------------------------------------------------------------
@@ -608,7 +550,7 @@ export class CapsuleManager {
     // A pause still releasing this capsule's mounts and network: after it, not beside it.
     await this.pauser?.releasedFor(record.runtimeId);
     record.status = 'stopping';
-    this.stopWatchers(live);
+    this.watchers.stop(live);
     live.envd?.close();
     this.deps.connections?.close(record.id);
     const failures: string[] = [];
@@ -675,7 +617,7 @@ export class CapsuleManager {
         if (await envd.health()) {
           live.envd = envd;
           if (state.status === 'paused') await this.deps.runtime.thaw(record.runtimeId).catch(() => {});
-          if (record.status === 'running') this.startWatchers(live);
+          if (record.status === 'running') this.watchers.start(live);
           adopted.push(record.id);
           continue;
         }
@@ -708,7 +650,7 @@ export class CapsuleManager {
   close(): void {
     this.warmPool?.stop();
     for (const live of this.capsules.values()) {
-      this.stopWatchers(live);
+      this.watchers.stop(live);
       live.envd?.close();
     }
   }
