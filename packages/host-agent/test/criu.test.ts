@@ -6,7 +6,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../src/infra/exec.js';
@@ -14,6 +14,7 @@ import { CRIU_WRAPPER, defaultCriuPath, lazyPagesShim, probeCriu } from '../src/
 import { criuLogErrors, dumpOutcome } from '../src/infra/criu/dump-log.js';
 import { RUNC_CRIU_CONFIG, bundleCriuConfigText, writeRuncCriuConfigs } from '../src/infra/criu/runc-criu-config.js';
 import { socketNeedsNetwork, socketsNeedNetwork, type SocketLine } from '../src/infra/net/socket-inventory.js';
+import { USERFAULTFD_STATE_DIR } from '../src/infra/criu/userfaultfd-sysctl.js';
 import { lazyRestoreDetail } from '../src/start/doctor.js';
 import { REPO, newCapsuleId, sharedTemplates, startTestAgent, type TestAgent } from './agent-harness.js';
 import { COUNTER_PY, waitForLine } from './pause-fixtures.js';
@@ -95,7 +96,7 @@ describe('what a checkpoint needs to keep the network for', () => {
 describe('lazy restore settings', () => {
   const SYSCTL = '/proc/sys/vm/unprivileged_userfaultfd';
 
-  test('auto: the agent turns vm.unprivileged_userfaultfd on for its lifetime and puts 0 back; off leaves it alone', async () => {
+  test('auto: the agent turns vm.unprivileged_userfaultfd on for its lifetime and the last agent puts 0 back; off leaves it alone', async () => {
     await sharedTemplates();
     const before = readFileSync(SYSCTL, 'utf8').trim();
     try {
@@ -107,8 +108,12 @@ describe('lazy restore settings', () => {
       const auto = await startTestAgent({ env: { WRENN_LAZY_RESTORE: 'auto' } });
       assert.equal(readFileSync(SYSCTL, 'utf8').trim(), '1');
       assert.equal(auto.agent.manager.pauser?.support.lazyPages, true);
+      assert.ok(existsSync(join(USERFAULTFD_STATE_DIR, 'holders', String(process.pid))), 'registered as relying on it');
       await auto.close();
-      assert.equal(readFileSync(SYSCTL, 'utf8').trim(), '0', 'put back when the agent stopped');
+      assert.equal(existsSync(join(USERFAULTFD_STATE_DIR, 'holders', String(process.pid))), false, 'no longer registered');
+      // Put back unless agents of other processes (test files running beside this one) still rely on it.
+      const others = readdirSync(join(USERFAULTFD_STATE_DIR, 'holders')).filter((pid) => existsSync(`/proc/${pid}`));
+      assert.equal(readFileSync(SYSCTL, 'utf8').trim(), others.length > 0 ? '1' : '0', `put back when the last agent stopped (others: ${others.join(' ') || 'none'})`);
     } finally {
       writeFileSync(SYSCTL, before);
     }

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { WrennError } from '@wrenn/shared';
+import { Spawner, type StartedTool, type ToolExit, type ToolRequest } from './spawn/spawner.js';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -52,63 +53,96 @@ export class ToolError extends WrennError {
 }
 
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const max = opts.maxOutputBytes ?? 16 * 1024 * 1024;
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) {
       reject(new WrennError('canceled', `${cmd} not started: operation was cancelled`));
       return;
     }
-    const child = spawn(cmd, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const onOutput = opts.onStdout || opts.onStderr ? (fd: 1 | 2, b: Buffer) => (fd === 1 ? opts.onStdout : opts.onStderr)?.(b) : undefined;
+    const tool = startTool({
+      cmd,
+      args,
       env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      detached: opts.processGroup ?? false,
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+      group: opts.processGroup ?? false,
+      quiet: false,
+      ...(onOutput ? { onOutput } : {}),
+      maxOutputBytes: opts.maxOutputBytes ?? 16 * 1024 * 1024,
     });
+    let timedOut = false;
+    const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), tool.kill()), opts.timeoutMs) : undefined;
+    const onAbort = () => tool.kill();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    tool.exited.then(
+      (exit) => {
+        done();
+        const result: RunResult = { code: exit.code, signal: exit.signal, stdout: exit.stdout.toString('utf8'), stderr: exit.stderr.toString('utf8') };
+        if (opts.signal?.aborted) return reject(new WrennError('canceled', `${cmd} was cancelled`, { tool: cmd }));
+        if (timedOut) return reject(new WrennError('deadline_exceeded', `${cmd} did not finish within ${opts.timeoutMs} ms`, { tool: cmd }));
+        if (exit.code !== 0 && !opts.allowFailure) return reject(new ToolError(cmd, args, result));
+        resolve(result);
+      },
+      (err: unknown) => {
+        done();
+        reject(notStarted(cmd, err));
+      },
+    );
+  });
+}
+
+/** The error of a tool that could not be started: a missing tool says so. */
+export function notStarted(cmd: string, err: unknown): unknown {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT' ? new WrennError('failed_precondition', `${cmd} is not installed (not found in PATH)`, { tool: cmd }) : err;
+}
+
+/**
+ * Starts a tool through the spawn helper (spawn/spawner.ts: a fork from the agent blocks
+ * its event loop), or directly where the helper is off.
+ */
+export function startTool(req: ToolRequest): StartedTool {
+  return Spawner.shared()?.start(req) ?? startDirect(req);
+}
+
+function startDirect(req: ToolRequest): StartedTool {
+  let child: ChildProcess;
+  try {
+    child = spawn(req.cmd, req.args, {
+      stdio: req.quiet ? 'ignore' : ['pipe', 'pipe', 'pipe'],
+      env: req.env,
+      cwd: req.cwd,
+      detached: req.group,
+    });
+  } catch (err) {
+    return { exited: Promise.reject(err), kill: () => {} };
+  }
+  const exited = new Promise<ToolExit>((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outLen = 0;
     let errLen = 0;
-    child.stdout.on('data', (b: Buffer) => {
-      opts.onStdout?.(b);
-      if (outLen < max) out.push(b);
-      outLen += b.length;
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      opts.onStderr?.(b);
-      if (errLen < max) err.push(b);
-      errLen += b.length;
-    });
-    let timedOut = false;
-    const kill = () => killTool(child, opts.processGroup ?? false);
-    const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
-    const onAbort = () => kill();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      reject(
-        (e as NodeJS.ErrnoException).code === 'ENOENT'
-          ? new WrennError('failed_precondition', `${cmd} is not installed (not found in PATH)`, { tool: cmd })
-          : e,
-      );
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      const result: RunResult = {
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      };
-      if (opts.signal?.aborted) return reject(new WrennError('canceled', `${cmd} was cancelled`, { tool: cmd }));
-      if (timedOut) return reject(new WrennError('deadline_exceeded', `${cmd} did not finish within ${opts.timeoutMs} ms`, { tool: cmd }));
-      if (code !== 0 && !opts.allowFailure) return reject(new ToolError(cmd, args, result));
-      resolve(result);
-    });
-    child.stdin.on('error', () => {}); // tool exited before reading its input
-    child.stdin.end(opts.input);
+    if (!req.quiet) {
+      child.stdout!.on('data', (b: Buffer) => {
+        req.onOutput?.(1, b);
+        if (outLen < req.maxOutputBytes) out.push(b);
+        outLen += b.length;
+      });
+      child.stderr!.on('data', (b: Buffer) => {
+        req.onOutput?.(2, b);
+        if (errLen < req.maxOutputBytes) err.push(b);
+        errLen += b.length;
+      });
+      child.stdin!.on('error', () => {}); // tool exited before reading its input
+      child.stdin!.end(req.input);
+    }
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
   });
+  return { exited, kill: () => killTool(child, req.group) };
 }
 
 /**

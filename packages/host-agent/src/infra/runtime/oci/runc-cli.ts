@@ -7,10 +7,9 @@
  *   /dev/null (a host file or a pipe we stop reading would break CRIU or the capsule), so
  *   runc's errors are read back from its --log file instead.
  */
-import { spawn } from 'node:child_process';
 import { readFile, truncate } from 'node:fs/promises';
 import { WrennError, type ErrorCode } from '@wrenn/shared';
-import { killTool, run, type RunResult } from '../../exec.js';
+import { notStarted, run, startTool, type RunResult } from '../../exec.js';
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -46,30 +45,27 @@ export class RuncCli {
 function spawnQuiet(cmd: string, args: string[], opts: Omit<CallOptions, 'allowFailure'>): Promise<number | null> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new WrennError('canceled', `${cmd} ${args.join(' ')} not started: cancelled`));
-    const group = opts.processGroup ?? false;
-    const child = spawn(cmd, args, { stdio: 'ignore', detached: group });
+    const tool = startTool({ cmd, args, env: process.env, group: opts.processGroup ?? false, quiet: true, maxOutputBytes: 0 });
     let why: 'canceled' | 'deadline_exceeded' | undefined;
-    const onAbort = () => ((why = 'canceled'), killTool(child, group));
-    const timer = opts.timeoutMs ? setTimeout(() => ((why = 'deadline_exceeded'), killTool(child, group)), opts.timeoutMs) : undefined;
+    const onAbort = () => ((why = 'canceled'), tool.kill());
+    const timer = opts.timeoutMs ? setTimeout(() => ((why = 'deadline_exceeded'), tool.kill()), opts.timeoutMs) : undefined;
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const done = () => {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     };
-    child.on('error', (err) => {
-      done();
-      reject(
-        (err as NodeJS.ErrnoException).code === 'ENOENT'
-          ? new WrennError('failed_precondition', `${cmd} is not installed (not found in PATH)`, { tool: cmd })
-          : err,
-      );
-    });
-    child.on('close', (code) => {
-      done();
-      if (why === 'canceled') return reject(new WrennError('canceled', `runc ${args.find((a) => !a.startsWith('-')) ?? ''} was cancelled`));
-      if (why === 'deadline_exceeded') return reject(new WrennError('deadline_exceeded', `runc did not finish within ${opts.timeoutMs} ms`));
-      resolve(code);
-    });
+    tool.exited.then(
+      ({ code }) => {
+        done();
+        if (why === 'canceled') return reject(new WrennError('canceled', `runc ${args.find((a) => !a.startsWith('-')) ?? ''} was cancelled`));
+        if (why === 'deadline_exceeded') return reject(new WrennError('deadline_exceeded', `runc did not finish within ${opts.timeoutMs} ms`));
+        resolve(code);
+      },
+      (err: unknown) => {
+        done();
+        reject(notStarted(cmd, err));
+      },
+    );
   });
 }
 
