@@ -13,6 +13,9 @@
  * Bounded: least recently used entries go first beyond `maxEntries`. A `generation`
  * counter guards the race "lookup started, cache cleared, lookup stores its stale
  * answer": a value looked up before a clear is not stored.
+ *
+ * Whoever holds on to a principal beyond one call (an open WebSocket) subscribes with
+ * `onInvalidate` to re-check it as soon as this replica learns of a change.
  */
 
 interface Entry<V> {
@@ -23,6 +26,7 @@ interface Entry<V> {
 export class PrincipalCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
   private gen = 0;
+  private readonly invalidated = new Set<() => void>();
 
   constructor(
     private readonly ttlMs: number,
@@ -40,6 +44,18 @@ export class PrincipalCache<V> {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * Runs `cb` after every `clear()` and `forget()`, even with the cache turned off (the
+   * change happened either way). `cb` runs inside the caller's call: it must not throw and
+   * should only schedule work. Returns the unsubscribe.
+   */
+  onInvalidate(cb: () => void): () => void {
+    this.invalidated.add(cb);
+    return () => {
+      this.invalidated.delete(cb);
+    };
   }
 
   get(key: string, now = Date.now()): V | undefined {
@@ -70,11 +86,17 @@ export class PrincipalCache<V> {
   forget(matches: (value: V) => boolean): void {
     this.gen++;
     for (const [key, e] of this.entries) if (matches(e.value)) this.entries.delete(key);
+    this.notify();
   }
 
   /** Forgets everything (a credential, membership or user changed). */
   clear(): void {
     this.gen++;
     this.entries.clear();
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const cb of this.invalidated) cb();
   }
 }

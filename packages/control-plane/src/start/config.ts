@@ -32,6 +32,13 @@ export interface ControlPlaneConfig {
   /** How long a WebSocket without credentials in its upgrade may take to send `{type:"auth"}`. WRENN_WS_AUTH_TIMEOUT_SEC, default 5. */
   wsAuthTimeoutSec: number;
   /**
+   * How often an open WebSocket re-checks the credentials it was opened with (a revoked key,
+   * removed member or ended session closes it with 4401). A change made through this
+   * control plane is seen at once; one made elsewhere within this + WRENN_AUTH_CACHE_TTL_SEC.
+   * WRENN_WS_REAUTH_SEC, default 10.
+   */
+  wsReauthSec: number;
+  /**
    * How long an authenticated credential (API key, JWT) is remembered without asking the
    * database again. A change made through this control plane (key revoked, user disabled,
    * member removed) applies at once; one made elsewhere (another replica, by hand) within
@@ -131,6 +138,7 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     ptyIdleTimeoutSec: int(env, 'WRENN_PTY_IDLE_TIMEOUT_SEC', 120, 1),
     wsPingIntervalSec: int(env, 'WRENN_WS_PING_INTERVAL_SEC', 30, 1),
     wsAuthTimeoutSec: int(env, 'WRENN_WS_AUTH_TIMEOUT_SEC', 5, 1),
+    wsReauthSec: int(env, 'WRENN_WS_REAUTH_SEC', 10, 1),
     authCacheTtlSec: int(env, 'WRENN_AUTH_CACHE_TTL_SEC', 5, 0),
     loginMaxFailures: int(env, 'WRENN_LOGIN_MAX_FAILURES', 10, 1),
     loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 900, 1),

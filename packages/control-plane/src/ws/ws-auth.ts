@@ -6,6 +6,8 @@
  * first message within the auth timeout. Then the usual rules: another team's (or an
  * unknown) capsule closes with 4404, no or bad credentials 4401, a capsule that is not
  * running 4409 naming its state (a paused auto_resume capsule is resumed instead).
+ * The credentials used are kept with the opened capsule: the socket re-checks them for as
+ * long as it is open (ws/credential-watch.ts).
  */
 import type { FastifyRequest } from 'fastify';
 import { WrennError } from '@wrenn/shared';
@@ -18,7 +20,15 @@ import { AuthMessage, expectMessage, isType } from './messages.js';
 import { TIMED_OUT, type Inbound, type WsChannel } from './ws-channel.js';
 
 /** Capsule routes take a user JWT or a team API key. */
-const CAPSULE_ACCESS: AuthScopeOptions = { allow: ['user', 'apiKey'] };
+export const CAPSULE_ACCESS: AuthScopeOptions = { allow: ['user', 'apiKey'] };
+
+/** An API key or a bearer token, from the upgrade headers or the auth message. */
+export type SocketCredentials = Parameters<typeof resolvePrincipal>[1];
+
+export interface SocketAuth {
+  principal: Principal;
+  credentials: SocketCredentials;
+}
 
 /** onRequest hook of the WebSocket scope: header credentials, when present, must be valid. */
 export function wsHeaderAuth(ctx: ControlPlaneContext) {
@@ -28,9 +38,10 @@ export function wsHeaderAuth(ctx: ControlPlaneContext) {
   };
 }
 
-/** The principal from the upgrade headers, or from the first message. */
-export async function authenticateSocket(ctx: ControlPlaneContext, channel: WsChannel, request: FastifyRequest): Promise<Principal> {
-  if (request.auth) return request.auth;
+/** The principal and the credentials it came from: the upgrade headers, or the first message. */
+export async function authenticateSocket(ctx: ControlPlaneContext, channel: WsChannel, request: FastifyRequest): Promise<SocketAuth> {
+  // wsHeaderAuth already checked header credentials when there were any.
+  if (request.auth) return { principal: request.auth, credentials: credentialsFrom(request) };
   const timeoutSec = ctx.config.wsAuthTimeoutSec;
   const first = await channel.next(timeoutSec * 1000);
   const how = `send X-API-Key or Authorization: Bearer with the upgrade request, or {"type":"auth","api_key":"wrn_..."} (or "token": "<JWT>") as the first message within ${timeoutSec} s`;
@@ -43,11 +54,14 @@ export async function authenticateSocket(ctx: ControlPlaneContext, channel: WsCh
     throw new WrennError('unauthenticated', (err as Error).message);
   }
   if (!msg.api_key && !msg.token) throw new WrennError('unauthenticated', `the auth message carries no credentials: ${how}`);
-  return authorize(await resolvePrincipal(ctx, { apiKey: msg.api_key, bearer: msg.token }), CAPSULE_ACCESS);
+  const credentials: SocketCredentials = { apiKey: msg.api_key, bearer: msg.token };
+  return { principal: authorize(await resolvePrincipal(ctx, credentials), CAPSULE_ACCESS), credentials };
 }
 
 export interface OpenedCapsule {
   principal: Principal;
+  /** What the principal was resolved from, to re-check while the socket is open. */
+  credentials: SocketCredentials;
   capsule: Capsule;
   agent: AgentClient;
 }
@@ -57,10 +71,10 @@ export interface OpenedCapsule {
  * capsule created with auto_resume is resumed first, as on the REST routes); throws WrennErrors.
  */
 export async function openCapsule(ctx: ControlPlaneContext, channel: WsChannel, request: FastifyRequest, capsuleId: string, operation: string): Promise<OpenedCapsule> {
-  const principal = await authenticateSocket(ctx, channel, request);
+  const { principal, credentials } = await authenticateSocket(ctx, channel, request);
   if (principal.kind === 'host') throw new WrennError('permission_denied', 'this route acts on a team: use a user token or an API key');
   const { capsule, agent } = await usableCapsule(ctx, principal.teamId, capsuleId, operation);
-  return { principal, capsule, agent };
+  return { principal, credentials, capsule, agent };
 }
 
 /** The next message that is not `auth` (a client authenticated by header may still send one). */

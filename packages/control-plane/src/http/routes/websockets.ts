@@ -2,17 +2,19 @@
  * WebSocket routes of a capsule (REFERENCE-API.md section 1): terminal (`/pty`), streamed
  * exec (`/exec/stream`) and a background process's output (`/processes/{selector}/stream`).
  * They are the only routes that accept upgrades (see ws/upgrade-guard.ts). Authentication
- * is by header on the upgrade or by a first `{type:"auth"}` message (ws/ws-auth.ts); every
- * failure is sent as `{type:"error",...}` and closes the socket with 4000 + HTTP status.
+ * is by header on the upgrade or by a first `{type:"auth"}` message (ws/ws-auth.ts), and
+ * re-checked while the socket is open (ws/credential-watch.ts); every failure is sent as
+ * `{type:"error",...}` and closes the socket with 4000 + HTTP status.
  */
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import type { WebSocket } from 'ws';
 import Type from 'typebox';
-import type { Logger } from '@wrenn/shared';
+import type { Logger, WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import { asWrennError } from '../errors.js';
 import { WsChannel } from '../../ws/ws-channel.js';
 import { openCapsule, wsHeaderAuth, type OpenedCapsule } from '../../ws/ws-auth.js';
+import { watchCredentials } from '../../ws/credential-watch.js';
 import { ptySessions } from '../../ws/pty-registry.js';
 import { servePty } from '../../ws/pty-connection.js';
 import { serveExecStream } from '../../ws/exec-stream.js';
@@ -46,9 +48,9 @@ type Serve = (channel: WsChannel, opened: OpenedCapsule, log: Logger) => Promise
 
 /**
  * The common life of a capsule WebSocket: channel, auth + capsule check (auto-resume),
- * serve, one summary log line. With `holdWhileOpen` the capsule counts as active for as
- * long as the socket is served (never auto-paused under a streamed command); a terminal
- * counts its input and output instead (ws/pty-registry.ts).
+ * serve while the credentials stay valid, one summary log line. With `holdWhileOpen` the
+ * capsule counts as active for as long as the socket is served (never auto-paused under a
+ * streamed command); a terminal counts its input and output instead (ws/pty-registry.ts).
  */
 function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (request: FastifyRequest) => Serve, opts: { holdWhileOpen?: boolean } = {}) {
   return async (socket: WebSocket, request: FastifyRequest): Promise<void> => {
@@ -58,8 +60,15 @@ function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (requ
     const log = request.log.child({ capsuleId }) as unknown as Logger;
     const startedAt = Date.now();
     let outcome = 'ok';
+    // Set when the credential watch closed the socket: serve() then ends because the socket
+    // closed, and whatever it throws on the way out is not the socket's outcome.
+    let revoked: WrennError | undefined;
+    let stopWatch: (() => void) | undefined;
     try {
       const opened = await openCapsule(ctx, channel, request, capsuleId, operation);
+      stopWatch = watchCredentials(ctx, channel, opened, log, (err) => {
+        revoked = err;
+      });
       const release = opts.holdWhileOpen ? capsuleActivity(ctx).hold(opened.capsule.id) : undefined;
       try {
         await serve(request)(channel, opened, log);
@@ -68,11 +77,17 @@ function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (requ
       }
     } catch (err) {
       const e = asWrennError(err);
-      outcome = e.code;
-      if (e.httpStatus >= 500) log.error({ err, code: e.code }, `${operation} failed`);
-      else log.info({ code: e.code, msg: e.message }, `${operation} refused`);
-      await channel.fail(e);
+      if (revoked) {
+        log.debug({ code: e.code, msg: e.message }, `${operation} ended after the credentials were revoked`);
+      } else {
+        outcome = e.code;
+        if (e.httpStatus >= 500) log.error({ err, code: e.code }, `${operation} failed`);
+        else log.info({ code: e.code, msg: e.message }, `${operation} refused`);
+        await channel.fail(e);
+      }
     } finally {
+      stopWatch?.();
+      if (revoked) outcome = revoked.code;
       log.info({ operation, outcome, durationMs: Date.now() - startedAt }, 'websocket closed');
     }
   };
