@@ -80,6 +80,21 @@ describe('login throttling', () => {
     assertLocked(await loginFrom(t, freshIp(), u.email, u.password), WINDOW_SEC, /for this email/);
   });
 
+  test(`${MAX} wrong current passwords on POST /me/password lock that user's password changes (429, even with the right one); another user is not affected`, async () => {
+    const u = await seedTeam(t.cp);
+    const other = await seedTeam(t.cp);
+    const change = (who: SeededTeam, current: string) =>
+      t.api('POST', '/v1/me/password', { auth: who.jwt, body: { current_password: current, new_password: 'a brand new password' } });
+    for (let i = 0; i < MAX; i++) assert.equal((await change(u, 'a guess')).status, 403);
+    assertLocked(await change(u, u.password), WINDOW_SEC, /too many wrong current passwords: try again in \d+ s/);
+    // Nothing changed: the session and the old password still work.
+    assert.equal((await t.api('GET', '/v1/me', { auth: u.jwt })).status, 200);
+    assert.equal((await loginFrom(t, freshIp(), u.email, u.password)).status, 200);
+    // Another user's wrong guesses count for them, not against u; their right password works.
+    assert.equal((await change(other, 'a guess')).status, 403);
+    assert.equal((await change(other, other.password)).status, 200);
+  });
+
   test('an unknown email gets the same 401 as a wrong password, and locks the same way', async () => {
     const u = await seedTeam(t.cp);
     const unknown = uniqueEmail('nobody');
@@ -161,6 +176,7 @@ describe('login throttling', () => {
     assert.ok(login.responses['429'], 'login documents 429');
     assert.ok(login.responses['429'].headers['Retry-After'], 'with Retry-After');
     assert.ok(doc.paths['/v1/auth/activate'].post.responses['429']);
+    assert.ok(doc.paths['/v1/me/password'].post.responses['429'].headers['Retry-After'], 'the password change documents its 429');
     assert.ok(doc.paths['/v1/auth/logout-all'].post.responses['204']);
     assert.ok(doc.paths['/v1/admin/users/{id}/reset-password'].post.responses['200']);
     assert.ok(doc.paths['/v1/me/password'].post.responses['200'].content['application/json'].schema.properties.token);

@@ -62,7 +62,7 @@ export interface UserTokensTable {
 /** One failed login or activation attempt, by what it is counted against (migration 004). */
 export interface AuthFailuresTable {
   id: string;
-  scope: 'login_email' | 'login_ip' | 'activate_ip';
+  scope: 'login_email' | 'login_ip' | 'activate_ip' | 'password_user';
   /** The normalised email, or the client address (an IPv6 client's /64). */
   key: string;
   failed_at: Timestamp;

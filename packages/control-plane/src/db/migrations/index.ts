@@ -8,6 +8,7 @@ import * as m002 from './002_capsule_usage.js';
 import * as m003 from './003_user_tokens.js';
 import * as m004AccountSecurity from './004_account_security.js';
 import * as m005 from './005_host_proxy_url.js';
+import * as m006 from './006_password_throttle.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003_user_tokens': m003,
   '004_account_security': m004AccountSecurity,
   '005_host_proxy_url': m005,
+  '006_password_throttle': m006,
 };
 
 export const migrationProvider: MigrationProvider = {

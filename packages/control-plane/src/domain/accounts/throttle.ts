@@ -34,6 +34,8 @@ export interface ThrottleOptions {
   resetOnSuccess?: ThrottleKey[];
   /** The refusal to throw when a key is locked (`retryAfterSec` ≥ 1: when the first attempt will be checked again). */
   locked(scope: ThrottleScope, retryAfterSec: number): WrennError;
+  /** The errors of `attempt` that count as a failed guess (default: WrennError `unauthenticated`). */
+  isFailure?: (err: unknown) => boolean;
 }
 
 /** Stale rows are deleted at most this often per replica. */
@@ -90,8 +92,8 @@ async function lockedKeys(ctx: ControlPlaneContext, keys: ThrottleKey[], ownIds:
 }
 
 /**
- * Runs `attempt` unless one of `keys` is locked. A WrennError `unauthenticated` from it is
- * a failure and stays counted; success forgets this attempt (and wipes `resetOnSuccess`);
+ * Runs `attempt` unless one of `keys` is locked. A failure (`isFailure`; by default a
+ * WrennError `unauthenticated`) stays counted; success forgets this attempt (and wipes `resetOnSuccess`);
  * any other error (bad input, server fault) is not held against the keys.
  */
 export async function throttled<T>(ctx: ControlPlaneContext, keys: ThrottleKey[], opts: ThrottleOptions, attempt: () => Promise<T>): Promise<T> {
@@ -124,7 +126,8 @@ export async function throttled<T>(ctx: ControlPlaneContext, keys: ThrottleKey[]
   try {
     result = await attempt();
   } catch (err) {
-    if (!(err instanceof WrennError && err.code === 'unauthenticated')) await forgetOwn().catch(() => {});
+    const failed = opts.isFailure ? opts.isFailure(err) : err instanceof WrennError && err.code === 'unauthenticated';
+    if (!failed) await forgetOwn().catch(() => {});
     throw err;
   }
   // The credentials were good: a failure to tidy up must not turn the success into an error

@@ -4,7 +4,7 @@
  * every failed login is audited. Repeated failures for an email or from an address lock
  * them for a while (throttle.ts); changing the password ends every other session.
  */
-import { WrennError } from '@wrenn/shared';
+import { WrennError, isWrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { User } from '../../db/schema.js';
 import { hashPassword, verifyPassword } from '../../infra/secrets.js';
@@ -76,6 +76,10 @@ function loginLocked(scope: ThrottleScope, retryAfterSec: number): WrennError {
   // Unknown emails lock exactly like known ones, so this says nothing about whether one exists.
   const what = scope === 'login_email' ? 'for this email' : 'from your address';
   return new WrennError('too_many_attempts', `too many failed logins ${what}: try again in ${retryAfterSec} s`, { retryAfterSec });
+}
+
+function passwordLocked(_scope: ThrottleScope, retryAfterSec: number): WrennError {
+  return new WrennError('too_many_attempts', `too many wrong current passwords: try again in ${retryAfterSec} s`, { retryAfterSec });
 }
 
 export async function login(ctx: ControlPlaneContext, input: { email: string; password: string }, meta: RequestMeta = {}): Promise<Session> {
@@ -154,9 +158,14 @@ export async function changePassword(
   input: { currentPassword: string; newPassword: string },
 ): Promise<Session> {
   const user = await getUser(ctx.db, caller.userId);
-  if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
-    throw new WrennError('permission_denied', 'the current password is wrong: the password was not changed');
-  }
+  // Throttled per user like a login (migration 006): a stolen session must not become a
+  // way to guess the password.
+  const byUser: ThrottleKey = { scope: 'password_user', key: caller.userId };
+  await throttled(ctx, [byUser], { resetOnSuccess: [byUser], locked: passwordLocked, isFailure: (err) => isWrennError(err) && err.code === 'permission_denied' }, async () => {
+    if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
+      throw new WrennError('permission_denied', 'the current password is wrong: the password was not changed');
+    }
+  });
   assertPasswordStrength(input.newPassword);
   const updated = await bumpSessionVersion(ctx.db, caller.userId, { password_hash: await hashPassword(input.newPassword) });
   forgetCachedSessions(ctx, caller.userId);

@@ -6,7 +6,7 @@ import type { ControlPlaneContext } from '../../../context.js';
 import { changePassword, deleteMe, getMe, updateMe } from '../../../domain/accounts/index.js';
 import { authScope } from '../../plugins/auth.js';
 import { userOf, USER_ONLY } from './principal.js';
-import { Email, Name, NoContent, Password, SessionSchema, Strict, TeamSchema, UserSchema } from './schemas.js';
+import { Email, ErrorSchema, Name, NoContent, Password, SessionSchema, Strict, TeamSchema, TooManyAttemptsSchema, UserSchema } from './schemas.js';
 
 export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await app.register(async (s) => {
@@ -60,10 +60,10 @@ export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): 
           tags: ['account'],
           summary: 'Change your password; every other session ends, and you get a new token',
           description:
-            'Every JWT of yours issued before (this one included, all teams and devices) stops working: immediately on the server that answers, within WRENN_AUTH_CACHE_TTL_SEC on other replicas. Keep going with the returned token (same team). API keys are not affected.',
+            'Every JWT of yours issued before (this one included, all teams and devices) stops working: immediately on the server that answers, within WRENN_AUTH_CACHE_TTL_SEC on other replicas. Keep going with the returned token (same team). API keys are not affected. A wrong current password is 403; after WRENN_LOGIN_MAX_FAILURES of them within WRENN_LOGIN_WINDOW_SEC, password changes of this user get 429 with Retry-After (even with the right password), so a stolen session cannot be used to guess the password.',
           security: USER_ONLY,
           body: Type.Object({ current_password: Type.String({ minLength: 1, maxLength: 1024 }), new_password: Password }, Strict),
-          response: { 200: SessionSchema },
+          response: { 200: SessionSchema, 403: ErrorSchema, 429: TooManyAttemptsSchema },
         },
       },
       async (request) => changePassword(ctx, userOf(request), { currentPassword: request.body.current_password, newPassword: request.body.new_password }),
