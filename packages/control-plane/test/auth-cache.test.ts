@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { PrincipalCache } from '../src/infra/principal-cache.js';
+import { resolvePrincipal } from '../src/http/plugins/auth.js';
 import { startControlPlane, seedTeam, type SeededTeam, type TestControlPlane } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +43,28 @@ describe('PrincipalCache', () => {
     assert.equal(c.get('k'), undefined);
     c.set('k', 'fresh', c.generation);
     assert.equal(c.get('k'), 'fresh');
+  });
+
+  test('concurrent lookups of one key share one lookup, within a generation; refusals are shared, not kept', async () => {
+    const c = new PrincipalCache<string>(60_000);
+    let lookups = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const lookup = async () => {
+      const n = ++lookups;
+      await gate;
+      return `v${n}`;
+    };
+    const first = [c.shared('k', lookup), c.shared('k', lookup), c.shared('k', lookup)];
+    c.clear(); // a revocation while the lookup runs: later callers must not join it
+    const after = c.shared('k', lookup);
+    release();
+    assert.deepEqual(await Promise.all(first), ['v1', 'v1', 'v1']);
+    assert.equal(await after, 'v2');
+    assert.equal(lookups, 2);
+    const refusal = () => Promise.reject(new Error('revoked'));
+    await Promise.all([assert.rejects(c.shared('bad', refusal), /revoked/), assert.rejects(c.shared('bad', refusal), /revoked/)]);
+    assert.equal(await c.shared('bad', async () => 'now good'), 'now good', 'a refusal is not kept');
   });
 
   test('a TTL of 0 stores nothing', () => {
@@ -84,6 +107,26 @@ describe('authentication cache in the control plane', () => {
     assert.equal((await t.api('GET', '/v1/capsules', { auth: created.body.key })).status, 200);
     assert.equal((await t.api('DELETE', `/v1/api-keys/${created.body.id}`, { auth: owner.jwt })).status, 204);
     assert.equal((await t.api('GET', '/v1/capsules', { auth: created.body.key })).status, 401);
+  });
+
+  test('a burst of calls with a key not yet cached costs one database lookup, not one each', async () => {
+    const created = await t.api('POST', '/v1/api-keys', { auth: owner.jwt, body: { name: 'burst' } });
+    t.cp.ctx.principals.clear();
+    const db = t.cp.ctx.db as unknown as { selectFrom: (table: string) => unknown };
+    const selectFrom = db.selectFrom.bind(db);
+    let keyLookups = 0;
+    db.selectFrom = (table: string) => {
+      if (table === 'api_keys') keyLookups++;
+      return selectFrom(table);
+    };
+    try {
+      // Straight to the resolver: requests over one keep-alive connection would arrive one after the other.
+      const principals = await Promise.all(Array.from({ length: 20 }, () => resolvePrincipal(t.cp.ctx, { apiKey: created.body.key })));
+      assert.deepEqual(new Set(principals.map((p) => p?.kind === 'apiKey' && p.keyId)), new Set([created.body.id]));
+      assert.equal(keyLookups, 1);
+    } finally {
+      delete (db as { selectFrom?: unknown }).selectFrom;
+    }
   });
 
   test("a member removed from a team loses that team's capsules on the next call", async () => {

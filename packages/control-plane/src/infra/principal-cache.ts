@@ -27,6 +27,8 @@ export class PrincipalCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
   private gen = 0;
   private readonly invalidated = new Set<() => void>();
+  /** Lookups in flight, by generation and key (see `shared`). */
+  private readonly inflight = new Map<string, Promise<V>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -87,6 +89,23 @@ export class PrincipalCache<V> {
     this.gen++;
     for (const [key, e] of this.entries) if (matches(e.value)) this.entries.delete(key);
     this.notify();
+  }
+
+  /**
+   * One lookup at a time per key: callers presenting the same credentials while it runs
+   * share its answer (a burst of requests with one API key after a restart or a clear costs
+   * one database query, not one each). Only within a generation: a caller arriving after a
+   * `clear` or `forget` starts a lookup of its own, since the one in flight may have read
+   * the state from before the change. Refusals are shared too, never kept.
+   */
+  shared(key: string, lookup: () => Promise<V>): Promise<V> {
+    const k = `${this.gen}:${key}`;
+    let p = this.inflight.get(k);
+    if (!p) {
+      p = lookup().finally(() => this.inflight.delete(k));
+      this.inflight.set(k, p);
+    }
+    return p;
   }
 
   /** Forgets everything (a credential, membership or user changed). */

@@ -58,49 +58,57 @@ export async function resolvePrincipal(
       recordKeyUse(ctx, cached.keyId, null);
       return cached;
     }
-    const generation = cache.generation;
-    const row = await ctx.db
-      .selectFrom('api_keys')
-      .select(['id', 'team_id', 'created_by', 'revoked_at', 'last_used_at'])
-      .where('key_hash', '=', keyHash)
-      .executeTakeFirst();
-    if (!row || row.revoked_at) throw new WrennError('unauthenticated', 'unknown or revoked API key');
-    recordKeyUse(ctx, row.id, row.last_used_at);
-    const principal: Principal = { kind: 'apiKey', keyId: row.id, teamId: row.team_id, userId: row.created_by };
-    cache.set(cacheKey, principal, generation);
-    return principal;
+    return cache.shared(cacheKey, async () => {
+      const generation = cache.generation;
+      const row = await ctx.db
+        .selectFrom('api_keys')
+        .select(['id', 'team_id', 'created_by', 'revoked_at', 'last_used_at'])
+        .where('key_hash', '=', keyHash)
+        .executeTakeFirst();
+      if (!row || row.revoked_at) throw new WrennError('unauthenticated', 'unknown or revoked API key');
+      recordKeyUse(ctx, row.id, row.last_used_at);
+      const principal: Principal = { kind: 'apiKey', keyId: row.id, teamId: row.team_id, userId: row.created_by };
+      cache.set(cacheKey, principal, generation);
+      return principal;
+    });
   }
   if (creds.bearer) {
     const cacheKey = `j:${creds.bearer}`;
     const cached = cache.get(cacheKey);
     if (cached) return cached;
-    const generation = cache.generation;
-    const claims = await ctx.jwt.verify(creds.bearer);
-    if (claims.kind === 'host') {
-      const host = await ctx.db.selectFrom('hosts').select(['id']).where('id', '=', claims.host).executeTakeFirst();
-      if (!host) throw new WrennError('unauthenticated', 'this host was deleted');
-      return { kind: 'host', hostId: host.id };
-    }
-    const m = await ctx.db
-      .selectFrom('users')
-      .innerJoin('memberships', 'memberships.user_id', 'users.id')
-      .select(['users.id', 'users.is_admin', 'users.active', 'users.session_version', 'memberships.role'])
-      .where('users.id', '=', claims.user)
-      .where('memberships.team_id', '=', claims.team)
-      .executeTakeFirst();
-    if (!m || !m.active) throw new WrennError('unauthenticated', 'the user is disabled or no longer a member of this team');
-    // Revoked sessions (password changed, logout-all, disabled or reset by an administrator)
-    // bumped the user's version. This replica forgets the user's cached entries when it
-    // revokes; other replicas refuse the token once their entry expires (WRENN_AUTH_CACHE_TTL_SEC).
-    if ((claims.sv ?? 0) !== m.session_version) {
-      throw new WrennError('unauthenticated', 'this session was ended (password changed, logged out everywhere, or reset by an administrator): log in again');
-    }
-    const principal: Principal = { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
-    // Never past the token's own expiry: an expired JWT is refused on time.
-    cache.set(cacheKey, principal, generation, typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now());
-    return principal;
+    return cache.shared(cacheKey, () => lookupToken(ctx, creds.bearer!, cacheKey));
   }
   return undefined;
+}
+
+/** A JWT's principal from the database (user and membership, or host), cached unless a host's. */
+async function lookupToken(ctx: ControlPlaneContext, bearer: string, cacheKey: string): Promise<Principal> {
+  const cache = ctx.principals;
+  const generation = cache.generation;
+  const claims = await ctx.jwt.verify(bearer);
+  if (claims.kind === 'host') {
+    const host = await ctx.db.selectFrom('hosts').select(['id']).where('id', '=', claims.host).executeTakeFirst();
+    if (!host) throw new WrennError('unauthenticated', 'this host was deleted');
+    return { kind: 'host', hostId: host.id };
+  }
+  const m = await ctx.db
+    .selectFrom('users')
+    .innerJoin('memberships', 'memberships.user_id', 'users.id')
+    .select(['users.id', 'users.is_admin', 'users.active', 'users.session_version', 'memberships.role'])
+    .where('users.id', '=', claims.user)
+    .where('memberships.team_id', '=', claims.team)
+    .executeTakeFirst();
+  if (!m || !m.active) throw new WrennError('unauthenticated', 'the user is disabled or no longer a member of this team');
+  // Revoked sessions (password changed, logout-all, disabled or reset by an administrator)
+  // bumped the user's version. This replica forgets the user's cached entries when it
+  // revokes; other replicas refuse the token once their entry expires (WRENN_AUTH_CACHE_TTL_SEC).
+  if ((claims.sv ?? 0) !== m.session_version) {
+    throw new WrennError('unauthenticated', 'this session was ended (password changed, logged out everywhere, or reset by an administrator): log in again');
+  }
+  const principal: Principal = { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
+  // Never past the token's own expiry: an expired JWT is refused on time.
+  cache.set(cacheKey, principal, generation, typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now());
+  return principal;
 }
 
 export function credentialsFrom(request: FastifyRequest): { apiKey?: string; bearer?: string } {
