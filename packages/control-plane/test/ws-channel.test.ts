@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket, { WebSocketServer } from 'ws';
+import { WrennError } from '@wrenn/shared';
 import { WsChannel, type Inbound } from '../src/ws/ws-channel.js';
 
 /** Real sockets on 127.0.0.1: a ws server whose connections are wrapped in WsChannel. */
@@ -48,6 +49,21 @@ describe('WsChannel buffers and back-pressure (C3)', () => {
     }
     assert.deepEqual(seen, Array.from({ length: total }, (_, i) => i));
     assert.equal(channel.socket.isPaused, false);
+  });
+
+  test('a revoked channel drops what the client queued and ignores what follows; the client gets the error and 4401', async () => {
+    const { client, channel } = await pair();
+    const closed = new Promise<number>((r) => client.once('close', (code) => r(code)));
+    const got: string[] = [];
+    client.on('message', (d) => got.push(d.toString()));
+    for (let i = 0; i < 50; i++) client.send(JSON.stringify({ type: 'input', n: i }));
+    while (channel.queued < 50) await new Promise((r) => setTimeout(r, 5));
+    await channel.revoke(new WrennError('unauthenticated', 'credentials revoked'));
+    client.send(JSON.stringify({ type: 'input', n: 'late' }));
+    assert.equal(await channel.next(200), undefined, 'nothing queued before or sent after the revocation is handed out');
+    assert.equal(channel.queued, 0);
+    assert.equal(await closed, 4401);
+    assert.ok(got.some((m) => JSON.parse(m).code === 'unauthenticated'));
   });
 
   test('sending to a client that does not read blocks the sender after the buffer fills, then delivers everything', async () => {

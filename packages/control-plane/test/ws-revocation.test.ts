@@ -117,6 +117,12 @@ describe('open WebSockets end when their credentials are revoked through this co
     await expectRevoked(ws, 3000, /no longer a member/);
     assert.equal(await f.processGone(pid), true, 'the command of the closed socket is killed');
   });
+
+  test('a terminal opened with a JWT closes when the JWT expires, not a WRENN_WS_REAUTH_SEC later', async () => {
+    const token = await f.t.cp.ctx.jwt.sign({ kind: 'user', user: f.team.userId, team: f.team.teamId, role: 'owner', is_admin: false }, 3);
+    const ws = await workingTerminal(f, token);
+    await expectRevoked(ws, 6000, /expired/);
+  });
 });
 
 describe('open WebSockets re-check their credentials periodically (WRENN_WS_REAUTH_SEC)', () => {

@@ -19,6 +19,22 @@ import { authorize, resolvePrincipal } from '../http/plugins/auth.js';
 import { CAPSULE_ACCESS, type OpenedCapsule } from './ws-auth.js';
 import type { WsChannel } from './ws-channel.js';
 
+/** setTimeout's longest delay (~24.8 days); a token living longer is caught by the periodic check. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * When a JWT says it expires (its `exp` claim, read without verifying: only to schedule a
+ * check, which verifies); undefined if it says nothing readable.
+ */
+function jwtExpiryMs(token: string): number | undefined {
+  try {
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Codes that mean "these credentials no longer give access", as opposed to "could not tell". */
 const REFUSALS: ReadonlySet<string> = new Set(['unauthenticated', 'permission_denied']);
 
@@ -77,11 +93,16 @@ export function watchCredentials(
   const timer = setInterval(schedule, ctx.config.wsReauthSec * 1000);
   timer.unref();
   const unsubscribe = ctx.principals.onInvalidate(schedule);
+  // A JWT's end is known: checked then, not up to WRENN_WS_REAUTH_SEC later.
+  const expiresAtMs = opened.credentials.bearer ? jwtExpiryMs(opened.credentials.bearer) : undefined;
+  const expiry = expiresAtMs === undefined ? undefined : setTimeout(schedule, Math.min(Math.max(0, expiresAtMs - Date.now() + 10), MAX_TIMER_MS));
+  expiry?.unref();
 
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
+    clearTimeout(expiry);
     unsubscribe();
   };
 
@@ -89,7 +110,7 @@ export function watchCredentials(
     stop();
     log.info({ code: err.code, msg: err.message }, 'WebSocket credentials no longer valid: closing it');
     onRevoked?.(err);
-    void channel.fail(err);
+    void channel.revoke(err);
   }
 
   channel.onClose(stop);

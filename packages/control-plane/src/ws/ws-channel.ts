@@ -63,6 +63,8 @@ export class WsChannel {
   private readonly pingTimer: NodeJS.Timeout;
   private peerAlive = true;
   private isClosed = false;
+  /** Revoked: nothing more is taken from the client (see `revoke`). */
+  private refusing = false;
 
   constructor(
     readonly socket: WebSocket,
@@ -99,7 +101,7 @@ export class WsChannel {
    */
   next(timeoutMs?: number): Promise<Inbound | undefined | typeof TIMED_OUT> {
     const ready = this.take();
-    if (ready || this.isClosed) return Promise.resolve(ready);
+    if (ready || this.isClosed || this.refusing) return Promise.resolve(ready);
     return new Promise((resolve) => {
       const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
         this.waiter = undefined;
@@ -136,11 +138,30 @@ export class WsChannel {
     this.close(closeCodeOf(err), err.message);
   }
 
+  /**
+   * Ends the conversation at once, for a client that lost the right to it (credentials
+   * revoked): messages received and not yet taken are dropped, later ones ignored, and the
+   * next `next()` gets undefined, so nothing the client sent reaches the capsule any more.
+   * Then fails with `err`.
+   */
+  async revoke(err: WrennError): Promise<void> {
+    this.refusing = true;
+    this.inbox.length = 0;
+    if (this.waiter) this.waiter(undefined);
+    // A socket paused by back-pressure must read again, or the close handshake waits for ws's timeout.
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    await this.fail(err);
+  }
+
   close(code = 1000, reason = ''): void {
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) this.socket.close(code, closeReason(reason));
   }
 
   private receive(m: Inbound): void {
+    if (this.refusing) return;
     if (this.waiter) {
       this.waiter(m);
       return;
