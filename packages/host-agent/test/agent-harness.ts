@@ -5,7 +5,7 @@
  * `<repo>/.wrenn-test/data` (built once, reused by every test file and CI step).
  * `close()` destroys every capsule, removes the nftables table, the cgroup parent and the data dir.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConnectError, createClient, type Client } from '@connectrpc/connect';
@@ -64,6 +64,38 @@ export interface TestAgentOptions {
   logger?: Logger;
 }
 
+/**
+ * A /24 (10.<octet>.0.0) no other live test agent on this machine uses: test files of
+ * parallel runs (or helpers' runs beside CI's) must not give two capsules one address.
+ * Claimed by a file holding this process's pid; a claim whose process is gone is taken over.
+ */
+function claimTestNetwork(): number {
+  const dir = join(TEST_CACHE, 'networks');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 1000; i++) {
+    const octet = 100 + (randomBytes(1)[0]! % 100);
+    const file = join(dir, String(octet));
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return octet;
+    } catch {
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (owner !== process.pid && !existsSync(`/proc/${owner}`)) rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`no free test network under ${dir}: 100 claimed by live processes`);
+}
+
+/** Gives up this process's claim on a test /24 (see claimTestNetwork). */
+function releaseTestNetwork(octet: number): void {
+  const file = join(TEST_CACHE, 'networks', String(octet));
+  try {
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+  } catch {
+    // not claimed (an explicit cidrOctet) or already released
+  }
+}
+
 export function testAgentIdentity(opts: TestAgentOptions = {}) {
   const tag = letters(4);
   mkdirSync(TEST_CACHE, { recursive: true });
@@ -72,7 +104,7 @@ export function testAgentIdentity(opts: TestAgentOptions = {}) {
   chmodSync(dataDir, 0o711);
   const templates = join(dataDir, 'templates');
   if (!existsSync(templates)) symlinkSync(join(SHARED_DATA, 'templates'), templates);
-  const octet = opts.cidrOctet ?? 100 + (randomBytes(1)[0]! % 100);
+  const octet = opts.cidrOctet ?? claimTestNetwork();
   const ifPrefix = opts.ifPrefix ?? `wt${tag}`.slice(0, 6);
   const nftTable = opts.nftTable ?? `wrenntest${tag}`;
   const cgroupParent = opts.cgroupParent ?? `wrenn-test-${tag}`;
@@ -81,6 +113,7 @@ export function testAgentIdentity(opts: TestAgentOptions = {}) {
     ifPrefix,
     nftTable,
     cgroupParent,
+    octet,
     env: {
       WRENN_DATA_DIR: dataDir,
       WRENN_AGENT_PORT: '0',
@@ -145,11 +178,12 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
 /**
  * Removes what a test agent identity leaves once its agents are gone: its cgroup parent
  * (an agent keeps it across restarts, since capsules outlive the agent; a test agent's is
- * its own and goes with it, in every hierarchy) and its data dir.
+ * its own and goes with it, in every hierarchy), its data dir and its network claim.
  */
-export async function removeTestIdentity(id: { cgroupParent: string; dataDir: string }): Promise<void> {
+export async function removeTestIdentity(id: { cgroupParent: string; dataDir: string; octet?: number }): Promise<void> {
   await removeCgroup(await detectCgroupLayout(), `/${id.cgroupParent}`);
   await removeDataDir(id.dataDir);
+  if (id.octet !== undefined) releaseTestNetwork(id.octet);
 }
 
 /** Removes a test data dir without following the shared templates symlink. */
