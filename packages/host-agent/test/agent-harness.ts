@@ -47,8 +47,8 @@ export interface TestAgent {
   ifPrefix: string;
   nftTable: string;
   cgroupParent: string;
-  /** Restarts the agent on the same data dir (capsules keep running). */
-  restart(): Promise<void>;
+  /** Restarts the agent on the same data dir (capsules keep running); `between` runs while no agent is up. */
+  restart(between?: () => Promise<void> | void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -159,8 +159,9 @@ export async function startTestAgent(opts: TestAgentOptions = {}): Promise<TestA
     ifPrefix: id.ifPrefix,
     nftTable: id.nftTable,
     cgroupParent: id.cgroupParent,
-    async restart() {
+    async restart(between) {
       await agent.close();
+      await between?.();
       agent = await start();
       t.agent = agent;
       t.client = makeClient(agent.port);

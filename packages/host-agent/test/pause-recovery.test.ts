@@ -7,14 +7,14 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from '@connectrpc/connect';
+import { Code, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { CapsuleStatus, HostAgentService, PauseKind } from '@wrenn/proto/hostagent';
 import { loadAgentConfig } from '../src/start/config.js';
 import { startHostAgent } from '../src/start/agent.js';
-import { REPO, hostResources, newCapsuleId, removeTestIdentity, sharedTemplates, startTestAgent, testAgentIdentity, testLogger, type TestAgent } from './agent-harness.js';
+import { REPO, hostResources, newCapsuleId, removeTestIdentity, rpcError, sharedTemplates, startTestAgent, testAgentIdentity, testLogger, type TestAgent } from './agent-harness.js';
 import { COUNTER_PY, waitForLine } from './pause-fixtures.js';
 
 const EMPTY = { mounts: [], loops: [], links: [], runcState: [], cgroups: [] };
@@ -56,6 +56,36 @@ describe('agent restart with paused capsules', () => {
     const values = await waitForLine(t, memory, '/tmp/counter.log', 0, 5);
     assert.deepEqual(values, values.map((_, i) => i + 1), 'the counter went on from its value across the agent restart');
     assert.equal((await t.client.exec({ capsuleId: disk, cmd: 'true' })).exitCode, 0);
+  });
+});
+
+describe('a memory snapshot taken on another host', () => {
+  test('is refused clearly (naming both hosts) and kept: the capsule stays paused and resumes on its own host', async () => {
+    await sharedTemplates();
+    const t = await startTestAgent();
+    try {
+      const id = newCapsuleId('cl-mv');
+      await t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: 256 });
+      await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', COUNTER_PY], tag: 'counter' });
+      await waitForLine(t, id, '/tmp/counter.log', 3);
+      await t.client.pause({ capsuleId: id });
+      // The data dir now answers as another machine (as if it had been moved there).
+      const hostIdFile = join(t.dataDir, 'host-id');
+      const ownHost = readFileSync(hostIdFile, 'utf8').trim();
+      await t.restart(() => writeFileSync(hostIdFile, 'host-elsewhere\n'));
+      const refused = await rpcError(t.client.resume({ capsuleId: id }));
+      assert.equal(refused.code, Code.FailedPrecondition);
+      assert.match(refused.rawMessage, new RegExp(`taken on host ${ownHost}, not on this host \\(host-elsewhere\\)`));
+      assert.equal((await t.client.get({ capsuleId: id })).capsule?.status, CapsuleStatus.PAUSED);
+      assert.ok(await t.agent.manager.pauser!.snapshots.hasMemoryImage(id), 'the snapshot is kept');
+      // Back on its own host, it resumes with its memory.
+      await t.restart(() => writeFileSync(hostIdFile, `${ownHost}\n`));
+      await t.client.resume({ capsuleId: id });
+      const values = await waitForLine(t, id, '/tmp/counter.log', 0, 5);
+      assert.deepEqual(values, values.map((_, i) => i + 1));
+    } finally {
+      await t.close();
+    }
   });
 });
 
