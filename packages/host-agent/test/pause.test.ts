@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Code } from '@connectrpc/connect';
 import { CapsuleStatus, PauseKind } from '@wrenn/proto/hostagent';
 import { hostResources, newCapsuleId, rpcError, sharedTemplates, startTestAgent, text, type TestAgent } from './agent-harness.js';
@@ -154,6 +156,12 @@ describe('memory pause and resume', () => {
   });
 });
 
+/** V8's collector, reachable without --expose-gc (the flag set at runtime, gc taken from a fresh context). */
+const gc: () => void = (() => {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+
 describe('pause/resume cycles', () => {
   let t: TestAgent;
   before(async () => {
@@ -164,7 +172,7 @@ describe('pause/resume cycles', () => {
     await t?.close();
   });
 
-  test('20 pause/resume cycles leak no fds, timers, mounts, loop devices or veths', async () => {
+  test('20 pause/resume cycles leak no fds, timers, mounts, loop devices, veths or agent memory', async () => {
     const id = newCapsuleId('cl-c');
     await t.client.create({ capsuleId: id, template: 'minimal', vcpus: 1, memoryMb: 256 });
     await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', COUNTER_PY], tag: 'counter' });
@@ -175,6 +183,11 @@ describe('pause/resume cycles', () => {
       // Loop device names vary with what other capsules on the host hold: count them.
       return { fds: readdirSync('/proc/self/fd').length, timers, ...held, loops: held.loops.length };
     };
+    const heapAfterGc = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
     const cycle = async () => {
       await t.client.pause({ capsuleId: id });
       await t.client.resume({ capsuleId: id });
@@ -182,9 +195,14 @@ describe('pause/resume cycles', () => {
     };
     for (let i = 0; i < 3; i++) await cycle();
     const baseline = await snapshot();
+    const heapBefore = heapAfterGc();
     for (let i = 0; i < 17; i++) await cycle();
     const after = await snapshot();
     assert.deepEqual(after, baseline);
+    // The agent's memory: what 17 cycles leave on its heap once garbage is collected (an
+    // envd client, a sampler or a snapshot record kept per cycle would add up to more).
+    const grownMb = (heapAfterGc() - heapBefore) / 1048576;
+    assert.ok(grownMb < 4, `the agent's heap grew by ${grownMb.toFixed(1)} MB over 17 cycles`);
     const values = await waitForLine(t, id, '/tmp/counter.log', 0);
     assert.deepEqual(values, values.map((_, i) => i + 1), 'the counter ran through all 20 cycles without a reset');
     assert.deepEqual(readdirSync(t.agent.manager.pauser!.snapshots.root), [id], 'one snapshot dir, no stale images');
