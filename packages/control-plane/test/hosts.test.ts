@@ -238,9 +238,12 @@ describe('hosts: registration, heartbeats, liveness', () => {
       });
       assert.notEqual(picked?.id, linkedHostId, 'a draining host was chosen');
     }
+    // Asked for by id (as a snapshot template pins it): refused while draining, placed once undrained.
+    // Unpinned, another host of the suite still up could win on free room.
+    await assert.rejects(t.cp.ctx.scheduler.pick({ vcpus: 1, memoryMb: 256, diskSizeMb: 0, pinnedHostId: linkedHostId }), new RegExp(`${linkedHostId} is draining`));
     const undrained = await t.api('POST', `/v1/hosts/${linkedHostId}/undrain`, { auth: admin.jwt });
     assert.equal(undrained.body.status, 'up');
-    assert.equal((await t.cp.ctx.scheduler.pick({ vcpus: 1, memoryMb: 256, diskSizeMb: 0 })).id, linkedHostId);
+    assert.equal((await t.cp.ctx.scheduler.pick({ vcpus: 1, memoryMb: 256, diskSizeMb: 0, pinnedHostId: linkedHostId })).id, linkedHostId);
   });
 
   test('deleting a host with live capsules is a 409 unless forced, which marks them error and revokes the host', async () => {
