@@ -13,6 +13,7 @@
  * A check that fails for any other reason (the database unreachable) is logged and tried
  * again at the next one: an outage must not close every terminal.
  */
+import { decodeJwt } from 'jose';
 import { WrennError, type Logger } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../context.js';
 import { authorize, resolvePrincipal } from '../http/plugins/auth.js';
@@ -28,8 +29,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 function jwtExpiryMs(token: string): number | undefined {
   try {
-    const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+    const { exp } = decodeJwt(token);
+    return exp === undefined ? undefined : exp * 1000;
   } catch {
     return undefined;
   }

@@ -23,6 +23,8 @@ export interface RunOptions {
   /** Sees output as it arrives (progress of long tools such as mmdebstrap); still captured. */
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /** stdio on /dev/null: nothing captured, no input (tools whose output a child inherits, e.g. `runc run -d`). */
+  quiet?: boolean;
   /**
    * Start the tool as the leader of a process group of its own and, on abort or timeout,
    * SIGKILL the whole group (by its id, the tool's pid): helpers it started die with it.
@@ -66,7 +68,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
       ...(opts.input !== undefined ? { input: opts.input } : {}),
       group: opts.processGroup ?? false,
-      quiet: false,
+      quiet: opts.quiet ?? false,
       ...(onOutput ? { onOutput } : {}),
       maxOutputBytes: opts.maxOutputBytes ?? 16 * 1024 * 1024,
     });
@@ -96,7 +98,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
 }
 
 /** The error of a tool that could not be started: a missing tool says so. */
-export function notStarted(cmd: string, err: unknown): unknown {
+function notStarted(cmd: string, err: unknown): unknown {
   return (err as NodeJS.ErrnoException).code === 'ENOENT' ? new WrennError('failed_precondition', `${cmd} is not installed (not found in PATH)`, { tool: cmd }) : err;
 }
 

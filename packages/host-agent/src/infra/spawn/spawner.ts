@@ -61,6 +61,9 @@ interface Pending {
 
 const HELPER = join(import.meta.dirname, 'spawn-helper.mjs');
 
+/** Bytes from the helper (the serializer hands Buffers back as Uint8Arrays), without a copy. */
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
 export class Spawner {
   private static instance: Spawner | undefined;
   private helper: ChildProcess | undefined;
@@ -124,15 +127,10 @@ export class Spawner {
     if (m.t === 'ready') return;
     const p = this.pending.get(m.id);
     if (!p) return;
-    if (m.t === 'out') return p.onOutput?.(m.fd, Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+    if (m.t === 'out') return p.onOutput?.(m.fd, asBuffer(m.data));
     this.settle(m.id);
     if (m.t === 'error') return p.reject(Object.assign(new Error(m.message), { code: m.code }));
-    p.resolve({
-      code: m.code,
-      signal: m.signal,
-      stdout: Buffer.from(m.stdout.buffer, m.stdout.byteOffset, m.stdout.byteLength),
-      stderr: Buffer.from(m.stderr.buffer, m.stderr.byteOffset, m.stderr.byteLength),
-    });
+    p.resolve({ code: m.code, signal: m.signal, stdout: asBuffer(m.stdout), stderr: asBuffer(m.stderr) });
   }
 
   private settle(id: number): void {

@@ -9,7 +9,7 @@
  */
 import { readFile, truncate } from 'node:fs/promises';
 import { WrennError, type ErrorCode } from '@wrenn/shared';
-import { notStarted, run, startTool, type RunResult } from '../../exec.js';
+import { run, type RunResult } from '../../exec.js';
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -35,38 +35,11 @@ export class RuncCli {
   /** Runs runc with stdio on /dev/null; `logFile` must be the file passed with --log. */
   async callDetached(args: string[], what: string, logFile: string, opts: Omit<CallOptions, 'allowFailure'> = {}): Promise<void> {
     await truncate(logFile).catch(() => {});
-    const code = await spawnQuiet(this.runcPath, args, opts);
+    const { code } = await run(this.runcPath, args, { ...opts, quiet: true, allowFailure: true });
     if (code === 0) return;
     const log = await readFile(logFile, 'utf8').catch(() => '');
     throw runcError(what, errorLines(log), code);
   }
-}
-
-function spawnQuiet(cmd: string, args: string[], opts: Omit<CallOptions, 'allowFailure'>): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(new WrennError('canceled', `${cmd} ${args.join(' ')} not started: cancelled`));
-    const tool = startTool({ cmd, args, env: process.env, group: opts.processGroup ?? false, quiet: true, maxOutputBytes: 0 });
-    let why: 'canceled' | 'deadline_exceeded' | undefined;
-    const onAbort = () => ((why = 'canceled'), tool.kill());
-    const timer = opts.timeoutMs ? setTimeout(() => ((why = 'deadline_exceeded'), tool.kill()), opts.timeoutMs) : undefined;
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const done = () => {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    };
-    tool.exited.then(
-      ({ code }) => {
-        done();
-        if (why === 'canceled') return reject(new WrennError('canceled', `runc ${args.find((a) => !a.startsWith('-')) ?? ''} was cancelled`));
-        if (why === 'deadline_exceeded') return reject(new WrennError('deadline_exceeded', `runc did not finish within ${opts.timeoutMs} ms`));
-        resolve(code);
-      },
-      (err: unknown) => {
-        done();
-        reject(notStarted(cmd, err));
-      },
-    );
-  });
 }
 
 /** runc logs (--log-format json) one object per line; keep the messages of warnings and errors. */
