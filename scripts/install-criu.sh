@@ -20,6 +20,9 @@
 # Exit status 0 also when the kernel cannot do memory snapshots (the agent then pauses
 # filesystem-only); non-zero only when the install itself failed.
 set -euo pipefail
+# Resolved before anything changes directory: the download step below cd's into a temporary
+# directory, after which a relative $0 no longer names this script.
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 PREFIX="${1:-${WRENN_CRIU_PREFIX:-/opt/wrenn/criu}}"
 WRAPPER="$PREFIX/bin/criu"
@@ -112,7 +115,7 @@ EOF
 fi
 
 # The lazy-pages shim: rebuilt when missing or older than its source (cheap, no download).
-SHIM_SRC="$(cd "$(dirname "$0")" && pwd)/criu/lazy-pages-shim.c"
+SHIM_SRC="$SCRIPT_DIR/criu/lazy-pages-shim.c"
 SHIM="$PREFIX/lib/wrenn/lazy-pages-shim.so"
 if [ -f "$SHIM" ] && ! [ "$SHIM_SRC" -nt "$SHIM" ]; then
   log "lazy-pages shim present at $SHIM"
