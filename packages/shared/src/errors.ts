@@ -60,6 +60,9 @@ export const ERROR_CODES = {
   internal: { http: 500, connect: ConnectCode.Internal },
   capsule_not_found: { http: 404, connect: ConnectCode.NotFound },
   template_not_found: { http: 404, connect: ConnectCode.NotFound },
+  build_not_found: { http: 404, connect: ConnectCode.NotFound },
+  /** A recipe or Dockerfile line that cannot be parsed; `details.line` names it. */
+  invalid_recipe: { http: 400, connect: ConnectCode.InvalidArgument },
   /** The capsule exists but its state does not allow the operation (pausing, stopped, ...). */
   capsule_busy: { http: 409, connect: ConnectCode.FailedPrecondition },
   host_at_capacity: { http: 503, connect: ConnectCode.ResourceExhausted },

@@ -4,3 +4,4 @@ export * from './disposables.js';
 export * from './size.js';
 export * from './keyed-queue.js';
 export * from './envd-api.js';
+export * from './recipe/index.js';
