@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark in bench/ (each prints its own table with a same-run baseline).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 npm run build --silent
 for b in bench/*.ts; do
   echo "== $b"

@@ -1,11 +1,35 @@
 #!/usr/bin/env bash
 # Installs everything Wrenn needs on a fresh Debian 12 / Ubuntu machine (as root) and builds
-# it: Debian packages, npm dependencies (npm ci), generated code, the envd bundle.
-# Idempotent: a second run only checks.
+# it: Debian packages, CRIU, npm dependencies (npm ci), generated code, the bundles.
+# Idempotent: a second run only checks (nothing is installed, downloaded or rebuilt when
+# everything is present and the build is newer than its sources). Works from any directory.
+#
+# Usage: setup.sh [--check]
+#   --check   change nothing: print what a run would install or build, exit 1 if anything
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+CHECK=0
+case "${1:-}" in
+  --check) CHECK=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+todo=()
+# Runs a step, or under --check records that it would run.
+step() {
+  local what=$1
+  shift
+  if [ "$CHECK" -eq 1 ]; then
+    todo+=("$what")
+    log "would run: $what"
+  else
+    log "$what"
+    "$@"
+  fi
+}
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup must run as root (it installs Debian packages and the host agent needs root): sudo $0" >&2
@@ -29,26 +53,56 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "installing Debian packages: ${missing[*]}"
+apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+if [ "${#missing[@]}" -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}" apt_install "${missing[@]}"
 else
   log "Debian packages present"
 fi
 
 # CRIU (memory snapshots for pause/resume) from Debian's archive into a private prefix;
 # a host where it cannot work pauses filesystem-only.
-bash scripts/install-criu.sh
+if [ "$CHECK" -eq 1 ]; then
+  criu="${WRENN_CRIU_PREFIX:-/opt/wrenn/criu}/bin/criu"
+  if [ -x "$criu" ] && "$criu" --version >/dev/null 2>&1; then log "CRIU present at $criu"; else todo+=(criu); log "would run: scripts/install-criu.sh"; fi
+else
+  bash scripts/install-criu.sh
+fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+# `npm ls` checks the installed tree against package.json and the lockfile (a modification
+# time says nothing after a git checkout or a copied node_modules).
+if [ ! -d node_modules ] || ! npm ls --all >/dev/null 2>&1; then
+  step "installing npm dependencies (npm ci)" npm ci --no-audit --no-fund
 else
   log "npm dependencies present"
 fi
 
-log "building (generate protos, typecheck, bundle envd)"
-npm run build --silent
+# The build's outputs: rebuilt when one is missing or a source is newer than the oldest.
+BUILD_OUTPUTS=(packages/envd/dist/envd.cjs)
+oldest=""
+for out in "${BUILD_OUTPUTS[@]}"; do
+  if [ ! -f "$out" ]; then oldest=""; break; fi
+  if [ -z "$oldest" ] || [ "$out" -ot "$oldest" ]; then oldest=$out; fi
+done
+newer=""
+if [ -n "$oldest" ]; then
+  newer=$(find packages scripts package.json package-lock.json tsconfig.base.json \
+    \( -name node_modules -o -name dist \) -prune -o \
+    -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.mjs' -o -name '*.cjs' -o -name '*.json' -o -name '*.proto' -o -name '*.yaml' \) \
+    -newer "$oldest" -print -quit)
+fi
+if [ -z "$oldest" ] || [ -n "$newer" ]; then
+  step "building (generate protos, typecheck, bundles)${newer:+: $newer is newer than $oldest}" npm run build --silent
+else
+  log "build up to date"
+fi
+
+if [ "$CHECK" -eq 1 ] && [ "${#todo[@]}" -gt 0 ]; then
+  log "not set up: ${#todo[@]} step(s) to run"
+  exit 1
+fi
 log "done"

@@ -6,7 +6,7 @@
 #      WRENN_TEST_POSTGRES_URL names one (CI starts Debian's postgresql and sets it).
 # Ends with one line: "N passed, N failed" over both runs.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 npm run build --silent || exit 1
 

@@ -6,6 +6,6 @@
 # it; capsules keep running and the next start adopts them. Arguments go to `wrenn up`
 # (--port, --data-dir, --admin-email, ...).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 exec node --import tsx packages/cli/src/main.ts up --no-setup "$@"
