@@ -23,6 +23,7 @@ import { PrincipalCache } from './infra/principal-cache.js';
 import type { Principal } from './http/plugins/auth.js';
 import { Scheduler } from './domain/scheduler.js';
 import { installErrorHandling } from './http/errors.js';
+import { INPUT_SERVER_OPTIONS, clientErrorHandler, installInputGuard } from './http/input-guard.js';
 import { healthRoutes, CONTROL_PLANE_VERSION } from './http/routes/health.js';
 import { VERSIONED_ROUTE_MODULES } from './http/routes/index.js';
 import { installMetrics } from './http/metrics.js';
@@ -92,7 +93,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
     bodyLimit: 2 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ...INPUT_SERVER_OPTIONS,
+    clientErrorHandler,
   });
   app.server.headersTimeout = 30_000;
   // Capsule port traffic ({port}-{id}.{domain}, E2b-Sandbox-Id/Port) leaves before routing.
@@ -101,6 +103,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     reply.header('x-request-id', request.id);
   });
   installErrorHandling(app);
+  installInputGuard(app);
 
   await app.register(swagger, {
     openapi: {

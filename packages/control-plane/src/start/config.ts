@@ -52,6 +52,13 @@ export interface ControlPlaneConfig {
    * database, so it holds across replicas. WRENN_LOGIN_MAX_FAILURES, default 10.
    */
   loginMaxFailures: number;
+  /**
+   * Failed logins from one client address (any emails) within the window that lock the
+   * address: higher than the per-email limit, since many users may share an address. A
+   * locked address still lets in a correct password for an email with no failures.
+   * WRENN_LOGIN_MAX_FAILURES_PER_ADDRESS, default 100.
+   */
+  loginMaxFailuresPerAddress: number;
   /** The sliding window of `loginMaxFailures`. WRENN_LOGIN_WINDOW_SEC, default 900 (15 min). */
   loginWindowSec: number;
   /**
@@ -141,6 +148,7 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     wsReauthSec: int(env, 'WRENN_WS_REAUTH_SEC', 10, 1),
     authCacheTtlSec: int(env, 'WRENN_AUTH_CACHE_TTL_SEC', 5, 0),
     loginMaxFailures: int(env, 'WRENN_LOGIN_MAX_FAILURES', 10, 1),
+    loginMaxFailuresPerAddress: int(env, 'WRENN_LOGIN_MAX_FAILURES_PER_ADDRESS', 100, 1),
     loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 900, 1),
     trustProxy: trustProxyFrom(env),
     proxyDomain: proxyDomain(env.WRENN_PROXY_DOMAIN),

@@ -27,6 +27,15 @@ export type ThrottleScope = AuthFailuresTable['scope'];
 export interface ThrottleKey {
   scope: ThrottleScope;
   key: string;
+  /** Failures in the window that lock this key (default `loginMaxFailures`). */
+  max?: number;
+  /**
+   * A soft key (a client address) does not lock out an attempt whose other keys have no
+   * failure at all in the window: a sprayer sharing a NAT with a user cannot lock that
+   * user out. Such an attempt is checked; if it fails it is refused as locked (429), so a
+   * locked address learns nothing from it.
+   */
+  soft?: boolean;
 }
 
 export interface ThrottleOptions {
@@ -73,22 +82,37 @@ async function pruneIfDue(ctx: ControlPlaneContext, windowSec: number): Promise<
   }
 }
 
+interface KeyState {
+  scope: ThrottleScope;
+  key: string;
+  failures: number;
+  /** Set when locked: seconds until the oldest failure that keeps it locked leaves the window. */
+  retryAfterSec?: number;
+}
+
 /**
- * The keys that already have `max` failures in the window, other than this attempt's own
- * rows, with the seconds until the oldest failure that keeps them locked leaves it.
+ * Each key's failures in the window other than this attempt's own rows, and whether it is
+ * locked (at least its `max`), with the seconds until it unlocks.
  */
-async function lockedKeys(ctx: ControlPlaneContext, keys: ThrottleKey[], ownIds: string[], max: number, windowSec: number): Promise<Array<{ scope: ThrottleScope; retryAfterSec: number }>> {
+async function keyStates(ctx: ControlPlaneContext, keys: ThrottleKey[], ownIds: string[], windowSec: number): Promise<KeyState[]> {
   const window = sql`make_interval(secs => ${windowSec}::double precision)`;
   const matches = sql.join(keys.map((k) => sql`(scope = ${k.scope} and key = ${k.key})`), sql` or `);
-  const { rows } = await sql<{ scope: ThrottleScope; remaining: string | number }>`
-    select scope, extract(epoch from (failed_at + ${window} - now())) as remaining
+  const limit = sql`case ${sql.join(keys.map((k) => sql`when scope = ${k.scope} and key = ${k.key} then ${k.max ?? ctx.config.loginMaxFailures}::int`), sql` `)} end`;
+  const { rows } = await sql<{ scope: ThrottleScope; key: string; failures: string | number; remaining: string | number | null }>`
+    select scope, key, count(*) as failures,
+      max(case when rn = lim then extract(epoch from (failed_at + ${window} - now())) end) as remaining
     from (
-      select scope, failed_at, row_number() over (partition by scope, key order by failed_at desc) as rn
+      select scope, key, failed_at, ${limit} as lim, row_number() over (partition by scope, key order by failed_at desc) as rn
       from auth_failures
       where (${matches}) and failed_at > now() - ${window} and id not in (${sql.join(ownIds)})
     ) newest
-    where rn = ${max}`.execute(ctx.db);
-  return rows.map((r) => ({ scope: r.scope, retryAfterSec: Math.max(1, Math.ceil(Number(r.remaining))) }));
+    group by scope, key`.execute(ctx.db);
+  return rows.map((r) => ({
+    scope: r.scope,
+    key: r.key,
+    failures: Number(r.failures),
+    ...(r.remaining === null ? {} : { retryAfterSec: Math.max(1, Math.ceil(Number(r.remaining))) }),
+  }));
 }
 
 /**
@@ -97,7 +121,7 @@ async function lockedKeys(ctx: ControlPlaneContext, keys: ThrottleKey[], ownIds:
  * any other error (bad input, server fault) is not held against the keys.
  */
 export async function throttled<T>(ctx: ControlPlaneContext, keys: ThrottleKey[], opts: ThrottleOptions, attempt: () => Promise<T>): Promise<T> {
-  const { loginMaxFailures: max, loginWindowSec: windowSec } = ctx.config;
+  const { loginWindowSec: windowSec } = ctx.config;
   await pruneIfDue(ctx, windowSec);
   const rows = keys.map((k) => ({ id: randomUUID(), scope: k.scope, key: k.key }));
   const ownIds = rows.map((r) => r.id);
@@ -109,16 +133,21 @@ export async function throttled<T>(ctx: ControlPlaneContext, keys: ThrottleKey[]
   };
 
   await ctx.db.insertInto('auth_failures').values(rows).execute();
-  let locked: Array<{ scope: ThrottleScope; retryAfterSec: number }>;
+  let states: KeyState[];
   try {
-    locked = await lockedKeys(ctx, keys, ownIds, max, windowSec);
+    states = await keyStates(ctx, keys, ownIds, windowSec);
   } catch (err) {
     await forgetOwn().catch(() => {});
     throw err;
   }
-  if (locked.length > 0) {
+  const isSoft = (st: KeyState): boolean => keys.some((k) => k.soft && k.scope === st.scope && k.key === st.key);
+  const locked = states.filter((st) => st.retryAfterSec !== undefined) as Array<KeyState & { retryAfterSec: number }>;
+  const lockedHard = locked.filter((st) => !isSoft(st));
+  // Only soft keys locked, and the hard keys spotless: check the credentials anyway.
+  const softPass = locked.length > 0 && lockedHard.length === 0 && states.every((st) => isSoft(st) || st.failures === 0);
+  const longest = locked.reduce<(KeyState & { retryAfterSec: number }) | undefined>((a, b) => (a && a.retryAfterSec >= b.retryAfterSec ? a : b), undefined);
+  if (longest && !softPass) {
     await forgetOwn();
-    const longest = locked.reduce((a, b) => (b.retryAfterSec > a.retryAfterSec ? b : a));
     throw opts.locked(longest.scope, longest.retryAfterSec);
   }
 
@@ -128,6 +157,7 @@ export async function throttled<T>(ctx: ControlPlaneContext, keys: ThrottleKey[]
   } catch (err) {
     const failed = opts.isFailure ? opts.isFailure(err) : err instanceof WrennError && err.code === 'unauthenticated';
     if (!failed) await forgetOwn().catch(() => {});
+    if (failed && softPass && longest) throw opts.locked(longest.scope, longest.retryAfterSec);
     throw err;
   }
   // The credentials were good: a failure to tidy up must not turn the success into an error

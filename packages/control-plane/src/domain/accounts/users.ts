@@ -85,7 +85,8 @@ function passwordLocked(_scope: ThrottleScope, retryAfterSec: number): WrennErro
 export async function login(ctx: ControlPlaneContext, input: { email: string; password: string }, meta: RequestMeta = {}): Promise<Session> {
   const email = normalizeEmail(input.email);
   const byEmail: ThrottleKey = { scope: 'login_email', key: email };
-  const keys: ThrottleKey[] = meta.ip ? [byEmail, { scope: 'login_ip', key: clientAddressKey(meta.ip) }] : [byEmail];
+  const byAddress: ThrottleKey = { scope: 'login_ip', key: clientAddressKey(meta.ip ?? ''), max: ctx.config.loginMaxFailuresPerAddress, soft: true };
+  const keys: ThrottleKey[] = meta.ip ? [byEmail, byAddress] : [byEmail];
   // A good login clears its email's failures, not its address's: an attacker who owns one
   // account must not be able to reset the counter of the address they guess others' from.
   // Refusals while locked are not audited (the failures that caused the lock are): they
