@@ -47,6 +47,15 @@ export interface ApiKeysTable {
   created_at: Timestamp;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** Why the key stopped working: revoked by hand, its creator left the team, or was deleted. */
+  revoked_reason: 'revoked' | 'member_removed' | 'user_deleted' | null;
+}
+
+/** Bumped when a member is removed; outlives the membership (user JWTs carry it as `mv`). */
+export interface MembershipVersionsTable {
+  team_id: string;
+  user_id: string;
+  version: number;
 }
 
 export interface UserTokensTable {
@@ -190,6 +199,7 @@ export interface Database {
   users: UsersTable;
   memberships: MembershipsTable;
   api_keys: ApiKeysTable;
+  membership_versions: MembershipVersionsTable;
   user_tokens: UserTokensTable;
   auth_failures: AuthFailuresTable;
   hosts: HostsTable;

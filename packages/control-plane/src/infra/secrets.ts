@@ -51,6 +51,11 @@ export interface UserClaims {
    * versions existed, which count as version 0.
    */
   sv?: number;
+  /**
+   * The membership's version when issued (membership_versions.version, bumped when the
+   * member is removed): a removed and re-added member's old tokens stay refused. Absent = 0.
+   */
+  mv?: number;
 }
 
 export interface HostClaims {

@@ -9,6 +9,7 @@ import * as m003 from './003_user_tokens.js';
 import * as m004AccountSecurity from './004_account_security.js';
 import * as m005 from './005_host_proxy_url.js';
 import * as m006 from './006_password_throttle.js';
+import * as m007 from './007_keys_follow_owner.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004_account_security': m004AccountSecurity,
   '005_host_proxy_url': m005,
   '006_password_throttle': m006,
+  '007_keys_follow_owner': m007,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -86,6 +86,7 @@ export async function sessionTeam(db: Db, user: User): Promise<TeamView> {
 
 /** A JWT for `team`, valid until it expires or the user's sessions are revoked (`sv`, see sessions.ts). */
 export async function issueSession(ctx: ControlPlaneContext, user: User, team: TeamView): Promise<Session> {
-  const token = await ctx.jwt.sign({ kind: 'user', user: user.id, team: team.id, role: team.role, is_admin: user.is_admin, sv: user.session_version });
+  const mv = await ctx.db.selectFrom('membership_versions').select('version').where('team_id', '=', team.id).where('user_id', '=', user.id).executeTakeFirst();
+  const token = await ctx.jwt.sign({ kind: 'user', user: user.id, team: team.id, role: team.role, is_admin: user.is_admin, sv: user.session_version, ...(mv ? { mv: mv.version } : {}) });
   return { token, user: userView(user), team };
 }

@@ -31,17 +31,33 @@ export async function createApiKey(db: Db, teamId: string, userId: string | null
   return { ...apiKeyView(row), key };
 }
 
-/** The team's keys that still work (revoked ones are gone from the list). */
+/**
+ * The team's keys that are not revoked (revoked ones are gone from the list); a key whose
+ * creator is disabled is listed `suspended`: it works again if they are re-enabled.
+ */
 export async function listApiKeys(ctx: ControlPlaneContext, teamId: string): Promise<ApiKeyView[]> {
   const rows = await ctx.db
     .selectFrom('api_keys')
-    .selectAll()
-    .where('team_id', '=', teamId)
-    .where('revoked_at', 'is', null)
-    .orderBy('created_at', 'asc')
-    .orderBy('id', 'asc')
+    .leftJoin('users', 'users.id', 'api_keys.created_by')
+    .selectAll('api_keys')
+    .select('users.active as creator_active')
+    .where('api_keys.team_id', '=', teamId)
+    .where('api_keys.revoked_at', 'is', null)
+    .orderBy('api_keys.created_at', 'asc')
+    .orderBy('api_keys.id', 'asc')
     .execute();
-  return rows.map(apiKeyView);
+  return rows.map((r) => ({ ...apiKeyView(r), status: r.creator_active === false ? 'suspended' : 'active' }));
+}
+
+/**
+ * Revokes what `userId` created in `teamId` (every team when unset) as they leave it:
+ * their keys stop working, marked with the reason. Runs in the caller's transaction.
+ */
+export async function revokeKeysOf(db: Db, userId: string, teamId: string | undefined, reason: 'member_removed' | 'user_deleted'): Promise<number> {
+  let q = db.updateTable('api_keys').set({ revoked_at: sql`now()` as never, revoked_reason: reason }).where('created_by', '=', userId).where('revoked_at', 'is', null);
+  if (teamId) q = q.where('team_id', '=', teamId);
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows);
 }
 
 export async function revokeApiKey(ctx: ControlPlaneContext, teamId: string, userId: string, keyId: string): Promise<void> {
@@ -51,6 +67,6 @@ export async function revokeApiKey(ctx: ControlPlaneContext, teamId: string, use
     const role = await requireMembership(ctx.db, userId, teamId);
     if (ROLE_RANK[role] < ROLE_RANK.admin) throw new WrennError('permission_denied', `only the key's creator or a team owner or admin can revoke key ${keyId}`, { keyId });
   }
-  await ctx.db.updateTable('api_keys').set({ revoked_at: sql`now()` as never }).where('id', '=', keyId).where('revoked_at', 'is', null).execute();
+  await ctx.db.updateTable('api_keys').set({ revoked_at: sql`now()` as never, revoked_reason: 'revoked' }).where('id', '=', keyId).where('revoked_at', 'is', null).execute();
   ctx.principals.clear();
 }

@@ -7,6 +7,7 @@ import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Role } from '../../db/schema.js';
 import { normalizeEmail, requireMembership, requireRole, type Db } from './common.js';
+import { revokeKeysOf } from './keys.js';
 import { iso, type MemberView } from './views.js';
 
 async function memberRows(db: Db, teamId: string, userId?: string): Promise<MemberView[]> {
@@ -86,6 +87,16 @@ export async function removeMember(ctx: ControlPlaneContext, actorId: string, te
       throw new WrennError('conflict', `user ${userId} is the last owner of team ${teamId}: make another member owner first, or delete the team`, { teamId, userId });
     }
     await trx.deleteFrom('memberships').where('team_id', '=', teamId).where('user_id', '=', userId).execute();
+    // What they hold for this team dies with the membership: the keys they created, and
+    // their JWTs for it, also after a later re-add (the version outlives the row).
+    await revokeKeysOf(trx, userId, teamId, 'member_removed');
+    await trx
+      .insertInto('membership_versions')
+      .values({ team_id: teamId, user_id: userId, version: 1 })
+      .onConflict((oc) => oc.columns(['team_id', 'user_id']).doUpdateSet((eb) => ({ version: eb('membership_versions.version', '+', 1) })))
+      .execute();
   });
-  ctx.principals.clear(); // the removed member's cached sessions for this team end now
+  // The removed member's cached sessions and keys for this team end now; open WebSockets
+  // re-check their credentials on this and close.
+  ctx.principals.clear();
 }

@@ -11,6 +11,7 @@ import { hashPassword, verifyPassword } from '../../infra/secrets.js';
 import { recordAuditLater } from '../audit.js';
 import { newId } from '../ids.js';
 import { isUniqueViolation, issueSession, liveCapsuleCount, normalizeEmail, personalTeamName, sessionTeam, type Db } from './common.js';
+import { revokeKeysOf } from './keys.js';
 import { bumpSessionVersion, forgetCachedSessions, memberTeam } from './sessions.js';
 import { clientAddressKey, throttled, type ThrottleKey, type ThrottleScope } from './throttle.js';
 import { teamView, userView, type Session, type TeamView, type UserView } from './views.js';
@@ -203,6 +204,7 @@ export async function deleteMe(ctx: ControlPlaneContext, userId: string): Promis
         );
       }
     }
+    await revokeKeysOf(trx, userId, undefined, 'user_deleted');
     await trx.deleteFrom('users').where('id', '=', userId).execute();
     if (soleTeams.length > 0) await trx.deleteFrom('teams').where('id', 'in', soleTeams).execute();
   });

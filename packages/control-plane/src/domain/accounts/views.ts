@@ -33,6 +33,8 @@ export interface ApiKeyView {
   created_by: string | null;
   created_at: string;
   last_used_at: string | null;
+  /** In lists: `suspended` while the key's creator is disabled (refused until re-enabled). */
+  status?: 'active' | 'suspended';
 }
 
 /** A logged-in user: their JWT (for one team), themselves and that team. */

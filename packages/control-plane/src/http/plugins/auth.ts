@@ -62,10 +62,17 @@ export async function resolvePrincipal(
       const generation = cache.generation;
       const row = await ctx.db
         .selectFrom('api_keys')
-        .select(['id', 'team_id', 'created_by', 'revoked_at', 'last_used_at'])
-        .where('key_hash', '=', keyHash)
+        .leftJoin('users', 'users.id', 'api_keys.created_by')
+        .leftJoin('memberships', (j) => j.onRef('memberships.team_id', '=', 'api_keys.team_id').onRef('memberships.user_id', '=', 'api_keys.created_by'))
+        .select(['api_keys.id', 'api_keys.team_id', 'api_keys.created_by', 'api_keys.revoked_at', 'api_keys.revoked_reason', 'api_keys.last_used_at', 'users.active as creator_active', 'memberships.role as creator_role'])
+        .where('api_keys.key_hash', '=', keyHash)
         .executeTakeFirst();
-      if (!row || row.revoked_at) throw new WrennError('unauthenticated', 'unknown or revoked API key');
+      if (!row) throw new WrennError('unauthenticated', 'unknown or revoked API key');
+      if (row.revoked_at) throw new WrennError('unauthenticated', keyRevokedMessage(row.revoked_reason));
+      // A key acts for its creator: it is suspended while they are disabled, and dead once
+      // they are no longer a member (removal also revokes it; this covers rows changed by hand).
+      if (row.created_by && row.creator_active === false) throw new WrennError('unauthenticated', 'this API key is suspended: the user who created it is disabled');
+      if (row.created_by && !row.creator_role) throw new WrennError('unauthenticated', 'this API key no longer works: the user who created it is not a member of the team any more');
       recordKeyUse(ctx, row.id, row.last_used_at);
       const principal: Principal = { kind: 'apiKey', keyId: row.id, teamId: row.team_id, userId: row.created_by };
       cache.set(cacheKey, principal, generation);
@@ -94,7 +101,8 @@ async function lookupToken(ctx: ControlPlaneContext, bearer: string, cacheKey: s
   const m = await ctx.db
     .selectFrom('users')
     .innerJoin('memberships', 'memberships.user_id', 'users.id')
-    .select(['users.id', 'users.is_admin', 'users.active', 'users.session_version', 'memberships.role'])
+    .leftJoin('membership_versions', (j) => j.onRef('membership_versions.user_id', '=', 'users.id').onRef('membership_versions.team_id', '=', 'memberships.team_id'))
+    .select(['users.id', 'users.is_admin', 'users.active', 'users.session_version', 'memberships.role', 'membership_versions.version as membership_version'])
     .where('users.id', '=', claims.user)
     .where('memberships.team_id', '=', claims.team)
     .executeTakeFirst();
@@ -105,10 +113,20 @@ async function lookupToken(ctx: ControlPlaneContext, bearer: string, cacheKey: s
   if ((claims.sv ?? 0) !== m.session_version) {
     throw new WrennError('unauthenticated', 'this session was ended (password changed, logged out everywhere, or reset by an administrator): log in again');
   }
+  // Issued for an earlier membership of this team (the user was removed since, maybe re-added).
+  if ((claims.mv ?? 0) !== (m.membership_version ?? 0)) {
+    throw new WrennError('unauthenticated', 'this session was issued before you were removed from the team: log in again');
+  }
   const principal: Principal = { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
   // Never past the token's own expiry: an expired JWT is refused on time.
   cache.set(cacheKey, principal, generation, typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now());
   return principal;
+}
+
+function keyRevokedMessage(reason: string | null): string {
+  if (reason === 'member_removed') return 'this API key was revoked: the user who created it was removed from the team';
+  if (reason === 'user_deleted') return 'this API key was revoked: the user who created it deleted their account';
+  return 'unknown or revoked API key';
 }
 
 export function credentialsFrom(request: FastifyRequest): { apiKey?: string; bearer?: string } {

@@ -57,6 +57,7 @@ export const ApiKeySchema = Type.Object({
   created_by: Type.Union([Type.String(), Type.Null()]),
   created_at: DateTime,
   last_used_at: Type.Union([DateTime, Type.Null()]),
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended')], { description: '`suspended` while the user who created the key is disabled: refused until they are re-enabled' })),
 });
 
 export const CreatedApiKeySchema = Type.Object({
