@@ -10,7 +10,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, createConnection, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { silentLogger } from '@wrenn/shared';
 import { run } from '../src/infra/exec.js';
 import { AddressPool } from '../src/infra/net/address-pool.js';
@@ -47,6 +47,9 @@ describe('capsule isolation (nftables)', () => {
   let manager: NetworkManager;
   let outside: OutsideNetwork;
   let deniedOutside: OutsideNetwork;
+  /** A private network nobody allowed: denied by default like any 10/8, 172.16/12, 192.168/16. */
+  let privateOutside: OutsideNetwork;
+  let privateServer: NsServer;
   let outsideServer: NsServer;
   let deniedServer: NsServer;
   let hostServer: Server;
@@ -98,6 +101,10 @@ describe('capsule isolation (nftables)', () => {
     releases.push(outsideServer.close);
     deniedServer = await startServerInNetns(deniedOutside.netnsPath, OUTSIDE_PORT);
     releases.push(deniedServer.close);
+    privateOutside = await startOutsideNetwork(names.outsideBase, 2, outIf(2));
+    releases.push(privateOutside.remove);
+    privateServer = await startServerInNetns(privateOutside.netnsPath, OUTSIDE_PORT);
+    releases.push(privateServer.close);
 
     hostServer = createServer((s) => {
       hostConnections.push(`${s.localAddress} from ${s.remoteAddress}`);
@@ -113,6 +120,9 @@ describe('capsule isolation (nftables)', () => {
       nftTable: names.table,
       enableIpForwarding: false, // never touch the host's global forwarding in tests
       extraDeniedCidrs: [deniedOutside.cidr],
+      // The test's "outside" is a private address like every netns-local one: allowed the
+      // way an operator allows a range (WRENN_EGRESS_ALLOW).
+      allowedCidrs: [outside.cidr],
     });
     a = await plumbedCapsule(EGRESS);
     b = await plumbedCapsule(EGRESS);
@@ -190,6 +200,66 @@ describe('capsule isolation (nftables)', () => {
     assert.ok(delta.denied_destination_dropped >= 1, `denied_destination_dropped +${delta.denied_destination_dropped}`);
     // Control: the host itself routes there fine.
     assert.equal(await greeting(deniedOutside.peerIp, OUTSIDE_PORT), 'hello\n');
+  });
+
+  test('private ranges are denied by default: a capsule with egress cannot reach an unlisted private network', async () => {
+    const { result, delta } = await countersDelta(() => probeFromNetns(a.cap.netnsPath, [{ host: privateOutside.peerIp, port: OUTSIDE_PORT }]));
+    assert.deepEqual(result, ['timeout']);
+    assert.deepEqual(privateServer.remotes, []);
+    assert.ok(delta.denied_destination_dropped >= 1, `denied_destination_dropped +${delta.denied_destination_dropped}`);
+    // Control: the host itself routes there fine.
+    assert.equal(await greeting(privateOutside.peerIp, OUTSIDE_PORT), 'hello\n');
+  });
+
+  test('the deny set covers every private, shared, link-local, loopback, multicast and reserved range, IPv4 and IPv6', async () => {
+    const contains = async (set: string, addr: string) => (await run('nft', ['get', 'element', 'inet', names.table, set, `{ ${addr} }`], { allowFailure: true })).code === 0;
+    const v4 = ['10.1.2.3', '172.20.0.1', '192.168.1.1', '100.100.100.100', '169.254.169.254', '127.0.0.53', '224.0.0.251', '255.255.255.255', '198.18.0.1', '0.1.2.3', '192.0.2.1'];
+    for (const addr of v4) assert.ok(await contains('denied_destinations', addr), addr);
+    const v6 = ['fd12:3456::1', 'fe80::1', 'ff02::1', '::1', '64:ff9b::a00:1', '2002:a00:1::1', '::ffff:10.0.0.1'];
+    for (const addr of v6) assert.ok(await contains('denied_destinations6', addr), addr);
+    // Control: public addresses are in neither set.
+    assert.equal(await contains('denied_destinations', '8.8.8.8'), false);
+    assert.equal(await contains('denied_destinations6', '2606:4700::1111'), false);
+  });
+
+  test("a capsule's own deny list, allow exceptions and allow_internet_access change on the running capsule", async () => {
+    const c = await plumbedCapsule({ ...EGRESS, denyOut: [outside.peerIp] });
+    const probe = () => probeFromNetns(c.cap.netnsPath, [{ host: outside.peerIp, port: OUTSIDE_PORT }]);
+    let r = await countersDelta(probe);
+    assert.deepEqual(r.result, ['timeout'], 'denied at plumb time');
+    assert.ok(r.delta.capsule_policy_dropped >= 1, `capsule_policy_dropped +${r.delta.capsule_policy_dropped}`);
+    // Another capsule with no policy is not affected.
+    assert.deepEqual(await probeFromNetns(a.cap.netnsPath, [{ host: outside.peerIp, port: OUTSIDE_PORT }]), ['connected']);
+
+    // Deny everything but one address: allow wins over deny.
+    await manager.setEgressPolicy(c.slot, { allowInternet: true, denyOut: ['0.0.0.0/0'], allowOut: [outside.peerIp] });
+    assert.deepEqual(await probe(), ['connected']);
+    // An allow cannot open what the host denies.
+    await manager.setEgressPolicy(c.slot, { allowInternet: true, denyOut: ['0.0.0.0/0'], allowOut: [privateOutside.cidr, outside.peerIp] });
+    r = await countersDelta(() => probeFromNetns(c.cap.netnsPath, [{ host: privateOutside.peerIp, port: OUTSIDE_PORT }]));
+    assert.deepEqual(r.result, ['timeout']);
+    assert.ok(r.delta.denied_destination_dropped >= 1);
+    // No internet at all.
+    await manager.setEgressPolicy(c.slot, { allowInternet: false, denyOut: [], allowOut: [] });
+    assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/${c.slot.hostIf}/forwarding`, 'utf8').trim(), '0');
+    writeFileSync(`/proc/sys/net/ipv4/conf/${c.slot.hostIf}/forwarding`, '1'); // test the nft rule itself
+    r = await countersDelta(probe);
+    assert.deepEqual(r.result, ['timeout']);
+    assert.ok(r.delta.no_egress_dropped >= 1, `no_egress_dropped +${r.delta.no_egress_dropped}`);
+    // Back to open; then unplumbing leaves no policy chain behind.
+    await manager.setEgressPolicy(c.slot, { allowInternet: true, denyOut: [], allowOut: [] });
+    assert.deepEqual(await probe(), ['connected']);
+    await manager.setEgressPolicy(c.slot, { allowInternet: true, denyOut: ['192.0.2.0/24'], allowOut: [] });
+    await manager.unplumb(c.slot);
+    const { stdout } = await run('nft', ['list', 'table', 'inet', names.table]);
+    assert.doesNotMatch(stdout, new RegExp(`chain cap_${c.slot.index}\\b`));
+    assert.doesNotMatch(stdout, new RegExp(`${c.slot.guestIp.replace(/\./g, '\\.')} : jump`));
+  });
+
+  test('a bad CIDR in a policy is invalid_argument naming the field, and changes nothing', async () => {
+    await assert.rejects(manager.setEgressPolicy(a.slot, { allowInternet: true, denyOut: ['10.0.0.1/8'], allowOut: [] }), /deny_out: "10\.0\.0\.1\/8"/);
+    await assert.rejects(manager.setEgressPolicy(a.slot, { allowInternet: true, denyOut: [], allowOut: ['example.com'] }), /allow_out/);
+    assert.deepEqual(await probeFromNetns(a.cap.netnsPath, [{ host: outside.peerIp, port: OUTSIDE_PORT }]), ['connected']);
   });
 
   test('a capsule that changes its address cannot send from it', async () => {

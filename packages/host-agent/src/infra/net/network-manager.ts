@@ -21,6 +21,7 @@ import { DisposableStack, WrennError, isWrennError, type Logger } from '@wrenn/s
 import type { NetworkSlot, PlumbOptions } from './network.js';
 import type { AddressPool } from './address-pool.js';
 import { NftRules, type NftDropCounters, type NftSlotElements } from './nft-rules.js';
+import { checkedEgressPolicy, type EgressPolicy } from './egress-policy.js';
 import { ownedIfIndex, shaperIfName } from './interface-names.js';
 import {
   assertSeparateNetns,
@@ -49,6 +50,8 @@ export interface NetworkManagerOptions {
   enableIpForwarding?: boolean;
   /** Destinations capsules never reach even with egress, besides the built-in ones (e.g. the control plane's network). */
   extraDeniedCidrs?: string[];
+  /** Ranges of the built-in deny set (private networks...) every capsule with egress may reach (WRENN_EGRESS_ALLOW). */
+  allowedCidrs?: string[];
   /** Deadline for undoing a half-done plumb; the undo runs even when the caller's signal aborted. */
   cleanupTimeoutMs?: number;
 }
@@ -82,6 +85,7 @@ export class NetworkManager {
       ifPrefix: opts.pool.ifPrefix,
       poolCidr: opts.pool.cidr,
       extraDeniedCidrs: opts.extraDeniedCidrs ?? [],
+      allowedCidrs: opts.allowedCidrs ?? [],
     });
     const manager = new NetworkManager(opts, rules);
     await rules.ensureTable(signal);
@@ -141,7 +145,7 @@ export class NetworkManager {
       try {
         await configureHostSysctls(slot.hostIf, opts.egress);
         throwFirstRejection(
-          await Promise.allSettled([configureHostEnd(slot, { ifName: shaperIf, create: shaping }, signal), this.rules.addSlot(slot, opts.egress, signal)]),
+          await Promise.allSettled([configureHostEnd(slot, { ifName: shaperIf, create: shaping }, signal), this.rules.addSlot(slot, egressPolicyOf(opts), signal)]),
         );
         if (shaping) await applyShaping(slot.hostIf, shaperIf, opts, signal);
       } catch (err) {
@@ -155,6 +159,17 @@ export class NetworkManager {
     // Observed by the caller; a rejection of `complete` after `guestReady` failed is the same error.
     complete.catch(() => {});
     return { guestReady, complete };
+  }
+
+  /**
+   * Changes what a plumbed capsule may reach, at once (established connections included):
+   * egress on or off (forwarding on its link too) and its deny / allow lists.
+   */
+  async setEgressPolicy(slot: NetworkSlot, policy: EgressPolicy, signal?: AbortSignal): Promise<void> {
+    const checked = checkedEgressPolicy(policy);
+    await this.rules.setPolicy(slot, checked, signal);
+    await configureHostSysctls(slot.hostIf, checked.allowInternet);
+    this.log.info({ slot: slot.index, guestIp: slot.guestIp, egress: checked.allowInternet, denyOut: checked.denyOut.length, allowOut: checked.allowOut.length }, 'egress policy set');
   }
 
   /** Removes the slot's interfaces (with their qdiscs) and rules. Idempotent. */
@@ -192,9 +207,11 @@ export class NetworkManager {
         const index = this.pool.indexOfGuestIp(ip);
         return index === undefined || !keep.has(index);
       }),
+      policies: (elements.policies ?? []).filter((index) => !keep.has(index)),
     };
-    const [interfaces] = await Promise.all([deleteHostLinks(staleLinks, signal), this.rules.removeElements(stale, signal)]);
-    const report = { interfaces, nftElements: stale.sources.length + stale.egress.length };
+    const guestIpOf = (index: number): string | undefined => (index < this.pool.capacity ? this.pool.slot(index).guestIp : undefined);
+    const [interfaces] = await Promise.all([deleteHostLinks(staleLinks, signal), this.rules.removeElements(stale, signal, guestIpOf)]);
+    const report = { interfaces, nftElements: stale.sources.length + stale.egress.length + (stale.policies?.length ?? 0) };
     if (report.interfaces.length > 0 || report.nftElements > 0) this.log.info(report, 'removed network leftovers');
     return report;
   }
@@ -234,7 +251,7 @@ export class NetworkManager {
       throwFirstRejection(
         await Promise.allSettled([
           createHostSide(slot, pid, { ifName: shaperIf, create: shaping }, signal),
-          this.rules.addSlot(slot, opts.egress, signal),
+          this.rules.addSlot(slot, egressPolicyOf(opts), signal),
         ]),
       );
       await configureHostSysctls(slot.hostIf, opts.egress);
@@ -286,6 +303,11 @@ export class NetworkManager {
     await writeFile(path, '1');
     this.log.info('enabled net.ipv4.ip_forward for capsule egress');
   }
+}
+
+/** The egress policy plumb options ask for, checked (invalid_argument names the bad entry). */
+export function egressPolicyOf(opts: PlumbOptions): EgressPolicy {
+  return checkedEgressPolicy({ allowInternet: opts.egress, denyOut: opts.denyOut ?? [], allowOut: opts.allowOut ?? [] });
 }
 
 function throwFirstRejection(results: PromiseSettledResult<unknown>[]): void {

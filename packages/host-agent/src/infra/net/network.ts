@@ -21,8 +21,12 @@ export interface NetworkSlot {
 }
 
 export interface PlumbOptions {
-  /** Outbound internet through NAT (never exercised in tests). */
+  /** Outbound traffic through NAT at all (`allow_internet_access`); tests reach only their own namespaces. */
   egress: boolean;
+  /** IPv4 CIDRs this capsule may not reach (on top of the host's deny set); see egress-policy.ts. */
+  denyOut?: string[];
+  /** Exceptions to `denyOut` (never to the host's deny set). */
+  allowOut?: string[];
   /** Sustained rate limit in bytes/s, each direction (H10); 0 = unlimited. */
   rateBytesPerSec: number;
   /** Bytes that may pass at full speed before the rate applies. */

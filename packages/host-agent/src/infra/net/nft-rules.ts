@@ -13,9 +13,13 @@
  *   host addresses, any port) except replies on connections the host opened (the agent
  *   connects to envd at guestIp:49983).
  * - forward: capsule → capsule dropped; nobody opens a connection into a capsule through the
- *   host; capsule → outside only for addresses in `egress_sources` and never to
- *   `denied_destinations` (loopback, link-local incl. cloud metadata, multicast, the pool,
- *   operator-configured ranges such as the control plane's network).
+ *   host; capsule → outside only for addresses in `egress_sources`, never to
+ *   `always_denied` (the pool, operator-configured ranges such as the control plane's
+ *   network), and never to `denied_destinations` (every private, shared, loopback,
+ *   link-local, multicast and reserved range, IPv4 and IPv6: see egress-policy.ts) unless
+ *   the operator allowed it for all capsules (`allowed_destinations`); then the capsule's
+ *   own policy, if it has one: its address maps (`capsule_policies`) to a chain `cap_<slot>`
+ *   that returns for its allowed destinations and drops its denied ones.
  * - postrouting: masquerade what leaves for the outside from an egress capsule.
  * No DNAT from 127.0.0.1 is used, so `route_localnet` stays off on capsule interfaces.
  * Drops count into named counters (see NftDropCounters) for diagnosis and metrics.
@@ -24,9 +28,10 @@ import { WrennError } from '@wrenn/shared';
 import { run } from '../exec.js';
 import type { NetworkSlot } from './network.js';
 import { parseIpv4Cidr } from './ipv4.js';
+import { DENIED_IPV4, DENIED_IPV6, OPEN_EGRESS, type EgressPolicy } from './egress-policy.js';
 
-/** Destinations a capsule never reaches even with egress (the pool is added per manager). */
-export const BUILTIN_DENIED_CIDRS = ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'];
+/** Destinations a capsule reaches only where the operator allows them (the pool never). */
+export const BUILTIN_DENIED_CIDRS: readonly string[] = DENIED_IPV4;
 
 export const DROP_COUNTERS = [
   'spoofed_dropped',
@@ -35,6 +40,7 @@ export const DROP_COUNTERS = [
   'inbound_dropped',
   'denied_destination_dropped',
   'no_egress_dropped',
+  'capsule_policy_dropped',
 ] as const;
 export type NftDropCounters = Record<(typeof DROP_COUNTERS)[number], { packets: number; bytes: number }>;
 
@@ -43,6 +49,8 @@ export interface NftRulesOptions {
   ifPrefix: string;
   poolCidr: string;
   extraDeniedCidrs: readonly string[];
+  /** Ranges of the built-in deny set every capsule with egress may reach (WRENN_EGRESS_ALLOW). */
+  allowedCidrs?: readonly string[];
 }
 
 export interface NftSlotElements {
@@ -50,7 +58,11 @@ export interface NftSlotElements {
   sources: Array<{ ifName: string; ip: string }>;
   /** `egress_sources` elements: capsule addresses allowed out through NAT. */
   egress: string[];
+  /** Slots with a policy chain (`cap_<slot>`), found by listing (leftovers only). */
+  policies?: number[];
 }
+
+const POLICY_CHAIN = /^cap_(\d+)$/;
 
 export class NftRules {
   private readonly t: string;
@@ -61,7 +73,7 @@ export class NftRules {
         table: opts.table,
       });
     }
-    for (const cidr of [opts.poolCidr, ...opts.extraDeniedCidrs]) parseIpv4Cidr(cidr);
+    for (const cidr of [opts.poolCidr, ...opts.extraDeniedCidrs, ...(opts.allowedCidrs ?? [])]) parseIpv4Cidr(cidr);
     this.t = `inet ${opts.table}`;
   }
 
@@ -77,20 +89,25 @@ export class NftRules {
     await this.nft(this.tableScript(), signal);
   }
 
-  async addSlot(slot: NetworkSlot, egress: boolean, signal?: AbortSignal): Promise<void> {
-    const lines = [`add element ${this.t} capsule_sources { ${sourceElement(slot.hostIf, slot.guestIp)} }`];
-    lines.push(`add element ${this.t} egress_sources { ${slot.guestIp} }`);
-    // `delete` of a missing element fails the transaction (nft 1.0.6 has no `destroy`), so
-    // every delete is preceded by an add of the same element: idempotent either way.
-    if (!egress) lines.push(`delete element ${this.t} egress_sources { ${slot.guestIp} }`);
+  async addSlot(slot: NetworkSlot, policy: EgressPolicy = OPEN_EGRESS, signal?: AbortSignal): Promise<void> {
+    const lines = [`add element ${this.t} capsule_sources { ${sourceElement(slot.hostIf, slot.guestIp)} }`, ...this.policyLines(slot, policy)];
     await this.nft(lines.join('\n'), signal);
   }
 
-  async removeSlot(slot: { hostIf: string; guestIp: string }, signal?: AbortSignal): Promise<void> {
-    await this.removeElements({ sources: [{ ifName: slot.hostIf, ip: slot.guestIp }], egress: [slot.guestIp] }, signal);
+  /** Replaces a plumbed capsule's egress permissions in one transaction (connections included). */
+  async setPolicy(slot: NetworkSlot, policy: EgressPolicy, signal?: AbortSignal): Promise<void> {
+    await this.nft(this.policyLines(slot, policy).join('\n'), signal);
   }
 
-  async removeElements(elements: NftSlotElements, signal?: AbortSignal): Promise<void> {
+  async removeSlot(slot: NetworkSlot, signal?: AbortSignal): Promise<void> {
+    await this.removeElements({ sources: [{ ifName: slot.hostIf, ip: slot.guestIp }], egress: [slot.guestIp], policies: [slot.index] }, signal, (index) => (index === slot.index ? slot.guestIp : undefined));
+  }
+
+  /**
+   * Removes the elements (and policy chains: `guestIpOf` maps a slot to the address its map
+   * element is keyed by). Idempotent: every delete is preceded by an add of the same thing.
+   */
+  async removeElements(elements: NftSlotElements, signal?: AbortSignal, guestIpOf?: (index: number) => string | undefined): Promise<void> {
     const lines: string[] = [];
     for (const { ifName, ip } of elements.sources) {
       const el = sourceElement(ifName, ip);
@@ -98,6 +115,11 @@ export class NftRules {
     }
     for (const ip of elements.egress) {
       lines.push(`add element ${this.t} egress_sources { ${ip} }`, `delete element ${this.t} egress_sources { ${ip} }`);
+    }
+    for (const index of elements.policies ?? []) {
+      const ip = guestIpOf?.(index);
+      if (ip) lines.push(...this.dropPolicyLines(index, ip));
+      else lines.push(`add chain ${this.t} cap_${index}`, `delete chain ${this.t} cap_${index}`);
     }
     if (lines.length === 0) return;
     const result = await run('nft', ['-f', '-'], { input: lines.join('\n') + '\n', signal, allowFailure: true });
@@ -107,8 +129,41 @@ export class NftRules {
     throw nftError('removing capsule elements', result.stderr);
   }
 
+  /**
+   * The capsule's egress as nft commands: its address in `egress_sources` or not, and its
+   * policy chain and map element (or none when it denies nothing).
+   */
+  private policyLines(slot: NetworkSlot, policy: EgressPolicy): string[] {
+    const t = this.t;
+    const ip = slot.guestIp;
+    const chain = `cap_${slot.index}`;
+    // `delete` of a missing element fails the transaction (nft 1.0.6 has no `destroy`), so
+    // every delete is preceded by an add of the same element: idempotent either way.
+    const lines = [`add element ${t} egress_sources { ${ip} }`];
+    if (!policy.allowInternet) lines.push(`delete element ${t} egress_sources { ${ip} }`);
+    const deny = outermost(policy.denyOut);
+    if (!policy.allowInternet || deny.length === 0) return [...lines, ...this.dropPolicyLines(slot.index, ip)];
+    lines.push(`add chain ${t} ${chain}`, `flush chain ${t} ${chain}`);
+    const allow = outermost(policy.allowOut);
+    if (allow.length > 0) lines.push(`add rule ${t} ${chain} ip daddr { ${allow.join(', ')} } return`);
+    lines.push(`add rule ${t} ${chain} ip daddr { ${deny.join(', ')} } counter name capsule_policy_dropped drop`);
+    lines.push(`add element ${t} capsule_policies { ${ip} : jump ${chain} }`);
+    return lines;
+  }
+
+  private dropPolicyLines(index: number, ip: string): string[] {
+    const t = this.t;
+    const chain = `cap_${index}`;
+    return [
+      `add chain ${t} ${chain}`,
+      `add element ${t} capsule_policies { ${ip} : jump ${chain} }`,
+      `delete element ${t} capsule_policies { ${ip} }`,
+      `delete chain ${t} ${chain}`,
+    ];
+  }
+
   async listSlotElements(signal?: AbortSignal): Promise<NftSlotElements> {
-    const [sources, egress] = await Promise.all([this.listSet('capsule_sources', signal), this.listSet('egress_sources', signal)]);
+    const [sources, egress, policies] = await Promise.all([this.listSet('capsule_sources', signal), this.listSet('egress_sources', signal), this.listPolicyChains(signal)]);
     return {
       sources: sources.flatMap((e) => {
         const parts = (e as { concat?: unknown }).concat;
@@ -117,7 +172,17 @@ export class NftRules {
           : [];
       }),
       egress: egress.filter((e): e is string => typeof e === 'string'),
+      policies,
     };
+  }
+
+  private async listPolicyChains(signal?: AbortSignal): Promise<number[]> {
+    const r = await run('nft', ['-j', 'list', 'table', 'inet', this.opts.table], { signal, allowFailure: true });
+    if (r.code !== 0) return [];
+    return parseNftJson(r.stdout).flatMap((item) => {
+      const m = POLICY_CHAIN.exec((item as { chain?: { name?: string } }).chain?.name ?? '');
+      return m ? [Number(m[1])] : [];
+    });
   }
 
   async counters(signal?: AbortSignal): Promise<NftDropCounters> {
@@ -144,7 +209,8 @@ export class NftRules {
   private tableScript(): string {
     const t = this.t;
     const any = `"${this.opts.ifPrefix}*"`;
-    const denied = [...BUILTIN_DENIED_CIDRS, this.opts.poolCidr, ...this.opts.extraDeniedCidrs].join(', ');
+    const always = outermost([this.opts.poolCidr, ...this.opts.extraDeniedCidrs]).join(', ');
+    const allowed = outermost([...(this.opts.allowedCidrs ?? [])]);
     const chain = (name: string, spec: string, rules: string[]) => [
       `add chain ${t} ${name} { ${spec}; policy accept; }`,
       `flush chain ${t} ${name}`,
@@ -155,9 +221,19 @@ export class NftRules {
       ...DROP_COUNTERS.map((c) => `add counter ${t} ${c}`),
       `add set ${t} capsule_sources { type ifname . ipv4_addr; }`,
       `add set ${t} egress_sources { type ipv4_addr; }`,
+      `add set ${t} always_denied { type ipv4_addr; flags interval; auto-merge; }`,
+      `flush set ${t} always_denied`,
+      `add element ${t} always_denied { ${always} }`,
       `add set ${t} denied_destinations { type ipv4_addr; flags interval; auto-merge; }`,
       `flush set ${t} denied_destinations`,
-      `add element ${t} denied_destinations { ${denied} }`,
+      `add element ${t} denied_destinations { ${DENIED_IPV4.join(', ')} }`,
+      `add set ${t} denied_destinations6 { type ipv6_addr; flags interval; auto-merge; }`,
+      `flush set ${t} denied_destinations6`,
+      `add element ${t} denied_destinations6 { ${DENIED_IPV6.join(', ')} }`,
+      `add set ${t} allowed_destinations { type ipv4_addr; flags interval; auto-merge; }`,
+      `flush set ${t} allowed_destinations`,
+      ...(allowed.length > 0 ? [`add element ${t} allowed_destinations { ${allowed.join(', ')} }`] : []),
+      `add map ${t} capsule_policies { type ipv4_addr : verdict; }`,
       ...chain('prerouting', 'type filter hook prerouting priority raw', [
         `iifname ${any} meta nfproto != ipv4 counter name spoofed_dropped drop`,
         `iifname ${any} iifname . ip saddr != @capsule_sources counter name spoofed_dropped drop`,
@@ -170,7 +246,10 @@ export class NftRules {
         `iifname ${any} oifname ${any} counter name cross_capsule_dropped drop`,
         `oifname ${any} ct state established,related accept`,
         `oifname ${any} counter name inbound_dropped drop`,
-        `iifname ${any} ip daddr @denied_destinations counter name denied_destination_dropped drop`,
+        `iifname ${any} ip daddr @always_denied counter name denied_destination_dropped drop`,
+        `iifname ${any} ip daddr @denied_destinations ip daddr != @allowed_destinations counter name denied_destination_dropped drop`,
+        `iifname ${any} ip6 daddr @denied_destinations6 counter name denied_destination_dropped drop`,
+        `iifname ${any} ip saddr vmap @capsule_policies`,
         `iifname ${any} ip saddr @egress_sources accept`,
         `iifname ${any} counter name no_egress_dropped drop`,
       ]),
@@ -197,6 +276,12 @@ export class NftRules {
     const r = await run('nft', ['-f', '-'], { input: script + '\n', signal, allowFailure: true });
     if (r.code !== 0) throw nftError(`applying rules to table ${this.t}`, r.stderr);
   }
+}
+
+/** CIDRs (normalised, so two either nest or are disjoint) without those inside another. */
+export function outermost(cidrs: readonly string[]): string[] {
+  const parsed = [...new Set(cidrs)].map((c) => ({ c, ...parseIpv4Cidr(c) }));
+  return parsed.filter((a) => !parsed.some((b) => b !== a && b.prefixLen <= a.prefixLen && a.network >= b.network && a.network < b.network + b.size && !(b.prefixLen === a.prefixLen && b.c === a.c))).map((a) => a.c);
 }
 
 function sourceElement(ifName: string, ip: string): string {
