@@ -169,6 +169,13 @@ export function forwardHttpExchange(opts: HttpExchangeOptions): void {
     upstream = up;
     const body = { started: false };
     up.once('response', (ur) => relayResponse(ur, res, opts));
+    // A 101 to a request that asked for no upgrade (a misbehaving server in the capsule):
+    // Node hands it to this listener instead of 'response', or with none would leave the
+    // client waiting for an answer that never comes. It is a bad gateway, answered at once.
+    up.once('upgrade', (_ur, socket) => {
+      socket.destroy();
+      sendJsonError(res, new WrennError('bad_gateway', 'the upstream answered 101 Switching Protocols to a request that asked for no upgrade'));
+    });
     up.on('error', (err) => {
       const next = opts.retry(err, { attempt, reusedSocket: up.reusedSocket, bodyStarted: body.started });
       if (next === 'now') send();

@@ -22,6 +22,20 @@ export interface PlacementRequest {
   template?: { name: string; teamId: string };
 }
 
+/**
+ * What a caller who is not an administrator learns when no host can take a capsule: not
+ * which hosts exist, nor their cores, memory or disk (the full reasons are logged, and
+ * administrators get them in the answer).
+ */
+export function publicCapacityError(err: WrennError): WrennError {
+  return new WrennError(
+    'host_at_capacity',
+    'no host can take this capsule now: try again later, or ask for fewer vCPUs, less memory or a smaller disk',
+    undefined,
+    { cause: err },
+  );
+}
+
 /** Memory limits are caps, not reservations: a host may commit this multiple of its memory. */
 export const MEMORY_OVERCOMMIT = 2;
 /** Same for CPU quotas. */

@@ -1,5 +1,12 @@
-/** Prometheus metrics at GET /metrics: request latency, capsules by state, agent RPC latency. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * Prometheus metrics at GET /metrics: request latency, capsules by state, agent RPC latency.
+ * Not for everyone (they show hosts, load and traffic): with WRENN_METRICS_TOKEN set, only
+ * `Authorization: Bearer <token>`; without it, only a loopback client that came through no
+ * proxy (a scraper on the same machine).
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { WrennError } from '@wrenn/shared';
 import { ConnectError, type Interceptor } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -45,8 +52,31 @@ export function installMetrics(app: FastifyInstance, ctx: ControlPlaneContext): 
     const route = request.routeOptions.url ?? 'unmatched';
     requestSeconds.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    checkMetricsAccess(request, ctx.config.metricsToken);
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
   return { registry, agentRpcSeconds, stop: () => registry.clear() };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+
+function sameSecret(a: string, b: string): boolean {
+  // Hashes first: equal lengths for timingSafeEqual, and no length leak.
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+export function checkMetricsAccess(request: FastifyRequest, token: string | undefined): void {
+  if (token) {
+    const authz = request.headers.authorization;
+    const given = typeof authz === 'string' && /^Bearer\s+/i.test(authz) ? authz.replace(/^Bearer\s+/i, '').trim() : '';
+    if (!given || !sameSecret(given, token)) throw new WrennError('unauthenticated', 'GET /metrics needs Authorization: Bearer <WRENN_METRICS_TOKEN>');
+    return;
+  }
+  const proxied = request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined;
+  if (proxied || !LOOPBACK.test(request.socket.remoteAddress ?? '')) {
+    throw new WrennError('permission_denied', 'GET /metrics answers only local scrapers: set WRENN_METRICS_TOKEN to scrape it from elsewhere (Authorization: Bearer <token>)');
+  }
 }
 
 /**

@@ -63,7 +63,7 @@ export class ProxyTargets {
     const known = this.teams.get(capsuleId);
     if (known) return known;
     const row = await this.ctx.db.selectFrom('capsules').select(['team_id']).where('id', '=', capsuleId).executeTakeFirst();
-    if (!row) throw new WrennError('capsule_unreachable', `capsule ${capsuleId} does not exist`, { capsuleId });
+    if (!row) throw new WrennError('capsule_not_found', `capsule ${capsuleId} does not exist`, { capsuleId });
     this.teams.set(capsuleId, row.team_id);
     if (this.teams.size > MAX_REMEMBERED) this.teams.delete(this.teams.keys().next().value!);
     return row.team_id;
@@ -105,15 +105,19 @@ export class ProxyTargets {
   }
 }
 
-/** Every reason a capsule cannot take proxied traffic, as the one answer proxies give: 502. */
+/**
+ * Every reason a capsule cannot take proxied traffic, as the one answer proxies give: 502,
+ * and the same words whether the capsule does not exist, belongs to someone else, is
+ * stopped or paused: the proxy takes no credentials, so it tells nobody which ids exist.
+ * A host that does not answer for a running capsule stays a bad_gateway of its own.
+ */
 export function unreachable(err: unknown, capsuleId: string): WrennError {
   const e = asWrennError(err);
-  if (e.code === 'capsule_unreachable' || e.code === 'bad_gateway') return e;
-  if (e.code === 'capsule_not_found') return new WrennError('capsule_unreachable', `capsule ${capsuleId} does not exist`, { capsuleId });
-  if (e.code === 'capsule_busy') {
-    const status = e.details?.status;
-    const hint = status === 'paused' ? ' (create it with auto_resume to have traffic resume it, or resume it)' : '';
-    return new WrennError('capsule_unreachable', `capsule ${capsuleId} is ${String(status ?? 'not running')}: it takes no proxied traffic${hint}`, { capsuleId, status });
-  }
-  return new WrennError('capsule_unreachable', `capsule ${capsuleId} cannot be reached: ${e.message}`, { capsuleId, reason: e.code });
+  if (e.code === 'bad_gateway') return e;
+  return new WrennError(
+    'capsule_unreachable',
+    `capsule ${capsuleId} takes no proxied traffic: it does not exist or is not running (a paused capsule created with auto_resume is resumed by traffic)`,
+    { capsuleId },
+    { cause: err },
+  );
 }

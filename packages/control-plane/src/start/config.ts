@@ -76,6 +76,11 @@ export interface ControlPlaneConfig {
    * (the `E2b-Sandbox-Id` + `E2b-Sandbox-Port` header form always is).
    */
   proxyDomain: string | undefined;
+  /**
+   * Bearer token GET /metrics requires (WRENN_METRICS_TOKEN); unset, /metrics answers only
+   * loopback clients that came through no proxy.
+   */
+  metricsToken: string | undefined;
   logLevel: string;
 }
 
@@ -124,6 +129,12 @@ function proxyDomain(raw: string | undefined): string | undefined {
   return domain;
 }
 
+function metricsToken(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < 16) throw new Error('WRENN_METRICS_TOKEN must be at least 16 characters');
+  return raw;
+}
+
 export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
   const host = env.WRENN_CP_HOST || '127.0.0.1';
   const port = int(env, 'WRENN_CP_PORT', 8080);
@@ -152,6 +163,7 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     loginWindowSec: int(env, 'WRENN_LOGIN_WINDOW_SEC', 900, 1),
     trustProxy: trustProxyFrom(env),
     proxyDomain: proxyDomain(env.WRENN_PROXY_DOMAIN),
+    metricsToken: metricsToken(env.WRENN_METRICS_TOKEN),
     logLevel: env.WRENN_LOG_LEVEL || 'info',
   };
 }

@@ -7,12 +7,13 @@
  */
 import { sql } from 'kysely';
 import { Code } from '@connectrpc/connect';
-import { WrennError } from '@wrenn/shared';
+import { WrennError, isWrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
 import { agentFor, getTeamCapsule } from '../capsule-access.js';
 import { newId } from '../ids.js';
+import { publicCapacityError } from '../scheduler.js';
 import { agentFailure, isCapsuleGone, isUnreachable, reasonOf } from './agent-errors.js';
 import { ALLOWED_FROM, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
@@ -73,8 +74,9 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
       template: { name: input.template, teamId: actor.teamId },
     });
   } catch (err) {
-    // Not placed: the capsule is still listed, as `error` with the reason.
-    const reason = reasonOf(err);
+    // Not placed: the capsule is still listed, as `error` with the reason (for the team:
+    // without the hosts' names and sizes).
+    const reason = isWrennError(err) && err.code === 'host_at_capacity' ? reasonOf(publicCapacityError(err)) : reasonOf(err);
     await ctx.db
       .insertInto('capsules')
       .values({ ...row, host_id: null, status: 'error', error: reason.slice(0, 2000) })

@@ -7,6 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
 import { getTeamCapsule } from '../../../domain/capsule-access.js';
+import { asWrennError } from '../../errors.js';
+import { publicCapacityError } from '../../../domain/scheduler.js';
 import { createCapsule, destroyCapsule, pingCapsule, type Actor } from '../../../domain/capsules/lifecycle.js';
 import { listCapsules, STOPPED_VISIBLE_HOURS } from '../../../domain/capsules/list.js';
 import { pauseCapsule, resumeCapsule } from '../../../domain/capsules/pause.js';
@@ -47,6 +49,11 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         metadata: b.metadata ?? {},
         envs: b.envs ?? {},
         autoResume: b.auto_resume ?? false,
+      }).catch((err: unknown) => {
+        // Hosts' names, cores, memory and disk are for administrators only.
+        const e = asWrennError(err);
+        const admin = request.auth?.kind === 'user' && request.auth.isAdmin;
+        throw e.code === 'host_at_capacity' && !admin ? publicCapacityError(e) : err;
       });
       return reply.code(201).send(capsuleView(capsule));
     },
