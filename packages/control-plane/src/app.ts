@@ -78,7 +78,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     dbKind: database.kind,
     jwt: new JwtIssuer(config.jwtSecret, config.jwtTtlSec),
     agents: new AgentPool(config.agentTimeoutMs),
-    scheduler: new Scheduler(database.db),
+    scheduler: new Scheduler(database.db, config.overcommit),
     principals: new PrincipalCache<Principal>(config.authCacheTtlSec * 1000),
   };
 

@@ -36,21 +36,41 @@ export function publicCapacityError(err: WrennError): WrennError {
   );
 }
 
-/** Memory limits are caps, not reservations: a host may commit this multiple of its memory. */
-export const MEMORY_OVERCOMMIT = 2;
-/** Same for CPU quotas. */
-export const CPU_OVERCOMMIT = 8;
+/**
+ * How far a host's resources may be promised beyond what it has. Memory limits and CPU
+ * quotas are caps, not reservations (an idle capsule uses ~20 MB and no CPU), so both are
+ * overcommitted by default; disk sizes are sparse files but fill up for real, so granted
+ * disk is bounded by the host's free disk (ratio 1).
+ */
+export interface OvercommitRatios {
+  /** WRENN_CPU_OVERCOMMIT: committed vCPUs ≤ cores × this. */
+  cpu: number;
+  /** WRENN_MEMORY_OVERCOMMIT: committed memory limits ≤ host memory × this. */
+  memory: number;
+  /** WRENN_DISK_OVERCOMMIT: granted disk sizes ≤ the host's free disk × this. */
+  disk: number;
+}
+
+/** Defaults that fit 500 idle capsules of 0.25 vCPU / 128 MB on a 2-core, 24 GB host. */
+export const DEFAULT_OVERCOMMIT: Readonly<OvercommitRatios> = Object.freeze({ cpu: 64, memory: 3, disk: 1 });
 
 const ACTIVE = ['pending', 'starting', 'running', 'pausing', 'resuming'] as const;
+/** Capsules whose disk is kept on their host (a paused capsule keeps its disk). */
+const HOLDING_DISK = [...ACTIVE, 'paused'] as const;
 
 export interface HostLoad {
   host: Host;
   committedMemoryMb: number;
   committedVcpus: number;
+  /** Disk granted to the capsules that keep a disk on the host. */
+  committedDiskMb: number;
 }
 
 export class Scheduler {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ratios: OvercommitRatios = DEFAULT_OVERCOMMIT,
+  ) {}
 
   /** Every host with what its active capsules commit (one query). */
   async loads(): Promise<HostLoad[]> {
@@ -73,20 +93,25 @@ export class Scheduler {
           eb
             .selectFrom('capsules')
             .select(['host_id'])
-            .select((e) => [e.fn.sum<string>('memory_mb').as('committed_mem'), e.fn.sum<string>('vcpus').as('committed_cpu')])
-            .where('status', 'in', [...ACTIVE])
+            .select((e) => [
+              sql<string>`sum(memory_mb) filter (where status in (${sql.join([...ACTIVE])}))`.as('committed_mem'),
+              sql<string>`sum(vcpus) filter (where status in (${sql.join([...ACTIVE])}))`.as('committed_cpu'),
+              e.fn.sum<string>('disk_size_mb').as('committed_disk'),
+            ])
+            .where('status', 'in', [...HOLDING_DISK])
             .groupBy('host_id')
             .as('load'),
         (join) => join.onRef('load.host_id', '=', 'hosts.id'),
       )
       .selectAll('hosts')
-      .select(['load.committed_mem', 'load.committed_cpu', pin.as('pinned_host_id'), foreign.as('foreign_snapshot')])
+      .select(['load.committed_mem', 'load.committed_cpu', 'load.committed_disk', pin.as('pinned_host_id'), foreign.as('foreign_snapshot')])
       .execute();
     return {
-      loads: rows.map(({ committed_mem, committed_cpu, pinned_host_id: _p, foreign_snapshot: _f, ...host }) => ({
+      loads: rows.map(({ committed_mem, committed_cpu, committed_disk, pinned_host_id: _p, foreign_snapshot: _f, ...host }) => ({
         host,
         committedMemoryMb: Number(committed_mem ?? 0),
         committedVcpus: Number(committed_cpu ?? 0),
+        committedDiskMb: Number(committed_disk ?? 0),
       })),
       pinnedHostId: rows[0]?.pinned_host_id ?? null,
       foreignSnapshot: rows[0]?.foreign_snapshot === true,
@@ -112,14 +137,19 @@ export class Scheduler {
         continue;
       }
       const memTotalMb = Number(host.memory_total_bytes) / 1048576;
-      const memRoomMb = memTotalMb * MEMORY_OVERCOMMIT - load.committedMemoryMb;
-      const cpuRoom = host.vcpus_total * CPU_OVERCOMMIT - load.committedVcpus;
+      const { cpu, memory, disk } = this.ratios;
+      const memRoomMb = memTotalMb * memory - load.committedMemoryMb;
+      const cpuRoom = host.vcpus_total * cpu - load.committedVcpus;
       const diskFreeMb = Number(host.disk_free_bytes) / 1048576;
+      // Granted sizes are counted, not what the sparse disks use so far: two capsules of
+      // 60 GB do not both fit in 77 GB free, even while both are still empty.
+      const diskRoomMb = diskFreeMb * disk - load.committedDiskMb;
       if (req.vcpus > host.vcpus_total) reasons.push(`${host.id} has ${host.vcpus_total} cores`);
       else if (req.memoryMb > memRoomMb) reasons.push(`${host.id} has ${Math.max(0, Math.floor(memRoomMb))} MB of memory left to commit`);
-      else if (req.vcpus > cpuRoom) reasons.push(`${host.id} has no CPU left to commit`);
-      else if (diskFreeMb > 0 && req.diskSizeMb > diskFreeMb) reasons.push(`${host.id} has ${Math.floor(diskFreeMb)} MB of disk free`);
-      else fits.push({ load, score: memRoomMb / Math.max(1, memTotalMb) + cpuRoom / Math.max(1, host.vcpus_total * CPU_OVERCOMMIT) + Math.min(1, diskFreeMb / 1e6) * 0.1 });
+      else if (req.vcpus > cpuRoom) reasons.push(`${host.id} has ${Math.max(0, Math.round(cpuRoom * 100) / 100)} vCPUs left to commit`);
+      else if (diskFreeMb > 0 && req.diskSizeMb > diskRoomMb) {
+        reasons.push(`${host.id} has ${Math.max(0, Math.floor(diskRoomMb))} MB of disk left to grant (${Math.floor(diskFreeMb)} MB free, ${load.committedDiskMb} MB granted)`);
+      } else fits.push({ load, score: memRoomMb / Math.max(1, memTotalMb) + cpuRoom / Math.max(1, host.vcpus_total * cpu) + Math.min(1, Math.max(0, diskRoomMb) / 1e6) * 0.1 });
     }
     if (fits.length === 0) {
       if (req.pinnedHostId && reasons.length === 0) throw new WrennError('host_at_capacity', `host ${req.pinnedHostId} that holds this template is not registered`);

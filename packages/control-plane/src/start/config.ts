@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_OVERCOMMIT, type OvercommitRatios } from '../domain/scheduler.js';
 
 export interface ControlPlaneConfig {
   /** WRENN_CP_HOST (default 127.0.0.1) and WRENN_CP_PORT (default 8080). */
@@ -76,12 +77,41 @@ export interface ControlPlaneConfig {
    * (the `E2b-Sandbox-Id` + `E2b-Sandbox-Port` header form always is).
    */
   proxyDomain: string | undefined;
+  /** Overcommit ratios of placement: WRENN_CPU_OVERCOMMIT (64), WRENN_MEMORY_OVERCOMMIT (3), WRENN_DISK_OVERCOMMIT (1). */
+  overcommit: OvercommitRatios;
+  /**
+   * What one team may hold at once (0 = no limit): capsules that are not stopped
+   * (WRENN_TEAM_MAX_CAPSULES), and the vCPUs, memory and disk granted to them
+   * (WRENN_TEAM_MAX_VCPUS, WRENN_TEAM_MAX_MEMORY_MB, WRENN_TEAM_MAX_DISK_MB).
+   */
+  teamQuota: TeamQuota;
   /**
    * Bearer token GET /metrics requires (WRENN_METRICS_TOKEN); unset, /metrics answers only
    * loopback clients that came through no proxy.
    */
   metricsToken: string | undefined;
   logLevel: string;
+}
+
+export interface TeamQuota {
+  capsules: number;
+  vcpus: number;
+  memoryMb: number;
+  diskMb: number;
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number > 0, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function positiveNumberOrZero(env: NodeJS.ProcessEnv, name: string): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0') return 0;
+  return positiveNumber(env, name, 0);
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -164,6 +194,17 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     trustProxy: trustProxyFrom(env),
     proxyDomain: proxyDomain(env.WRENN_PROXY_DOMAIN),
     metricsToken: metricsToken(env.WRENN_METRICS_TOKEN),
+    overcommit: {
+      cpu: positiveNumber(env, 'WRENN_CPU_OVERCOMMIT', DEFAULT_OVERCOMMIT.cpu),
+      memory: positiveNumber(env, 'WRENN_MEMORY_OVERCOMMIT', DEFAULT_OVERCOMMIT.memory),
+      disk: positiveNumber(env, 'WRENN_DISK_OVERCOMMIT', DEFAULT_OVERCOMMIT.disk),
+    },
+    teamQuota: {
+      capsules: int(env, 'WRENN_TEAM_MAX_CAPSULES', 0),
+      vcpus: positiveNumberOrZero(env, 'WRENN_TEAM_MAX_VCPUS'),
+      memoryMb: int(env, 'WRENN_TEAM_MAX_MEMORY_MB', 0),
+      diskMb: int(env, 'WRENN_TEAM_MAX_DISK_MB', 0),
+    },
     logLevel: env.WRENN_LOG_LEVEL || 'info',
   };
 }

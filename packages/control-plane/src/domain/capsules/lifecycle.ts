@@ -17,6 +17,7 @@ import { publicCapacityError } from '../scheduler.js';
 import { agentFailure, isCapsuleGone, isUnreachable, reasonOf } from './agent-errors.js';
 import { ALLOWED_FROM, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
+import { assertTeamQuota } from './quota.js';
 import { usableCapsule } from './pause.js';
 
 export interface Actor {
@@ -63,6 +64,8 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
     created_by_key: actor.keyId ?? null,
   };
 
+  // Over the team's quota: refused before anything is recorded or placed.
+  await assertTeamQuota(ctx, actor.teamId, { vcpus: input.vcpus, memoryMb: input.memoryMb, diskSizeMb: input.diskSizeMb ?? 0 });
   let host: Host;
   try {
     // In the same query as the hosts: a snapshot template pins placement to its host, and
