@@ -6,6 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { ExecStartMessage, PtyStartMessage, expectMessage } from '../src/ws/messages.js';
 import { startControlPlane, seedTeam, type SeededTeam, type TestControlPlane } from './harness.js';
 
 /** POST/PATCH with a raw body (bytes the harness's JSON.stringify could not produce). */
@@ -93,4 +94,13 @@ describe('input hygiene', () => {
     assert.equal(body.error.code, 'invalid_argument');
     assert.equal(typeof body.error.message, 'string');
   });
+});
+
+test('WebSocket start messages refuse NUL in args, envs and cwd like the HTTP routes', () => {
+  const refused = (value: Record<string, unknown>) => () => expectMessage({ value: value as { type: string } }, ExecStartMessage);
+  assert.throws(refused({ type: 'start', cmd: 'echo', args: ['a\u0000'] }), (e: Error & { code?: string }) => e.code === 'invalid_argument' && /args\[0\] contains a NUL/.test(e.message));
+  assert.throws(refused({ type: 'start', cmd: 'env', envs: { A: '\u0000' } }), /envs\.A contains a NUL/);
+  assert.throws(refused({ type: 'start', cmd: 'ls', cwd: '/tmp\u0000' }), /cwd contains a NUL/);
+  assert.throws(() => expectMessage({ value: { type: 'start', cols: 80, rows: 24, cmd: 'sh\ud800' } as { type: string } }, PtyStartMessage), /not valid Unicode/);
+  assert.equal(expectMessage({ value: { type: 'start', cmd: 'echo', args: ['é 🐦'] } as { type: string } }, ExecStartMessage).args?.[0], 'é 🐦');
 });

@@ -8,6 +8,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { WrennError } from '@wrenn/shared';
 import type { Inbound } from './ws-channel.js';
+import { findBadText } from '../http/input-guard.js';
 
 const Size = Type.Integer({ minimum: 1, maximum: 10_000 });
 const Envs = Type.Record(Type.String(), Type.String());
@@ -72,6 +73,9 @@ export function expectMessage<S extends TSchema>(m: Inbound, schema: S): Static<
     const where = first?.instancePath ? ` at ${first.instancePath}` : '';
     throw new WrennError('invalid_argument', `invalid "${type}" message${where}: ${first?.message ?? 'does not match the protocol'}`);
   }
+  // Like every HTTP input (http/input-guard.ts): no NUL, no lone surrogate, anywhere.
+  const bad = findBadText(m.value, '');
+  if (bad) throw new WrennError('invalid_argument', `invalid "${type}" message: ${bad.path ? `${bad.path} ` : ''}${bad.problem}`);
   return m.value as Static<S>;
 }
 
