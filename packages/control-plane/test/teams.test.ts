@@ -128,7 +128,7 @@ describe('teams and members', () => {
     assert.match(only.body.error.message, /your only team/);
   });
 
-  test('adding members: owner/admin by email; members cannot; only owners grant owner; unknown email 404; twice 409', async () => {
+  test('adding members: owner/admin by email; members cannot; only owners grant owner; an unknown email is invited alike; twice 409', async () => {
     const { teamId, admin, member } = await teamOfThree();
     const newcomer = await signup();
     const byMember = await t.api('POST', `/v1/teams/${teamId}/members`, { auth: member.token, body: { email: newcomer.email } });
@@ -142,9 +142,20 @@ describe('teams and members', () => {
     assert.equal(added.body.role, 'member');
     const twice = await t.api('POST', `/v1/teams/${teamId}/members`, { auth: admin.token, body: { email: newcomer.email } });
     assert.equal(twice.status, 409);
-    const unknown = await t.api('POST', `/v1/teams/${teamId}/members`, { auth: admin.token, body: { email: 'nobody@example.test' } });
-    assert.equal(unknown.status, 404);
-    assert.match(unknown.body.error.message, /sign up/);
+    // An unregistered email is answered like a registered one (no way to probe who has an account).
+    const nobody = `nobody-${randomBytes(4).toString('hex')}@example.test`;
+    const unknown = await t.api('POST', `/v1/teams/${teamId}/members`, { auth: admin.token, body: { email: nobody } });
+    assert.equal(unknown.status, 201, JSON.stringify(unknown.body));
+    assert.deepEqual(Object.keys(unknown.body).sort(), Object.keys(added.body).sort());
+    assert.equal(unknown.body.name, nobody.split('@')[0]);
+    // Nobody can log in to the invitation; signing up with the email claims it, in the team.
+    assert.equal((await t.api('POST', '/v1/auth/login', { body: { email: nobody, password: '' + 'password1' } })).status, 401);
+    const claimed = await t.api('POST', '/v1/auth/signup', { body: { email: nobody, password: 'password1' } });
+    assert.equal(claimed.status, 201, JSON.stringify(claimed.body));
+    assert.equal(claimed.body.user.id, unknown.body.user_id);
+    assert.equal((await t.api('POST', '/v1/auth/switch-team', { auth: claimed.body.token, body: { team_id: teamId } })).status, 200);
+    // A registered email cannot be claimed by signing up.
+    assert.equal((await t.api('POST', '/v1/auth/signup', { body: { email: nobody, password: 'password2' } })).status, 409);
     assert.equal((await t.api('POST', `/v1/teams/${teamId}/members`, { auth: admin.token, body: { email: newcomer.email, role: 'boss' } })).status, 400);
     // The new member can now switch to the team.
     assert.equal((await t.api('POST', '/v1/auth/switch-team', { auth: newcomer.token, body: { team_id: teamId } })).status, 200);

@@ -90,3 +90,9 @@ export async function issueSession(ctx: ControlPlaneContext, user: User, team: T
   const token = await ctx.jwt.sign({ kind: 'user', user: user.id, team: team.id, role: team.role, is_admin: user.is_admin, sv: user.session_version, ...(mv ? { mv: mv.version } : {}) });
   return { token, user: userView(user), team };
 }
+
+/**
+ * The password hash of an account made by adding an unregistered email to a team: inactive,
+ * no password; signing up with the email claims it (nothing else does).
+ */
+export const MEMBER_INVITE = '!member-invite';

@@ -6,7 +6,8 @@
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Role } from '../../db/schema.js';
-import { normalizeEmail, requireMembership, requireRole, type Db } from './common.js';
+import { MEMBER_INVITE, normalizeEmail, requireMembership, requireRole, type Db } from './common.js';
+import { newId } from '../ids.js';
 import { revokeKeysOf } from './keys.js';
 import { iso, type MemberView } from './views.js';
 
@@ -45,8 +46,15 @@ export async function addMember(ctx: ControlPlaneContext, actorId: string, teamI
     const actorRole = await requireRole(trx, actorId, teamId, 'admin', 'add members');
     assertMayAssign(actorRole, input.role, teamId);
     const email = normalizeEmail(input.email);
-    const user = await trx.selectFrom('users').select(['id']).where('email', '=', email).executeTakeFirst();
-    if (!user) throw new WrennError('not_found', `no user with email ${email}: they must sign up (or be created by an administrator) first`, { email });
+    // An email nobody has registered is invited (an inactive account that signing up with
+    // that email claims), so the answer is the same whether or not the email exists.
+    const user =
+      (await trx.selectFrom('users').select(['id']).where('email', '=', email).executeTakeFirst()) ??
+      (await trx
+        .insertInto('users')
+        .values({ id: newId('usr'), email, name: email.split('@')[0]!, password_hash: MEMBER_INVITE, active: false, default_team_id: null })
+        .returning(['id'])
+        .executeTakeFirstOrThrow());
     const existing = await trx.selectFrom('memberships').select('role').where('team_id', '=', teamId).where('user_id', '=', user.id).executeTakeFirst();
     if (existing) throw new WrennError('conflict', `${email} is already a member of team ${teamId} (role ${existing.role}): change their role instead`, { teamId, userId: user.id });
     await trx.insertInto('memberships').values({ team_id: teamId, user_id: user.id, role: input.role }).execute();

@@ -10,7 +10,7 @@ import type { User } from '../../db/schema.js';
 import { hashPassword, verifyPassword } from '../../infra/secrets.js';
 import { recordAuditLater } from '../audit.js';
 import { newId } from '../ids.js';
-import { isUniqueViolation, issueSession, liveCapsuleCount, normalizeEmail, personalTeamName, sessionTeam, type Db } from './common.js';
+import { MEMBER_INVITE, createTeamWithOwner, isUniqueViolation, issueSession, liveCapsuleCount, normalizeEmail, personalTeamName, sessionTeam, type Db } from './common.js';
 import { revokeKeysOf } from './keys.js';
 import { bumpSessionVersion, forgetCachedSessions, memberTeam } from './sessions.js';
 import { clientAddressKey, throttled, type ThrottleKey, type ThrottleScope } from './throttle.js';
@@ -60,11 +60,27 @@ export async function createUserWithTeam(
   }
 }
 
+/** Signing up with an email a team invited: the invited account becomes this user's, with a personal team. */
+async function claimInvite(trx: Db, input: { email: string; name?: string | undefined }, passwordHash: string): Promise<{ user: User; team: TeamView } | undefined> {
+  const email = normalizeEmail(input.email);
+  const invited = await trx.selectFrom('users').select('id').where('email', '=', email).where('password_hash', '=', MEMBER_INVITE).where('active', '=', false).forUpdate().executeTakeFirst();
+  if (!invited) return undefined;
+  const name = input.name?.trim() || email.split('@')[0]!;
+  const team = await createTeamWithOwner(trx, invited.id, personalTeamName({ name, email }));
+  const user = await trx
+    .updateTable('users')
+    .set({ name, password_hash: passwordHash, active: true, default_team_id: team.id })
+    .where('id', '=', invited.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { user, team };
+}
+
 export async function signup(ctx: ControlPlaneContext, input: { email: string; password: string; name?: string | undefined }, meta: RequestMeta = {}): Promise<Session> {
   if (!ctx.config.signupEnabled) throw new WrennError('permission_denied', 'signup is disabled on this server (WRENN_SIGNUP=false): ask an administrator for an account');
   assertPasswordStrength(input.password);
   const passwordHash = await hashPassword(input.password);
-  const { user, team } = await ctx.db.transaction().execute((trx) => createUserWithTeam(trx, { email: input.email, name: input.name, passwordHash }));
+  const { user, team } = await ctx.db.transaction().execute(async (trx) => (await claimInvite(trx, input, passwordHash)) ?? createUserWithTeam(trx, { email: input.email, name: input.name, passwordHash }));
   recordAuditLater(ctx, { teamId: team.id, actorUserId: user.id, action: 'signup', targetType: 'user', targetId: user.id, result: 'ok', statusCode: 201, requestId: meta.requestId ?? null });
   return issueSession(ctx, user, team);
 }
