@@ -66,6 +66,12 @@ describe('input hygiene', () => {
       assert400(r);
     }
     assert400(await t.api('GET', '/v1/capsules?status=run%00ning', { auth: owner.apiKey }));
+    // Over-long ids: the API's error shape (the schema's 400 up to the router's limit, 404 past it).
+    for (const len of [300, 5000]) {
+      const r = await t.api('GET', `/v1/capsules/cl-${'x'.repeat(len)}`, { auth: owner.apiKey });
+      assert.ok(r.status === 400 || r.status === 404, `${len}: ${r.status}`);
+      assert.equal(typeof r.body.error?.code, 'string', JSON.stringify(r.body).slice(0, 200));
+    }
   });
 
   test('bodies are not type-coerced: cmd 123, args "x", timeout_sec "30", vcpus "1" are 400', async () => {
