@@ -31,7 +31,7 @@ export function textProblem(s: string): string | undefined {
 const MAX_DEPTH = 64;
 
 /** The first string (value or key) in `value` that `textProblem` refuses, with its path. */
-export function findBadText(value: unknown, path: string, depth = 0): { path: string; problem: string } | undefined {
+export function findBadText(value: unknown, path: string, depth = 0, seen = new WeakSet<object>()): { path: string; problem: string } | undefined {
   if (typeof value === 'string') {
     const problem = textProblem(value);
     return problem ? { path, problem } : undefined;
@@ -39,9 +39,12 @@ export function findBadText(value: unknown, path: string, depth = 0): { path: st
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return undefined;
   // Streams, buffers (multipart parts, raw uploads) are bytes, not text: not ours to judge.
   if (Buffer.isBuffer(value) || typeof (value as { pipe?: unknown }).pipe === 'function') return undefined;
+  // Each object once: parsed JSON has no cycles, but other parsers' bodies may.
+  if (seen.has(value)) return undefined;
+  seen.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const bad = findBadText(value[i], `${path}[${i}]`, depth + 1);
+      const bad = findBadText(value[i], `${path}[${i}]`, depth + 1, seen);
       if (bad) return bad;
     }
     return undefined;
@@ -49,7 +52,7 @@ export function findBadText(value: unknown, path: string, depth = 0): { path: st
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     const keyProblem = textProblem(k);
     if (keyProblem) return { path: `${path} key ${JSON.stringify(k.replace(/\u0000/g, '\\0'))}`, problem: keyProblem };
-    const bad = findBadText(v, path ? `${path}.${k}` : k, depth + 1);
+    const bad = findBadText(v, path ? `${path}.${k}` : k, depth + 1, seen);
     if (bad) return bad;
   }
   return undefined;
