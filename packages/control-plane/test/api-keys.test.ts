@@ -39,8 +39,8 @@ describe('API keys', () => {
       const list = await t.api('GET', '/v1/api-keys', { auth: team.jwt });
       assert.equal(list.status, 200);
       assert.ok(!JSON.stringify(list.body).includes(created.body.key), 'no key in the list');
-      assert.ok(list.body.api_keys.every((k: Record<string, unknown>) => !('key' in k) && !('key_hash' in k)));
-      listed = list.body.api_keys.find((k: { id: string }) => k.id === created.body.id);
+      assert.ok(list.body.every((k: Record<string, unknown>) => !('key' in k) && !('key_hash' in k)));
+      listed = list.body.find((k: { id: string }) => k.id === created.body.id);
       if (listed?.last_used_at) break;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -52,7 +52,7 @@ describe('API keys', () => {
     const other = await seedTeam(t.cp);
     const created = await t.api('POST', '/v1/api-keys', { auth: other.jwt, body: { name: 'other team' } });
     const mine = await t.api('GET', '/v1/api-keys', { auth: team.jwt });
-    assert.ok(!mine.body.api_keys.some((k: { id: string }) => k.id === created.body.id));
+    assert.ok(!mine.body.some((k: { id: string }) => k.id === created.body.id));
     const revoke = await t.api('DELETE', `/v1/api-keys/${created.body.id}`, { auth: team.jwt });
     assert.equal(revoke.status, 404);
     assert.equal((await t.api('GET', '/v1/audit-logs', { auth: created.body.key })).status, 200, 'still valid after the foreign revoke attempt');
@@ -64,7 +64,7 @@ describe('API keys', () => {
     const r = await t.api('GET', '/v1/audit-logs', { auth: created.body.key });
     assert.equal(r.status, 401);
     const list = await t.api('GET', '/v1/api-keys', { auth: team.jwt });
-    assert.ok(!list.body.api_keys.some((k: { id: string }) => k.id === created.body.id));
+    assert.ok(!list.body.some((k: { id: string }) => k.id === created.body.id));
     assert.equal((await t.api('DELETE', `/v1/api-keys/${created.body.id}`, { auth: team.jwt })).status, 404);
     assert.equal((await t.api('DELETE', '/v1/api-keys/key-unknown', { auth: team.jwt })).status, 404);
   });

@@ -270,7 +270,7 @@ describe('audit log failures', () => {
       assert.equal(login.status, 401);
       await new Promise((res) => setTimeout(res, 200));
       await sql`alter table audit_logs_away rename to audit_logs`.execute(t.cp.ctx.db);
-      assert.equal((await t.api('GET', '/v1/teams', { auth: team.jwt })).body.teams.length, 4);
+      assert.equal((await t.api('GET', '/v1/teams', { auth: team.jwt })).body.length, 4);
     } finally {
       await t.close();
     }

@@ -50,6 +50,17 @@ describe('capsules API: exec, processes, metrics', () => {
     assert.equal(r.body.timed_out, undefined);
   });
 
+  test('a minimal capsule of the native API runs commands as root in /root; a repository initialised at . lands there', async () => {
+    const who = await exec({ cmd: '/bin/sh', args: ['-c', 'id -un; pwd; echo $HOME'] });
+    assert.equal(who.status, 200, JSON.stringify(who.body));
+    assert.equal(who.body.stdout, 'root\n/root\n/root\n');
+    const git = await exec({ cmd: 'git', args: ['init', '-q', '.'] });
+    assert.equal(git.body.exit_code, 0, JSON.stringify(git.body));
+    const listed = await t.api('POST', `/v1/capsules/${id}/files/list`, { auth: team.apiKey, body: { path: '/root' } });
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.ok(listed.body.entries.some((e: { path: string; type: string }) => e.path === '/root/.git' && e.type === 'directory'), JSON.stringify(listed.body));
+  });
+
   test('exec passes args verbatim (no shell), and honours envs and cwd', async () => {
     const r = await exec({ cmd: '/bin/sh', args: ['-c', 'printf "%s|%s|%s" "$1" "$FOO" "$(pwd)"', 'sh', 'a b; $(x)'], envs: { FOO: 'bar' }, cwd: '/tmp' });
     assert.equal(r.status, 200);

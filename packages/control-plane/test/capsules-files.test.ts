@@ -131,6 +131,38 @@ describe('capsule files API', () => {
     assert.ok(growthMb < 100, `RSS grew by ${growthMb.toFixed(0)} MB moving 200 MB`);
   });
 
+  test("stream/write takes the contract's multipart body (path field, then file), streamed: 100 MB with bounded memory", async (tc) => {
+    const size = 100 * 1024 * 1024;
+    const boundary = `----wrenn${process.pid}`;
+    const up = patternSource(size);
+    async function* body() {
+      yield Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="path"\r\n\r\n/tmp/multi-big.bin\r\n--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`);
+      yield* up.stream;
+      yield Buffer.from(`\r\n--${boundary}--\r\n`);
+    }
+    const gc = collectGarbage();
+    gc();
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      gc();
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    }, 200);
+    try {
+      const w = await streamRequest(`${base()}/files/stream/write`, { ...headers(), 'content-type': `multipart/form-data; boundary=${boundary}` }, Readable.from(body(), { objectMode: false }));
+      let text = '';
+      for await (const c of w as AsyncIterable<Buffer>) text += c.toString();
+      assert.equal(w.statusCode, 204, text);
+    } finally {
+      clearInterval(sampler);
+    }
+    const growthMb = (rssPeak - rssBefore) / 1048576;
+    tc.diagnostic(`peak RSS growth ${growthMb.toFixed(0)} MB`);
+    assert.ok(growthMb < 100, `RSS grew by ${growthMb.toFixed(0)} MB moving 100 MB`);
+    const sum = await t.api('POST', `/v1/capsules/${id}/exec`, { auth: team.apiKey, body: { cmd: 'sha256sum', args: ['/tmp/multi-big.bin'] } });
+    assert.equal(sum.body.stdout.split(' ')[0], up.sha256());
+  });
+
   test('raw streamed write takes the path from the x-file-path header too, and any content type', async () => {
     const w = await fetch(`${base()}/files/stream/write`, {
       method: 'POST',
@@ -156,19 +188,21 @@ describe('capsule files API', () => {
     assert.equal((await r.arrayBuffer()).byteLength, 0);
   });
 
-  test('mkdir answers 201 with the entry, and 409 conflict on an existing path', async () => {
+  test('mkdir answers 200 {entry}, and 409 conflict on an existing path', async () => {
+    const before = Math.floor(Date.now() / 1000) - 5;
     const r = await t.api('POST', `/v1/capsules/${id}/files/mkdir`, { auth: team.apiKey, body: { path: '/tmp/dir-a/b' } });
-    assert.equal(r.status, 201);
-    assert.equal(r.body.path, '/tmp/dir-a/b');
-    assert.equal(r.body.type, 'dir');
-    assert.match(r.body.modified_at, /Z$/);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.entry.path, '/tmp/dir-a/b');
+    assert.equal(r.body.entry.type, 'directory');
+    assert.ok(Number.isInteger(r.body.entry.modified_at) && r.body.entry.modified_at >= before, JSON.stringify(r.body));
+    assert.match(r.body.entry.permissions, /^drwx/);
     const again = await t.api('POST', `/v1/capsules/${id}/files/mkdir`, { auth: team.apiKey, body: { path: '/tmp/dir-a/b' } });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'conflict');
     assert.match(again.body.error.message, /\/tmp\/dir-a\/b/);
   });
 
-  test('list returns entries with name, path, type, size, mode, owner, modified_at; depth goes deeper', async () => {
+  test('list returns entries with the contract fields (type, Unix-seconds modified_at, permissions, owner, group, symlink_target); depth goes deeper', async () => {
     await fetch(`${base()}/files/stream/write?path=/tmp/tree/sub/f.txt`, { method: 'POST', headers: { ...headers(), 'content-type': 'application/octet-stream' }, body: '12345' });
     const one = await t.api('POST', `/v1/capsules/${id}/files/list`, { auth: team.apiKey, body: { path: '/tmp/tree' } });
     assert.equal(one.status, 200);
@@ -179,10 +213,20 @@ describe('capsule files API', () => {
     const two = await t.api('POST', `/v1/capsules/${id}/files/list`, { auth: team.apiKey, body: { path: '/tmp/tree', depth: 2 } });
     const file = two.body.entries.find((e: { path: string }) => e.path === '/tmp/tree/sub/f.txt');
     assert.ok(file, JSON.stringify(two.body));
-    assert.deepEqual(Object.keys(file).sort(), ['mode', 'modified_at', 'name', 'owner', 'path', 'size', 'type']);
+    assert.deepEqual(Object.keys(file).sort(), ['group', 'mode', 'modified_at', 'name', 'owner', 'path', 'permissions', 'size', 'symlink_target', 'type']);
     assert.equal(file.name, 'f.txt');
     assert.equal(file.type, 'file');
     assert.equal(file.size, 5);
+    assert.equal(file.symlink_target, null);
+    assert.ok(Number.isInteger(file.modified_at) && Math.abs(file.modified_at - Date.now() / 1000) < 600, String(file.modified_at));
+    assert.match(file.permissions, /^-rw/);
+    assert.ok(file.owner && file.group, JSON.stringify(file));
+    assert.equal(two.body.entries.find((e: { path: string }) => e.path === '/tmp/tree/sub').type, 'directory');
+    await t.api('POST', `/v1/capsules/${id}/exec`, { auth: team.apiKey, body: { cmd: 'ln', args: ['-s', '/tmp/tree/sub/f.txt', '/tmp/tree/link'] } });
+    const three = await t.api('POST', `/v1/capsules/${id}/files/list`, { auth: team.apiKey, body: { path: '/tmp/tree' } });
+    const link = three.body.entries.find((e: { path: string }) => e.path === '/tmp/tree/link');
+    assert.equal(link?.type, 'symlink', JSON.stringify(three.body));
+    assert.equal(link.symlink_target, '/tmp/tree/sub/f.txt');
   });
 
   test('remove deletes a file (204); the path is then gone', async () => {

@@ -32,13 +32,27 @@ describe('snapshot templates API', () => {
   });
 
   test('POST /v1/snapshots saves a running capsule as a team template, and the source keeps running', async () => {
-    const r = await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { capsule_id: source, name } });
+    const r = await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { sandbox_id: source, name } });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.name, name);
     assert.equal(r.body.type, 'snapshot');
     assert.ok(r.body.size_bytes > 0);
     const src = await t.api('GET', `/v1/capsules/${source}`, { auth: team.apiKey });
     assert.equal(src.body.status, 'running');
+  });
+
+  test('without a name, one is generated; the 0.1 alias capsule_id names the capsule too', async () => {
+    const r = await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { capsule_id: source } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.match(r.body.name, /^[a-z0-9][a-z0-9._-]*$/);
+    assert.notEqual(r.body.name, name);
+    assert.equal(r.body.memory_mb, 512);
+    assert.equal((await t.api('DELETE', `/v1/snapshots/${r.body.name}`, { auth: team.apiKey })).status, 204);
+  });
+
+  test('both capsule_id and sandbox_id, or neither, is a 400', async () => {
+    assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { sandbox_id: source, capsule_id: source } })).status, 400);
+    assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { name: 'x' } })).status, 400);
   });
 
   test('the same name again is a 409 unless overwrite=true', async () => {
@@ -51,12 +65,12 @@ describe('snapshot templates API', () => {
 
   test('GET /v1/snapshots lists base templates and the team\'s snapshots; other teams do not see it', async () => {
     const mine = await t.api('GET', '/v1/snapshots', { auth: team.apiKey });
-    assert.ok(mine.body.snapshots.some((s: { name: string; type: string }) => s.name === name && s.type === 'snapshot'));
-    assert.ok(mine.body.snapshots.some((s: { name: string; type: string }) => s.name === 'minimal' && s.type === 'base'));
+    assert.ok(mine.body.some((s: { name: string; type: string }) => s.name === name && s.type === 'snapshot'));
+    assert.ok(mine.body.some((s: { name: string; type: string }) => s.name === 'minimal' && s.type === 'base'));
     const onlySnapshots = await t.api('GET', '/v1/snapshots?type=snapshot', { auth: team.apiKey });
-    assert.ok(onlySnapshots.body.snapshots.every((s: { type: string }) => s.type === 'snapshot'));
+    assert.ok(onlySnapshots.body.every((s: { type: string }) => s.type === 'snapshot'));
     const theirs = await t.api('GET', '/v1/snapshots?type=snapshot', { auth: other.apiKey });
-    assert.deepEqual(theirs.body.snapshots, []);
+    assert.deepEqual(theirs.body, []);
   });
 
   test('a capsule created from the snapshot runs the saved processes', async () => {
@@ -75,8 +89,8 @@ describe('snapshot templates API', () => {
   });
 
   test('bad input: unknown capsule 404, bad name 400, another team\'s capsule 404', async () => {
-    assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { capsule_id: 'cl-nope' } })).status, 404);
-    assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { capsule_id: source, name: 'Bad Name!' } })).status, 400);
+    assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { sandbox_id: 'cl-nope' } })).status, 404);
+    assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { sandbox_id: source, name: 'Bad Name!' } })).status, 400);
     assert.equal((await t.api('POST', '/v1/snapshots', { auth: other.apiKey, body: { capsule_id: source } })).status, 404);
   });
 
@@ -84,7 +98,7 @@ describe('snapshot templates API', () => {
     const del = await t.api('DELETE', `/v1/snapshots/${name}`, { auth: team.apiKey });
     assert.equal(del.status, 204, JSON.stringify(del.body));
     const list = await t.api('GET', '/v1/snapshots?type=snapshot', { auth: team.apiKey });
-    assert.ok(!list.body.snapshots.some((s: { name: string }) => s.name === name));
+    assert.ok(!list.body.some((s: { name: string }) => s.name === name));
     assert.equal((await t.api('DELETE', `/v1/snapshots/${name}`, { auth: team.apiKey })).status, 404);
   });
 });

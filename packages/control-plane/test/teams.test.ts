@@ -51,7 +51,7 @@ describe('teams and members', () => {
     const list = await t.api('GET', '/v1/teams', { auth: u.token });
     assert.equal(list.status, 200);
     assert.deepEqual(
-      list.body.teams.map((x: { id: string; role: string }) => [x.id, x.role]),
+      list.body.map((x: { id: string; role: string }) => [x.id, x.role]),
       [
         [u.personalTeamId, 'owner'],
         [created.body.id, 'owner'],
@@ -88,7 +88,7 @@ describe('teams and members', () => {
     const members = await t.api('GET', `/v1/teams/${teamId}/members`, { auth: member.token });
     assert.equal(members.status, 200);
     assert.deepEqual(
-      members.body.members.map((m: { user_id: string; role: string }) => [m.user_id, m.role]),
+      members.body.map((m: { user_id: string; role: string }) => [m.user_id, m.role]),
       [
         [owner.userId, 'owner'],
         [admin.userId, 'admin'],
@@ -196,6 +196,6 @@ describe('teams and members', () => {
     const stale = await t.api('GET', '/v1/me', { auth: switched.body.token });
     assert.equal(stale.status, 401);
     const members = await t.api('GET', `/v1/teams/${teamId}/members`, { auth: owner.token });
-    assert.deepEqual(members.body.members.map((m: { user_id: string }) => m.user_id).sort(), [owner.userId, admin.userId].sort());
+    assert.deepEqual(members.body.map((m: { user_id: string }) => m.user_id).sort(), [owner.userId, admin.userId].sort());
   });
 });

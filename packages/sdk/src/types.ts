@@ -79,12 +79,16 @@ export interface ProcessInfo {
 export interface FileEntry {
   name: string;
   path: string;
-  type: 'file' | 'dir' | 'directory' | 'symlink' | string;
+  type: 'file' | 'directory' | 'symlink' | string;
   size: number;
   mode?: number;
+  /** As ls shows them, e.g. `-rw-r--r--`. */
+  permissions?: string;
   owner?: string;
-  /** ISO-8601, or null when unknown. */
-  modifiedAt?: string | null;
+  group?: string;
+  /** Unix seconds (0 when unknown). */
+  modified_at?: number;
+  symlink_target?: string | null;
   [field: string]: unknown;
 }
 

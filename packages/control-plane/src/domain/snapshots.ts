@@ -14,6 +14,8 @@ export const SNAPSHOT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export interface SnapshotView {
   name: string;
   type: 'base' | 'snapshot';
+  vcpus: number | null;
+  memory_mb: number | null;
   capsule_id: string | null;
   host_id: string | null;
   size_bytes: number;
@@ -23,10 +25,12 @@ export interface SnapshotView {
   created_at: string;
 }
 
-function view(t: Template, hostId: string | null): SnapshotView {
+function view(t: Template, hostId: string | null, size?: { vcpus: number; memory_mb: number }): SnapshotView {
   return {
     name: t.name,
     type: t.kind === TemplateKind.SNAPSHOT ? 'snapshot' : 'base',
+    vcpus: size ? size.vcpus : null,
+    memory_mb: size ? size.memory_mb : null,
     capsule_id: t.sourceCapsuleId || null,
     host_id: hostId,
     size_bytes: Number(t.sizeBytes),
@@ -72,7 +76,7 @@ export async function createSnapshot(
       default_env: JSON.stringify({}),
     })
     .execute();
-  return view(t, capsule.host_id);
+  return view(t, capsule.host_id, { vcpus: Math.ceil(Number(capsule.vcpus)), memory_mb: capsule.memory_mb });
 }
 
 /** Base templates (from the hosts that are up) and the team's snapshots. */
@@ -100,6 +104,8 @@ export async function listSnapshots(ctx: ControlPlaneContext, teamId: string, ty
       out.push({
         name: r.name,
         type: 'snapshot',
+        vcpus: null,
+        memory_mb: null,
         capsule_id: null,
         host_id: r.host_id,
         size_bytes: Number(r.size_bytes),

@@ -53,7 +53,18 @@ const FILE_TYPE_NAMES: Partial<Record<FileType, string>> = {
   [FileType.SYMLINK]: 'symlink',
 };
 
-function dirEntry(e: { name: string; path: string; type: FileType; size: bigint; mode: number; owner: string; modifiedTime?: { seconds: bigint; nanos: number } }) {
+function dirEntry(e: {
+  name: string;
+  path: string;
+  type: FileType;
+  size: bigint;
+  mode: number;
+  permissions: string;
+  owner: string;
+  group: string;
+  symlinkTarget?: string;
+  modifiedTime?: { seconds: bigint; nanos: number };
+}) {
   return {
     name: e.name,
     path: e.path,
@@ -61,6 +72,9 @@ function dirEntry(e: { name: string; path: string; type: FileType; size: bigint;
     size: BigInt(e.size),
     mode: e.mode,
     owner: e.owner,
+    permissions: e.permissions,
+    group: e.group,
+    ...(e.symlinkTarget !== undefined ? { symlinkTarget: e.symlinkTarget } : {}),
     modifiedAtMs: e.modifiedTime ? e.modifiedTime.seconds * 1000n + BigInt(Math.floor(e.modifiedTime.nanos / 1e6)) : 0n,
   };
 }

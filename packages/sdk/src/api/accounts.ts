@@ -91,7 +91,7 @@ export class TemplatesApi {
     const { name, overwrite, ...call } = opts;
     return this.http.json<Template>('POST', '/snapshots', {
       ...call,
-      json: { capsule_id: capsuleId, ...(name ? { name } : {}) },
+      json: { sandbox_id: capsuleId, ...(name ? { name } : {}) },
       ...(overwrite ? { query: { overwrite: 'true' } } : {}),
     });
   }

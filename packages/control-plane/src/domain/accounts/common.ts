@@ -88,7 +88,7 @@ export async function sessionTeam(db: Db, user: User): Promise<TeamView> {
 export async function issueSession(ctx: ControlPlaneContext, user: User, team: TeamView): Promise<Session> {
   const mv = await ctx.db.selectFrom('membership_versions').select('version').where('team_id', '=', team.id).where('user_id', '=', user.id).executeTakeFirst();
   const token = await ctx.jwt.sign({ kind: 'user', user: user.id, team: team.id, role: team.role, is_admin: user.is_admin, sv: user.session_version, ...(mv ? { mv: mv.version } : {}) });
-  return { token, user: userView(user), team };
+  return { token, user_id: user.id, team_id: team.id, email: user.email, name: user.name, user: userView(user), team };
 }
 
 /**

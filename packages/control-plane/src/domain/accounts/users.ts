@@ -141,12 +141,29 @@ async function getUser(db: Db, userId: string): Promise<User> {
   return user;
 }
 
-/** The caller and the team their token acts for. */
-export async function getMe(ctx: ControlPlaneContext, userId: string, teamId: string): Promise<{ user: UserView; team: TeamView }> {
+export interface MeView {
+  name: string;
+  email: string;
+  /** Every account here has a password (no OAuth-only accounts yet). */
+  has_password: boolean;
+  /** Linked login providers (none until OAuth login exists). */
+  providers: string[];
+  user: UserView;
+  team: TeamView;
+}
+
+/** The caller and the team their token acts for (Wrenn's MeResponse fields first). */
+export async function getMe(ctx: ControlPlaneContext, userId: string, teamId: string): Promise<MeView> {
   const user = await getUser(ctx.db, userId);
   const team = await memberTeam(ctx.db, userId, teamId);
   if (!team) throw new WrennError('unauthenticated', `you are no longer a member of team ${teamId}: log in again`);
-  return { user: userView(user), team };
+  return { name: user.name, email: user.email, has_password: true, providers: [], user: userView(user), team };
+}
+
+/** A fresh session for the caller's current team (after a change that shows in the token, e.g. the name). */
+export async function reissueSession(ctx: ControlPlaneContext, userId: string, teamId: string): Promise<Session> {
+  const user = await getUser(ctx.db, userId);
+  return issueSession(ctx, user, (await memberTeam(ctx.db, userId, teamId)) ?? (await sessionTeam(ctx.db, user)));
 }
 
 export async function updateMe(ctx: ControlPlaneContext, userId: string, patch: { name?: string | undefined; email?: string | undefined }): Promise<UserView> {
@@ -196,7 +213,11 @@ export async function changePassword(
  * while such a team still has capsules); a team that would be left with members but no
  * owner makes the whole deletion refuse, naming the team.
  */
-export async function deleteMe(ctx: ControlPlaneContext, userId: string): Promise<void> {
+export async function deleteMe(ctx: ControlPlaneContext, userId: string, confirmation?: string): Promise<void> {
+  if (confirmation !== undefined) {
+    const user = await getUser(ctx.db, userId);
+    if (normalizeEmail(confirmation) !== normalizeEmail(user.email)) throw new WrennError('invalid_argument', 'confirmation does not match your email address: the account was not deleted');
+  }
   await ctx.db.transaction().execute(async (trx) => {
     const mine = await trx.selectFrom('memberships').select(['team_id', 'role']).where('user_id', '=', userId).execute();
     const soleTeams: string[] = [];

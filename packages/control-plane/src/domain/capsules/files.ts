@@ -9,19 +9,48 @@ import { renameAlreadyExists, renameNotFound } from './agent-errors.js';
 import { capsuleActivity } from './activity.js';
 import { usableCapsule } from './pause.js';
 
+/** A directory entry as Wrenn's API shows it (`modified_at`: Unix seconds, 0 when unknown). */
 export interface FileEntry {
   name: string;
   path: string;
-  type: string;
+  type: 'file' | 'directory' | 'symlink';
   size: number;
   mode: number;
+  permissions: string;
   owner: string;
-  modified_at: string | null;
+  group: string;
+  modified_at: number;
+  symlink_target: string | null;
 }
 
-function entryOf(e: { name: string; path: string; type: string; size: bigint; mode: number; owner: string; modifiedAtMs: bigint }): FileEntry {
-  const ms = Number(e.modifiedAtMs);
-  return { name: e.name, path: e.path, type: e.type, size: Number(e.size), mode: e.mode, owner: e.owner, modified_at: ms > 0 ? new Date(ms).toISOString() : null };
+const ENTRY_TYPES: Record<string, FileEntry['type']> = { file: 'file', dir: 'directory', symlink: 'symlink' };
+
+interface AgentEntry {
+  name: string;
+  path: string;
+  type: string;
+  size: bigint;
+  mode: number;
+  permissions: string;
+  owner: string;
+  group: string;
+  symlinkTarget?: string;
+  modifiedAtMs: bigint;
+}
+
+function entryOf(e: AgentEntry): FileEntry {
+  return {
+    name: e.name,
+    path: e.path,
+    type: ENTRY_TYPES[e.type] ?? 'file',
+    size: Number(e.size),
+    mode: e.mode,
+    permissions: e.permissions,
+    owner: e.owner,
+    group: e.group,
+    modified_at: Math.floor(Number(e.modifiedAtMs) / 1000),
+    symlink_target: e.symlinkTarget ?? null,
+  };
 }
 
 function missing(err: unknown, capsuleId: string, path: string): unknown {

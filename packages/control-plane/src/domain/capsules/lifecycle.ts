@@ -36,6 +36,22 @@ export interface CreateCapsuleInput {
   metadata: Record<string, string>;
   envs: Record<string, string>;
   autoResume: boolean;
+  /** Who commands run as, and where, unless a call says otherwise (unset: the template's). */
+  identity?: CapsuleIdentity;
+}
+
+export interface CapsuleIdentity {
+  user: string;
+  workdir: string;
+}
+
+/**
+ * The native API's identity for a template: Wrenn's clients expect a capsule of `minimal` to
+ * run commands as root in /root (a repository initialised at `.` lands in /root). Other
+ * templates keep their own USER and workdir (undefined here).
+ */
+export function nativeIdentity(template: string): CapsuleIdentity | undefined {
+  return template === 'minimal' ? { user: 'root', workdir: '/root' } : undefined;
 }
 
 /**
@@ -111,6 +127,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
         // Lifetime and auto-pause are the control plane's business (timeout_sec), not the agent's.
         lifetimeSec: 0,
         egress: true,
+        ...(input.identity ? { defaultUser: input.identity.user, workdir: input.identity.workdir } : {}),
       },
       { timeoutMs: ctx.config.agentTimeoutMs },
     );

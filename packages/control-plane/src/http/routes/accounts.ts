@@ -1,6 +1,6 @@
 /**
  * Accounts API: /auth/* (signup, login, activate, switch-team), /me, /api-keys, /teams
- * (and members), /audit-logs and /admin/users. Each sub-module registers its own auth
+ * (and members, leave), /users/search, /audit-logs and /admin/users. Each sub-module registers its own auth
  * scope; the handlers live in src/domain/accounts.
  */
 import type { FastifyInstance } from 'fastify';
@@ -11,12 +11,14 @@ import { auditLogsRoutes } from './accounts/audit-logs.js';
 import { authRoutes } from './accounts/auth.js';
 import { meRoutes } from './accounts/me.js';
 import { teamsRoutes } from './accounts/teams.js';
+import { usersSearchRoutes } from './accounts/users-search.js';
 
 export async function accountsRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await authRoutes(app, ctx);
   await meRoutes(app, ctx);
   await apiKeysRoutes(app, ctx);
   await teamsRoutes(app, ctx);
+  await usersSearchRoutes(app, ctx);
   await auditLogsRoutes(app, ctx);
   await adminUsersRoutes(app, ctx);
 }

@@ -1,5 +1,5 @@
 /**
- * Snapshot templates (REFERENCE-API.md section 1): `POST /snapshots` saves a running
+ * Snapshot templates: `POST /snapshots` saves a running
  * capsule (memory + disk) as a team template, `GET /snapshots?type=base|snapshot`,
  * `DELETE /snapshots/{name}`. User JWT or API key; team-scoped.
  */
@@ -12,6 +12,8 @@ import { authScope, teamOf } from '../plugins/auth.js';
 const Snapshot = Type.Object({
   name: Type.String(),
   type: Type.Union([Type.Literal('base'), Type.Literal('snapshot')]),
+  vcpus: Type.Union([Type.Integer(), Type.Null()], { description: 'Of the capsule the snapshot was taken from (null for base templates)' }),
+  memory_mb: Type.Union([Type.Integer(), Type.Null()], { description: 'Of the capsule the snapshot was taken from (null for base templates)' }),
   capsule_id: Type.Union([Type.String(), Type.Null()]),
   host_id: Type.Union([Type.String(), Type.Null()]),
   size_bytes: Type.Number(),
@@ -21,10 +23,13 @@ const Snapshot = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
 });
 
-const CreateBody = Type.Object(
-  { capsule_id: Type.String({ minLength: 1, maxLength: 128 }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })) },
-  { additionalProperties: false },
-);
+const CapsuleRef = Type.String({ minLength: 1, maxLength: 128, description: 'The running capsule to snapshot (cl-...)' });
+const SnapshotName = Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: 'Generated when omitted' }));
+/** Wrenn's request names the capsule `sandbox_id`; `capsule_id` (0.1 SDKs of ours) is kept as an alias. */
+const CreateBody = Type.Union([
+  Type.Object({ sandbox_id: CapsuleRef, name: SnapshotName }, { additionalProperties: false }),
+  Type.Object({ capsule_id: CapsuleRef, name: SnapshotName }, { additionalProperties: false, description: 'Extension: `capsule_id` for `sandbox_id`' }),
+]);
 const CreateQuery = Type.Object({ overwrite: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false });
 const ListQuery = Type.Object({ type: Type.Optional(Type.Union([Type.Literal('base'), Type.Literal('snapshot')])) }, { additionalProperties: false });
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 63 }) });
@@ -38,7 +43,7 @@ export async function snapshotsRoutes(app: FastifyInstance, ctx: ControlPlaneCon
       { schema: { tags: ['snapshots'], body: CreateBody, querystring: CreateQuery, response: { 201: Snapshot } } },
       async (request, reply) => {
         const snap = await createSnapshot(ctx, teamOf(request), {
-          capsuleId: request.body.capsule_id,
+          capsuleId: 'sandbox_id' in request.body ? request.body.sandbox_id : request.body.capsule_id,
           name: request.body.name,
           overwrite: request.query.overwrite ?? false,
         });
@@ -48,8 +53,8 @@ export async function snapshotsRoutes(app: FastifyInstance, ctx: ControlPlaneCon
 
     s.get<{ Querystring: Static<typeof ListQuery> }>(
       '/snapshots',
-      { schema: { tags: ['snapshots'], querystring: ListQuery, response: { 200: Type.Object({ snapshots: Type.Array(Snapshot) }) } } },
-      async (request) => ({ snapshots: await listSnapshots(ctx, teamOf(request), request.query.type) }),
+      { schema: { tags: ['snapshots'], querystring: ListQuery, response: { 200: Type.Array(Snapshot) } } },
+      async (request) => listSnapshots(ctx, teamOf(request), request.query.type),
     );
 
     s.delete<{ Params: Static<typeof NameParams> }>(

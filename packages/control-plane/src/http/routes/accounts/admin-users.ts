@@ -8,12 +8,14 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
-import { createInactiveUser, listUsers, resetPassword, updateUser } from '../../../domain/accounts/index.js';
+import { WrennError } from '@wrenn/shared';
+import { adminListUsers, countUsers, createInactiveUser, resetPassword, updateUser } from '../../../domain/accounts/index.js';
 import { authScope } from '../../plugins/auth.js';
-import { USER_ONLY } from './principal.js';
+import { userOf, USER_ONLY } from './principal.js';
 import { DateTime, Email, IdParams, Name, Strict, TeamSchema, UserSchema } from './schemas.js';
 
 const tags = ['admin'];
+const PER_PAGE = 100;
 const security = USER_ONLY;
 
 export async function adminUsersRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
@@ -27,12 +29,40 @@ export async function adminUsersRoutes(app: FastifyInstance, ctx: ControlPlaneCo
         schema: {
           tags,
           security,
-          summary: 'All users (administrators only)',
-          querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }), offset: Type.Integer({ minimum: 0, default: 0 }) }, Strict),
-          response: { 200: Type.Object({ users: Type.Array(UserSchema) }) },
+          summary: 'All users, 100 a page (administrators only)',
+          description: '`page` (from 1) as Wrenn; `limit`/`offset` are an extension and win when given.',
+          querystring: Type.Object(
+            {
+              page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+              limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+              offset: Type.Optional(Type.Integer({ minimum: 0 })),
+            },
+            Strict,
+          ),
+          response: {
+            200: Type.Object({
+              users: Type.Array(
+                Type.Intersect([
+                  UserSchema,
+                  Type.Object({ status: Type.Union([Type.Literal('active'), Type.Literal('disabled')]), teams_joined: Type.Integer(), teams_owned: Type.Integer() }),
+                ]),
+              ),
+              total: Type.Integer(),
+              page: Type.Integer(),
+              per_page: Type.Integer(),
+              total_pages: Type.Integer(),
+            }),
+          },
         },
       },
-      async (request) => ({ users: await listUsers(ctx, request.query) }),
+      async (request) => {
+        const q = request.query;
+        const perPage = q.limit ?? PER_PAGE;
+        const page = q.page ?? 1;
+        const offset = q.offset ?? (page - 1) * perPage;
+        const [users, total] = await Promise.all([adminListUsers(ctx, { limit: perPage, offset }), countUsers(ctx)]);
+        return { users, total, page, per_page: perPage, total_pages: Math.ceil(total / perPage) };
+      },
     );
 
     r.post(
@@ -92,6 +122,44 @@ export async function adminUsersRoutes(app: FastifyInstance, ctx: ControlPlaneCo
         },
       },
       async (request) => resetPassword(ctx, request.params.id),
+    );
+
+    r.put(
+      '/admin/users/:id/active',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Enable or disable a user (not yourself, never the last administrator)',
+          description: 'Disabling ends every session of the user for good.',
+          params: IdParams('User id (usr-...)'),
+          body: Type.Object({ active: Type.Boolean() }, Strict),
+          response: { 204: Type.Null({ description: 'No content' }) },
+        },
+      },
+      async (request, reply) => {
+        if (!request.body.active && request.params.id === userOf(request).userId) throw new WrennError('invalid_argument', 'you cannot disable your own account');
+        await updateUser(ctx, request.params.id, { active: request.body.active });
+        return reply.code(204).send(null);
+      },
+    );
+
+    r.put(
+      '/admin/users/:id/admin',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Grant or revoke administrator (never the last one)',
+          params: IdParams('User id (usr-...)'),
+          body: Type.Object({ admin: Type.Boolean() }, Strict),
+          response: { 204: Type.Null({ description: 'No content' }) },
+        },
+      },
+      async (request, reply) => {
+        await updateUser(ctx, request.params.id, { is_admin: request.body.admin });
+        return reply.code(204).send(null);
+      },
     );
   });
 }

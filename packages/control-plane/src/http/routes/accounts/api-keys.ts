@@ -32,8 +32,8 @@ export async function apiKeysRoutes(app: FastifyInstance, ctx: ControlPlaneConte
 
     r.get(
       '/api-keys',
-      { schema: { tags: ['api-keys'], summary: "Your current team's API keys (never the keys themselves)", security: USER_ONLY, response: { 200: Type.Object({ api_keys: Type.Array(ApiKeySchema) }) } } },
-      async (request) => ({ api_keys: await listApiKeys(ctx, userOf(request).teamId) }),
+      { schema: { tags: ['api-keys'], summary: "Your current team's API keys (never the keys themselves)", security: USER_ONLY, response: { 200: Type.Array(ApiKeySchema) } } },
+      async (request) => listApiKeys(ctx, userOf(request).teamId),
     );
 
     r.delete(

@@ -24,16 +24,9 @@ export const UserSchema = Type.Object({
 export const TeamSchema = Type.Object({
   id: Type.String({ description: 'team-...' }),
   name: Type.String(),
+  slug: Type.String({ description: 'The name, lowercased, in a-z 0-9 and dashes' }),
   created_at: DateTime,
   role: Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')], { description: "The caller's role in the team" }),
-});
-
-export const TeamDetailSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  created_at: DateTime,
-  role: RoleSchema,
-  member_count: Type.Integer(),
 });
 
 export const MemberSchema = Type.Object({
@@ -44,29 +37,49 @@ export const MemberSchema = Type.Object({
   joined_at: DateTime,
 });
 
+export const TeamDetailSchema = Type.Object({
+  team: Type.Object({ id: Type.String(), name: Type.String(), slug: Type.String(), created_at: DateTime }),
+  members: Type.Array(MemberSchema),
+  id: Type.String(),
+  name: Type.String(),
+  slug: Type.String(),
+  created_at: DateTime,
+  role: RoleSchema,
+  member_count: Type.Integer(),
+});
+
+/** Wrenn's AuthResponse (token, user_id, team_id, email, name); `user` and `team` are extensions. */
 export const SessionSchema = Type.Object({
   token: Type.String({ description: 'User JWT (HS256, 6 h) for `Authorization: Bearer`' }),
+  user_id: Type.String(),
+  team_id: Type.String({ description: 'The team the token acts for' }),
+  email: Type.String(),
+  name: Type.String(),
   user: UserSchema,
   team: TeamSchema,
 });
 
 export const ApiKeySchema = Type.Object({
   id: Type.String({ description: 'key-...' }),
+  team_id: Type.String(),
   name: Type.String(),
   key_prefix: Type.String({ description: 'First characters of the key, to recognise it' }),
   created_by: Type.Union([Type.String(), Type.Null()]),
   created_at: DateTime,
-  last_used_at: Type.Union([DateTime, Type.Null()]),
+  last_used: Type.Union([DateTime, Type.Null()]),
+  last_used_at: Type.Union([DateTime, Type.Null()], { description: 'The same as last_used (extension, kept for 0.1 clients of ours)' }),
   status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended')], { description: '`suspended` while the user who created the key is disabled: refused until they are re-enabled' })),
 });
 
 export const CreatedApiKeySchema = Type.Object({
   id: Type.String(),
+  team_id: Type.String(),
   name: Type.String(),
   key: Type.String({ description: '`wrn_` + 32 hex: shown this once, store it now' }),
   key_prefix: Type.String(),
   created_by: Type.Union([Type.String(), Type.Null()]),
   created_at: DateTime,
+  last_used: Type.Union([DateTime, Type.Null()]),
   last_used_at: Type.Union([DateTime, Type.Null()]),
 });
 

@@ -21,9 +21,9 @@ export async function teamsRoutes(app: FastifyInstance, ctx: ControlPlaneContext
     authScope(s, ctx, { allow: ['user'] });
     const r = s.withTypeProvider<TypeBoxTypeProvider>();
 
-    r.get('/teams', { schema: { tags, security, summary: 'Teams you belong to, with your role', response: { 200: Type.Object({ teams: Type.Array(TeamSchema) }) } } }, async (request) => ({
-      teams: await listTeams(ctx, userOf(request).userId),
-    }));
+    r.get('/teams', { schema: { tags, security, summary: 'Teams you belong to, with your role', response: { 200: Type.Array(TeamSchema) } } }, async (request) =>
+      listTeams(ctx, userOf(request).userId),
+    );
 
     r.post(
       '/teams',
@@ -31,8 +31,24 @@ export async function teamsRoutes(app: FastifyInstance, ctx: ControlPlaneContext
       async (request, reply) => reply.code(201).send(await createTeam(ctx, userOf(request).userId, request.body.name)),
     );
 
-    r.get('/teams/:id', { schema: { tags, security, summary: 'A team you belong to', params: TeamParams, response: { 200: TeamDetailSchema } } }, async (request) =>
-      getTeam(ctx, userOf(request).userId, request.params.id),
+    r.get(
+      '/teams/:id',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'A team you belong to, with its members',
+          description: "Wrenn's TeamDetail (`team`, `members`); the team's own fields at the top level, your role and member_count are extensions.",
+          params: TeamParams,
+          response: { 200: TeamDetailSchema },
+        },
+      },
+      async (request) => {
+        const { userId } = userOf(request);
+        const team = await getTeam(ctx, userId, request.params.id);
+        const members = await listMembers(ctx, userId, request.params.id);
+        return { ...team, team: { id: team.id, name: team.name, slug: team.slug, created_at: team.created_at }, members };
+      },
     );
 
     r.patch(
@@ -61,8 +77,8 @@ export async function teamsRoutes(app: FastifyInstance, ctx: ControlPlaneContext
 
     r.get(
       '/teams/:id/members',
-      { schema: { tags, security, summary: "A team's members", params: TeamParams, response: { 200: Type.Object({ members: Type.Array(MemberSchema) }) } } },
-      async (request) => ({ members: await listMembers(ctx, userOf(request).userId, request.params.id) }),
+      { schema: { tags, security, summary: "A team's members", params: TeamParams, response: { 200: Type.Array(MemberSchema) } } },
+      async (request) => listMembers(ctx, userOf(request).userId, request.params.id),
     );
 
     r.post(
@@ -72,6 +88,7 @@ export async function teamsRoutes(app: FastifyInstance, ctx: ControlPlaneContext
           tags,
           security,
           summary: 'Add an existing user to the team by email (owner or admin; only owners grant owner)',
+          description: '`role` (default member) is an extension.',
           params: TeamParams,
           body: Type.Object({ email: Email, role: Type.Optional(RoleSchema) }, Strict),
           response: { 201: MemberSchema },
@@ -109,6 +126,24 @@ export async function teamsRoutes(app: FastifyInstance, ctx: ControlPlaneContext
       },
       async (request, reply) => {
         await removeMember(ctx, userOf(request).userId, request.params.id, request.params.user_id);
+        return reply.code(204).send(null);
+      },
+    );
+
+    r.post(
+      '/teams/:id/leave',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Leave a team you belong to (the last owner cannot: hand ownership on or delete the team)',
+          params: TeamParams,
+          response: { 204: NoContent },
+        },
+      },
+      async (request, reply) => {
+        const { userId } = userOf(request);
+        await removeMember(ctx, userId, request.params.id, userId);
         return reply.code(204).send(null);
       },
     );

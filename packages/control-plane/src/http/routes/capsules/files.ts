@@ -4,7 +4,7 @@
  * mkdir, remove. A missing path is a 404 naming it.
  */
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { WrennError } from '@wrenn/shared';
@@ -16,6 +16,31 @@ import { CommonErrors, FileEntrySchema, IdParams, NoContent, Path, PathBody, Str
 const PATH_HEADER = 'x-file-path';
 const PathQuery = Type.Object({ path: Type.Optional(Path) }, Strict);
 const Bytes = Type.String({ format: 'binary', description: 'The file content' });
+
+/**
+ * Writes the `file` part of a multipart body to the `path` field (or `presetPath`), streamed
+ * through as it arrives; other parts are drained.
+ */
+async function writeMultipart(ctx: ControlPlaneContext, capsuleId: string, request: FastifyRequest, reply: FastifyReply, presetPath: string | undefined): Promise<void> {
+  const teamId = teamOf(request);
+  let path = presetPath;
+  let written = false;
+  for await (const part of request.parts()) {
+    if (part.type === 'field') {
+      if (part.fieldname === 'path') path = String(part.value);
+      continue;
+    }
+    if (part.fieldname !== 'file' || written) {
+      part.file.resume(); // not ours: drain it
+      continue;
+    }
+    if (!path) throw new WrennError('invalid_argument', 'the `path` field must come before the `file` part (or give ?path=)');
+    if (path.length > 4096 || path.includes('\0')) throw new WrennError('invalid_argument', 'the `path` field is not a valid path');
+    await writeFile(ctx, teamId, capsuleId, path, part.file, clientGone(reply));
+    written = true;
+  }
+  if (!written) throw new WrennError('invalid_argument', 'the multipart body has no `file` part');
+}
 
 /** An AbortSignal that fires when the client goes away before the response is complete. */
 function clientGone(reply: FastifyReply): AbortSignal {
@@ -53,23 +78,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw new WrennError('invalid_argument', 'send multipart/form-data with a `path` field and a `file` part (or use files/stream/write for a raw body)');
-      const teamId = teamOf(request);
-      let path = request.query.path ?? headerPath(request.headers[PATH_HEADER]);
-      let written = false;
-      for await (const part of request.parts()) {
-        if (part.type === 'field') {
-          if (part.fieldname === 'path') path = String(part.value);
-          continue;
-        }
-        if (part.fieldname !== 'file' || written) {
-          part.file.resume(); // not ours: drain it
-          continue;
-        }
-        if (!path) throw new WrennError('invalid_argument', 'the `path` field must come before the `file` part (or give ?path=)');
-        await writeFile(ctx, teamId, request.params.id, path, part.file, clientGone(reply));
-        written = true;
-      }
-      if (!written) throw new WrennError('invalid_argument', 'the multipart body has no `file` part');
+      await writeMultipart(ctx, request.params.id, request, reply, request.query.path ?? headerPath(request.headers[PATH_HEADER]));
       return reply.code(204).send(null);
     },
   );
@@ -112,10 +121,10 @@ export async function fileRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
         summary: 'Create a directory (and its parents); 409 when the path exists',
         params: IdParams,
         body: PathBody,
-        response: { 201: FileEntrySchema, ...CommonErrors },
+        response: { 200: Type.Object({ entry: FileEntrySchema }), ...CommonErrors },
       },
     },
-    async (request, reply) => reply.code(201).send(await makeDir(ctx, teamOf(request), request.params.id, request.body.path)),
+    async (request) => ({ entry: await makeDir(ctx, teamOf(request), request.params.id, request.body.path) }),
   );
 
   r.post(
@@ -129,18 +138,19 @@ export async function fileRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
     },
   );
 
-  // The raw upload gets its own scope: there, any body is handed to the route as a stream.
+  // The streamed upload gets its own scope: there, a multipart body goes to the multipart
+  // reader and any other body is handed to the route as a stream.
   await app.register(async (s) => {
-    s.removeAllContentTypeParsers();
+    s.removeContentTypeParser(['application/json', 'text/plain']);
     s.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
     s.withTypeProvider<TypeBoxTypeProvider>().post(
       '/capsules/:id/files/stream/write',
       {
         schema: {
           tags: TAGS,
-          summary: 'Upload a file from the raw request body (any size, streamed)',
-          description: `The path is \`?path=\` or the \`${PATH_HEADER}\` header. The file is created or replaced.`,
-          consumes: ['application/octet-stream'],
+          summary: 'Upload a file, streamed (any size)',
+          description: `multipart/form-data with a \`path\` field, then a \`file\` part (as Wrenn's contract). Extension: a raw body of any other type, the path in \`?path=\` or the \`${PATH_HEADER}\` header. The file is created or replaced; bytes stream through, never held whole.`,
+          consumes: ['multipart/form-data', 'application/octet-stream'],
           params: IdParams,
           querystring: PathQuery,
           response: { 204: NoContent, ...CommonErrors },
@@ -148,6 +158,10 @@ export async function fileRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
       },
       async (request, reply) => {
         const path = request.query.path ?? headerPath(request.headers[PATH_HEADER]);
+        if (request.isMultipart()) {
+          await writeMultipart(ctx, request.params.id, request, reply, path);
+          return reply.code(204).send(null);
+        }
         if (!path) throw new WrennError('invalid_argument', `name the file with ?path= or an ${PATH_HEADER} header`);
         const body = request.body as Readable | undefined;
         await writeFile(ctx, teamOf(request), request.params.id, path, body ?? Readable.from([]), clientGone(reply));

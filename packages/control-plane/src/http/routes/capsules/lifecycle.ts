@@ -9,7 +9,7 @@ import type { ControlPlaneContext } from '../../../context.js';
 import { getTeamCapsule } from '../../../domain/capsule-access.js';
 import { asWrennError } from '../../errors.js';
 import { publicCapacityError } from '../../../domain/scheduler.js';
-import { createCapsule, destroyCapsule, pingCapsule, type Actor } from '../../../domain/capsules/lifecycle.js';
+import { createCapsule, destroyCapsule, nativeIdentity, pingCapsule, type Actor } from '../../../domain/capsules/lifecycle.js';
 import { listCapsules, STOPPED_VISIBLE_HOURS } from '../../../domain/capsules/list.js';
 import { pauseCapsule, resumeCapsule } from '../../../domain/capsules/pause.js';
 import { teamOf } from '../../plugins/auth.js';
@@ -25,6 +25,10 @@ function actorOf(request: FastifyRequest): Actor {
 
 export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const identityOf = (template: string) => {
+    const identity = nativeIdentity(template);
+    return identity ? { identity } : {};
+  };
 
   r.post(
     '/capsules',
@@ -49,6 +53,7 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         metadata: b.metadata ?? {},
         envs: b.envs ?? {},
         autoResume: b.auto_resume ?? false,
+        ...identityOf(b.template),
       }).catch((err: unknown) => {
         // Hosts' names, cores, memory and disk are for administrators only.
         const e = asWrennError(err);

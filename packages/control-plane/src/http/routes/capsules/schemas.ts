@@ -105,11 +105,14 @@ export const NoContent = Type.Null({ description: 'No content' });
 export const FileEntrySchema = Type.Object({
   name: Type.String(),
   path: Type.String(),
-  type: Type.String({ description: 'file, dir or symlink' }),
-  size: Type.Integer(),
-  mode: Type.Integer(),
+  type: Type.Union([Type.Literal('file'), Type.Literal('directory'), Type.Literal('symlink')]),
+  size: Type.Integer({ format: 'int64' }),
+  mode: Type.Integer({ description: 'Unix mode bits' }),
+  permissions: Type.String({ description: 'As ls shows them, e.g. -rw-r--r--' }),
   owner: Type.String(),
-  modified_at: NullableDateTime,
+  group: Type.String(),
+  modified_at: Type.Integer({ format: 'int64', description: 'Last modification, Unix seconds (0 when unknown)' }),
+  symlink_target: Type.Union([Type.String(), Type.Null()], { description: 'Set only for symlinks' }),
 });
 
 export const PathBody = Type.Object({ path: Path }, Strict);
