@@ -46,6 +46,8 @@ describe('capsules API: exec, processes, metrics', () => {
     assert.equal(r.body.stderr, 'err\n');
     assert.equal(r.body.exit_code, 3);
     assert.equal(r.body.encoding, 'utf-8');
+    assert.equal(r.body.sandbox_id, id);
+    assert.equal(r.body.cmd, '/bin/sh');
     assert.equal(typeof r.body.duration_ms, 'number');
     assert.equal(r.body.timed_out, undefined);
   });
@@ -152,16 +154,20 @@ describe('capsules API: exec, processes, metrics', () => {
     }
     assert.ok(points.length > 0, 'the sampler produced points');
     const p = points.at(-1)!;
-    assert.deepEqual(Object.keys(p).sort(), ['cpu_pct', 'disk_total_bytes', 'disk_used_bytes', 'mem_total_bytes', 'mem_used_bytes', 'ts']);
+    assert.deepEqual(Object.keys(p).sort(), ['cpu_pct', 'disk_bytes', 'disk_total_bytes', 'disk_used_bytes', 'mem_bytes', 'mem_total_bytes', 'mem_used_bytes', 'timestamp_unix', 'ts']);
+    assert.equal(p.timestamp_unix, Math.floor(Date.parse(p.ts as string) / 1000));
+    assert.equal(p.mem_bytes, p.mem_used_bytes);
     assert.match(p.ts as string, /Z$/);
     assert.ok((p.mem_used_bytes as number) > 0);
     assert.ok((p.mem_total_bytes as number) >= 512 * 1024 * 1024 * 0.9, 'memory total is the capsule limit');
-    for (const range of ['10m', '2h', '24h']) {
+    for (const range of ['10m', '1h', '2h', '6h', '12h', '24h']) {
       const r = await t.api('GET', `/v1/capsules/${id}/metrics?range=${range}`, { auth: team.apiKey });
       assert.equal(r.status, 200, range);
+      assert.equal(r.body.sandbox_id, id);
+      assert.equal(r.body.range, range);
       assert.ok(Array.isArray(r.body.points));
     }
-    const bad = await t.api('GET', `/v1/capsules/${id}/metrics?range=1h`, { auth: team.apiKey });
+    const bad = await t.api('GET', `/v1/capsules/${id}/metrics?range=3h`, { auth: team.apiKey });
     assert.equal(bad.status, 400);
   });
 

@@ -138,14 +138,21 @@ describe('capsules API: stats, usage and the usage worker', () => {
     assert.equal(r.body.counts.running, 1);
     assert.equal(r.body.counts.stopped, 1);
     assert.deepEqual(r.body.running, { capsules: 1, vcpus: 0.5, memory_mb: 256 });
-    const last = r.body.series.at(-1);
+    const last = r.body.points.at(-1);
     assert.ok(last, 'a point in the series');
     assert.equal(last.capsules, 1);
     assert.ok(last.mem_used_bytes > 0);
     assert.match(last.ts, /Z$/);
+    assert.equal(last.memory_mb, 256);
+    assert.deepEqual(r.body.current, { running_count: 1, vcpus_reserved: 1, memory_mb_reserved: 256, sampled_at: r.body.current.sampled_at });
+    assert.equal(r.body.series.labels.at(-1), last.ts);
+    assert.equal(r.body.series.running.at(-1), 1);
+    assert.equal(r.body.series.memory_mb.at(-1), 256);
+    assert.ok(r.body.peaks.running_count >= 1 && r.body.peaks.memory_mb >= 256);
     const theirs = await t.api('GET', '/v1/capsules/stats?range=5m', { auth: other.apiKey });
     assert.equal(theirs.body.counts.running, 0);
-    assert.deepEqual(theirs.body.series, []);
+    assert.deepEqual(theirs.body.points, []);
+    assert.deepEqual(theirs.body.series, { labels: [], running: [], vcpus: [], memory_mb: [] });
   });
 
   test('stats take every documented range, and refuse others with 400', async () => {

@@ -100,8 +100,11 @@ describe('hosts: registration, heartbeats, liveness', () => {
     assert.equal(saved.access_token, undefined, 'the access token is not written to disk');
     const view = await t.api('GET', `/v1/hosts/${hostId}`, { auth: admin.jwt });
     assert.equal(view.status, 200);
-    assert.equal(view.body.status, 'up');
+    assert.equal(view.body.status, 'online');
     assert.equal(view.body.vcpus_total, health.vcpusTotal);
+    assert.equal(view.body.cpu_cores, health.vcpusTotal);
+    assert.equal(view.body.type, 'regular');
+    assert.equal(view.body.address, '127.0.0.1');
     assert.equal(view.body.agent_token, undefined, 'the agent token is never shown');
   });
 
@@ -184,10 +187,13 @@ describe('hosts: registration, heartbeats, liveness', () => {
   test('hosts are listed for administrators without their agent tokens; unknown ids are 404', async () => {
     const list = await t.api('GET', '/v1/hosts', { auth: admin.jwt });
     assert.equal(list.status, 200);
-    const ids = list.body.hosts.map((h: { id: string }) => h.id);
+    const ids = list.body.map((h: { id: string }) => h.id);
     assert.ok(ids.includes(linkedHostId));
     assert.ok(!JSON.stringify(list.body).includes(ta.agent.token));
-    assert.equal((await t.api('GET', '/v1/hosts', { auth: member.jwt })).status, 403);
+    const theirs = await t.api('GET', '/v1/hosts', { auth: member.jwt });
+    assert.equal(theirs.status, 200);
+    assert.deepEqual(theirs.body, [], 'a non-administrator sees only their team\'s BYOC hosts');
+    assert.equal((await t.api('GET', `/v1/hosts/${linkedHostId}`, { auth: member.jwt })).status, 404);
     const missing = await t.api('GET', `/v1/hosts/${newId('host')}`, { auth: admin.jwt });
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, 'not_found');
@@ -242,7 +248,7 @@ describe('hosts: registration, heartbeats, liveness', () => {
     // Unpinned, another host of the suite still up could win on free room.
     await assert.rejects(t.cp.ctx.scheduler.pick({ vcpus: 1, memoryMb: 256, diskSizeMb: 0, pinnedHostId: linkedHostId }), new RegExp(`${linkedHostId} is draining`));
     const undrained = await t.api('POST', `/v1/hosts/${linkedHostId}/undrain`, { auth: admin.jwt });
-    assert.equal(undrained.body.status, 'up');
+    assert.equal(undrained.body.status, 'online');
     assert.equal((await t.cp.ctx.scheduler.pick({ vcpus: 1, memoryMb: 256, diskSizeMb: 0, pinnedHostId: linkedHostId })).id, linkedHostId);
   });
 
@@ -252,7 +258,7 @@ describe('hosts: registration, heartbeats, liveness', () => {
     const refused = await t.api('DELETE', `/v1/hosts/${manual.hostId}`, { auth: admin.jwt });
     assert.equal(refused.status, 409);
     assert.match(refused.body.error.message, /force=true/);
-    assert.equal((await t.api('DELETE', `/v1/hosts/${manual.hostId}?force=true`, { auth: member.jwt })).status, 403);
+    assert.equal((await t.api('DELETE', `/v1/hosts/${manual.hostId}?force=true`, { auth: member.jwt })).status, 404);
     const forced = await t.api('DELETE', `/v1/hosts/${manual.hostId}?force=true`, { auth: admin.jwt });
     assert.equal(forced.status, 204);
     const row = await capsuleRow(t, capsule);

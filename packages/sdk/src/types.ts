@@ -112,12 +112,17 @@ export interface TeamStats {
   /** Capsules by state now (stopped: within the range). */
   counts: Record<CapsuleStatus, number>;
   running: { capsules: number; vcpus: number; memoryMb: number };
-  series: Array<{ ts: string; capsules: number; cpuPct: number; memUsedBytes: number }>;
+  current: { runningCount: number; vcpusReserved: number; memoryMbReserved: number; sampledAt: string | null };
+  peaks: { runningCount: number; vcpus: number; memoryMb: number };
+  /** Parallel arrays, one entry per interval. */
+  series: { labels: string[]; running: number[]; vcpus: number[]; memoryMb: number[] };
+  points: Array<{ ts: string; capsules: number; vcpus: number; memoryMb: number; cpuPct: number; memUsedBytes: number }>;
 }
 
 export interface TeamUsage {
   from: string;
   to: string;
+  points: Array<{ date: string; cpuMinutes: number; ramMbMinutes: number }>;
   days: Array<{ date: string; cpuMinutes: number; ramMbMinutes: number }>;
 }
 
@@ -162,7 +167,10 @@ export interface CreatedApiKey extends ApiKeyInfo {
 export interface Host {
   id: string;
   name: string;
-  status: 'pending' | 'up' | 'down' | 'draining';
+  /** `online`/`offline` (servers before Wrenn's contract said `up`/`down`). */
+  status: 'pending' | 'online' | 'offline' | 'draining' | 'unreachable' | 'up' | 'down';
+  type?: 'regular' | 'byoc';
+  tags?: string[];
   agentUrl: string | null;
   [field: string]: unknown;
 }

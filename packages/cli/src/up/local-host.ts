@@ -73,7 +73,7 @@ export async function linkLocalAgent(opts: {
     // A reused host may still be `down` from the last stop until the first heartbeat lands.
     for (;;) {
       const host = await admin.hosts.get(hostId, { signal: opts.signal });
-      if (host.status === 'up') return { hostId, link };
+      if (host.status === 'online' || host.status === 'up') return { hostId, link };
       if (Date.now() > deadline) throw new Error(`the local host ${hostId} is ${host.status}, not up, after ${((opts.timeoutMs ?? 60_000) / 1000).toFixed(0)} s`);
       await sleep(200, undefined, { signal: opts.signal });
     }

@@ -13,6 +13,8 @@ export interface TeamsTable {
   id: string;
   name: string;
   created_at: Timestamp;
+  /** May bring its own hosts (migration 008). */
+  byoc: Generated<boolean>;
 }
 
 export interface UsersTable {
@@ -96,7 +98,16 @@ export interface HostsTable {
   last_heartbeat_at: NullableTimestamp;
   created_by: string | null;
   created_at: Timestamp;
+  /** `byoc` hosts belong to `team_id` and run only its capsules (migration 008). */
+  type: Generated<HostType>;
+  team_id: string | null;
+  provider: string | null;
+  availability_zone: string | null;
+  /** Labels capsules can require for placement. */
+  tags: ColumnType<string[], string | undefined, string>;
 }
+
+export type HostType = 'regular' | 'byoc';
 
 export interface HostTokensTable {
   id: string;

@@ -156,17 +156,18 @@ export function auditView(row: AuditLog): AuditLogView {
   };
 }
 
-/** A team's entries, newest first; `next_before` is the cursor of the next page (null at the end). */
+/** A team's entries (every team's for `null`), newest first; `next_before` is the cursor of the next page (null at the end). */
 export async function listAudit(
   ctx: ControlPlaneContext,
-  teamId: string,
+  teamId: string | null,
   page: { limit: number; before?: string | undefined },
 ): Promise<{ audit_logs: AuditLogView[]; next_before: string | null }> {
   // Entries of calls this process already answered are in the log when it is read.
   await flushAudit(ctx);
   // Byte order ("C"), not the database's locale: ids are compared as the sortable strings they are.
   const byteOrderId = sql<string>`id collate "C"`;
-  let q = ctx.db.selectFrom('audit_logs').selectAll().where('team_id', '=', teamId);
+  let q = ctx.db.selectFrom('audit_logs').selectAll();
+  if (teamId !== null) q = q.where('team_id', '=', teamId);
   if (page.before) q = q.where(byteOrderId, '<', page.before);
   const rows = await q.orderBy(byteOrderId, 'desc').limit(page.limit + 1).execute();
   const more = rows.length > page.limit;

@@ -1,11 +1,13 @@
 /**
  * Placement: the least-loaded host that is up and fits the request — most uncommitted
- * memory first, then CPU, then disk. Down and draining hosts are skipped; when nothing
- * fits the error says why (503 host_at_capacity), never a hang.
+ * memory first, then CPU, then disk. Down and draining hosts are skipped, so are another
+ * team's BYOC hosts and hosts without every tag the capsule asks for; when nothing fits
+ * the error says why (503 host_at_capacity), never a hang.
  */
 import { sql, type Kysely } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { Database, Host } from '../db/schema.js';
+import { tagsOf } from './hosts/byoc.js';
 
 export interface PlacementRequest {
   vcpus: number;
@@ -20,6 +22,10 @@ export interface PlacementRequest {
    * template (404 template_not_found), never placed.
    */
   template?: { name: string; teamId: string };
+  /** The capsule's team: a BYOC host takes only its own team's capsules. */
+  teamId?: string;
+  /** Only hosts carrying every one of these tags. */
+  hostTags?: string[];
 }
 
 /**
@@ -132,6 +138,15 @@ export class Scheduler {
     for (const load of loads) {
       const { host } = load;
       if (req.pinnedHostId && host.id !== req.pinnedHostId) continue;
+      if (host.type === 'byoc' && host.team_id !== req.teamId) continue; // not even named: another team's host
+      if (req.hostTags?.length) {
+        const tags = tagsOf(host);
+        const missing = req.hostTags.filter((t) => !tags.includes(t));
+        if (missing.length > 0) {
+          reasons.push(`${host.id} lacks tag ${missing.join(', ')}`);
+          continue;
+        }
+      }
       if (host.status !== 'up') {
         reasons.push(`${host.id} is ${host.status}`);
         continue;
@@ -152,6 +167,7 @@ export class Scheduler {
       } else fits.push({ load, score: memRoomMb / Math.max(1, memTotalMb) + cpuRoom / Math.max(1, host.vcpus_total * cpu) + Math.min(1, Math.max(0, diskRoomMb) / 1e6) * 0.1 });
     }
     if (fits.length === 0) {
+      if (req.hostTags?.length && reasons.length === 0) throw new WrennError('host_at_capacity', `no host carries the tags ${req.hostTags.join(', ')}`);
       if (req.pinnedHostId && reasons.length === 0) throw new WrennError('host_at_capacity', `host ${req.pinnedHostId} that holds this template is not registered`);
       throw new WrennError('host_at_capacity', `no host can take ${req.vcpus} vCPU / ${req.memoryMb} MB now: ${reasons.join('; ')}`);
     }

@@ -10,6 +10,7 @@ import * as m004AccountSecurity from './004_account_security.js';
 import * as m005 from './005_host_proxy_url.js';
 import * as m006 from './006_password_throttle.js';
 import * as m007 from './007_keys_follow_owner.js';
+import * as m008HostsByocTags from './008_hosts_byoc_tags.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005_host_proxy_url': m005,
   '006_password_throttle': m006,
   '007_keys_follow_owner': m007,
+  '008_hosts_byoc_tags': m008HostsByocTags,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -36,6 +36,8 @@ export interface CreateCapsuleInput {
   metadata: Record<string, string>;
   envs: Record<string, string>;
   autoResume: boolean;
+  /** Place only on hosts carrying all of these tags. */
+  hostTags?: string[];
   /** Who commands run as, and where, unless a call says otherwise (unset: the template's). */
   identity?: CapsuleIdentity;
 }
@@ -91,6 +93,8 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
       memoryMb: input.memoryMb,
       diskSizeMb: input.diskSizeMb ?? 0,
       template: { name: input.template, teamId: actor.teamId },
+      teamId: actor.teamId,
+      ...(input.hostTags?.length ? { hostTags: input.hostTags } : {}),
     });
   } catch (err) {
     // Not placed: the capsule is still listed, as `error` with the reason (for the team:

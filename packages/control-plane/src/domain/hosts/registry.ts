@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
-import type { CapsuleStatus, Host } from '../../db/schema.js';
+import type { CapsuleStatus, Host, HostType } from '../../db/schema.js';
 import { newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
 import { newId } from '../ids.js';
 import { forgetUsableCapsules } from '../capsules/usable-memo.js';
@@ -22,11 +22,36 @@ export function secondsFromNow(sec: number): Date {
   return new Date(Date.now() + sec * 1000);
 }
 
-export async function createHost(ctx: ControlPlaneContext, name: string, createdBy: string | null): Promise<{ host: Host; registrationToken: string }> {
+export interface HostPlacementFields {
+  type?: HostType;
+  teamId?: string | null;
+  provider?: string | null;
+  availabilityZone?: string | null;
+}
+
+export async function createHost(
+  ctx: ControlPlaneContext,
+  name: string | undefined,
+  createdBy: string | null,
+  fields: HostPlacementFields = {},
+): Promise<{ host: Host; registrationToken: string }> {
   const id = newId('host');
   const registrationToken = newOpaqueToken(REGISTRATION_TOKEN_PREFIX);
   const host = await ctx.db.transaction().execute(async (tx) => {
-    const row = await tx.insertInto('hosts').values({ id, name, status: 'pending', created_by: createdBy }).returningAll().executeTakeFirstOrThrow();
+    const row = await tx
+      .insertInto('hosts')
+      .values({
+        id,
+        name: name ?? id,
+        status: 'pending',
+        created_by: createdBy,
+        type: fields.type ?? 'regular',
+        team_id: fields.teamId ?? null,
+        provider: fields.provider ?? null,
+        availability_zone: fields.availabilityZone ?? null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
     await tx
       .insertInto('host_tokens')
       .values({ id: newId('htok'), host_id: id, kind: 'registration', token_hash: sha256Hex(registrationToken), expires_at: secondsFromNow(REGISTRATION_TOKEN_TTL_SEC) })
@@ -90,7 +115,7 @@ export async function deleteHost(ctx: ControlPlaneContext, id: string, force: bo
       throw new WrennError(
         'conflict',
         `host ${id} still has ${live.length} capsule(s) that are not stopped: delete them first, or pass ?force=true to mark them error`,
-        { hostId: id, capsules: live.length },
+        { hostId: id, capsules: live.length, sandbox_ids: live.map((c) => c.id) },
       );
     }
     if (live.length > 0) {

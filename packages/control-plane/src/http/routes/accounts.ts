@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneContext } from '../../context.js';
+import { adminTeamsRoutes } from './accounts/admin-teams.js';
 import { adminUsersRoutes } from './accounts/admin-users.js';
 import { apiKeysRoutes } from './accounts/api-keys.js';
 import { auditLogsRoutes } from './accounts/audit-logs.js';
@@ -21,4 +22,5 @@ export async function accountsRoutes(app: FastifyInstance, ctx: ControlPlaneCont
   await usersSearchRoutes(app, ctx);
   await auditLogsRoutes(app, ctx);
   await adminUsersRoutes(app, ctx);
+  await adminTeamsRoutes(app, ctx);
 }

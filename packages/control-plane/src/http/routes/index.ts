@@ -9,8 +9,9 @@ import { hostsRoutes } from './hosts.js';
 import { capsulesRoutes } from './capsules.js';
 import { websocketsRoutes } from './websockets.js';
 import { snapshotsRoutes } from './snapshots.js';
+import { adminCapsulesRoutes } from './admin-capsules.js';
 
 export type RouteModule = (app: FastifyInstance, ctx: ControlPlaneContext) => Promise<void>;
 
 /** Modules whose routes live under /v1 (they register paths without the version prefix). */
-export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes, snapshotsRoutes];
+export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes, snapshotsRoutes, adminCapsulesRoutes];

@@ -27,6 +27,8 @@ const ExecBody = Type.Object(
 );
 
 const ExecResult = Type.Object({
+  sandbox_id: Type.String({ description: 'The capsule' }),
+  cmd: Type.String({ description: 'The command as given' }),
   stdout: Type.String(),
   stderr: Type.String(),
   exit_code: Type.Integer({ description: '-1 when the command timed out' }),
@@ -35,7 +37,7 @@ const ExecResult = Type.Object({
   timed_out: Type.Optional(Type.Boolean({ description: 'Present (true) when the command ran past timeout_sec and was killed' })),
 });
 
-const Started = Type.Object({ pid: Type.Integer(), tag: Type.String() });
+const Started = Type.Object({ sandbox_id: Type.String(), cmd: Type.String(), pid: Type.Integer(), tag: Type.String() });
 
 export async function execRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -56,7 +58,8 @@ export async function execRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
       const teamId = teamOf(request);
       const cmd = { cmd: b.cmd, args: b.args, envs: b.envs ?? {}, ...(b.cwd ? { cwd: b.cwd } : {}) };
       if (b.background) {
-        return reply.code(202).send(await startBackground(ctx, teamId, request.params.id, { ...cmd, ...(b.tag ? { tag: b.tag } : {}) }));
+        const started = await startBackground(ctx, teamId, request.params.id, { ...cmd, ...(b.tag ? { tag: b.tag } : {}) });
+        return reply.code(202).send({ sandbox_id: request.params.id, cmd: b.cmd, ...started });
       }
       // A client that gives up stops waiting on the agent too (the agent still kills the command at its timeout).
       const abort = new AbortController();
@@ -65,7 +68,8 @@ export async function execRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
       };
       reply.raw.once('close', onClose);
       try {
-        return await execCommand(ctx, teamId, request.params.id, { ...cmd, timeoutSec: b.timeout_sec }, abort.signal);
+        const result = await execCommand(ctx, teamId, request.params.id, { ...cmd, timeoutSec: b.timeout_sec }, abort.signal);
+        return { sandbox_id: request.params.id, cmd: b.cmd, ...result };
       } finally {
         reply.raw.off('close', onClose);
       }

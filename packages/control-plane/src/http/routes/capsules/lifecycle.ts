@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
+import type { Capsule } from '../../../db/schema.js';
 import { getTeamCapsule } from '../../../domain/capsule-access.js';
 import { asWrennError } from '../../errors.js';
 import { publicCapacityError } from '../../../domain/scheduler.js';
@@ -13,7 +14,7 @@ import { createCapsule, destroyCapsule, nativeIdentity, pingCapsule, type Actor 
 import { listCapsules, STOPPED_VISIBLE_HOURS } from '../../../domain/capsules/list.js';
 import { pauseCapsule, resumeCapsule } from '../../../domain/capsules/pause.js';
 import { teamOf } from '../../plugins/auth.js';
-import { CapsuleSchema, CommonErrors, CreateCapsuleBody, ErrorSchema, IdParams, NoContent, Status, Strict, TAGS, capsuleView } from './schemas.js';
+import { CapsuleSchema, CommonErrors, CreateCapsuleBody, ErrorSchema, IdParams, NoContent, Status, Strict, TAGS, capsuleView, hostIps } from './schemas.js';
 
 function actorOf(request: FastifyRequest): Actor {
   const p = request.auth;
@@ -25,6 +26,7 @@ function actorOf(request: FastifyRequest): Actor {
 
 export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const view = async (c: Capsule) => capsuleView(c, c.host_id ? (await hostIps(ctx.db)).get(c.host_id) : '');
   const identityOf = (template: string) => {
     const identity = nativeIdentity(template);
     return identity ? { identity } : {};
@@ -53,6 +55,7 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         metadata: b.metadata ?? {},
         envs: b.envs ?? {},
         autoResume: b.auto_resume ?? false,
+        ...(b.host_tags?.length ? { hostTags: b.host_tags } : {}),
         ...identityOf(b.template),
       }).catch((err: unknown) => {
         // Hosts' names, cores, memory and disk are for administrators only.
@@ -60,7 +63,7 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         const admin = request.auth?.kind === 'user' && request.auth.isAdmin;
         throw e.code === 'host_at_capacity' && !admin ? publicCapacityError(e) : err;
       });
-      return reply.code(201).send(capsuleView(capsule));
+      return reply.code(201).send(await view(capsule));
     },
   );
 
@@ -77,14 +80,15 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
     },
     async (request) => {
       const statuses = request.query.status ? request.query.status.split(',') : undefined;
-      return (await listCapsules(ctx.db, teamOf(request), statuses)).map(capsuleView);
+      const [capsules, ips] = await Promise.all([listCapsules(ctx.db, teamOf(request), statuses), hostIps(ctx.db)]);
+      return capsules.map((c) => capsuleView(c, c.host_id ? ips.get(c.host_id) : ''));
     },
   );
 
   r.get(
     '/capsules/:id',
     { schema: { tags: TAGS, summary: 'One capsule (also after it was destroyed: status `stopped`)', params: IdParams, response: { 200: CapsuleSchema, 401: ErrorSchema, 404: ErrorSchema } } },
-    async (request) => capsuleView(await getTeamCapsule(ctx, teamOf(request), request.params.id)),
+    async (request) => view(await getTeamCapsule(ctx, teamOf(request), request.params.id)),
   );
 
   r.delete(
@@ -128,7 +132,7 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         response: { 200: CapsuleSchema, ...CommonErrors, 501: ErrorSchema },
       },
     },
-    async (request) => capsuleView(await pauseCapsule(ctx, teamOf(request), request.params.id)),
+    async (request) => view(await pauseCapsule(ctx, teamOf(request), request.params.id)),
   );
 
   r.post(
@@ -142,6 +146,6 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         response: { 200: CapsuleSchema, ...CommonErrors, 501: ErrorSchema },
       },
     },
-    async (request) => capsuleView(await resumeCapsule(ctx, teamOf(request), request.params.id)),
+    async (request) => view(await resumeCapsule(ctx, teamOf(request), request.params.id)),
   );
 }

@@ -3,7 +3,8 @@
  * are a 400) and the capsule's JSON view. The envd access token never leaves the server.
  */
 import Type from 'typebox';
-import type { Capsule } from '../../../db/schema.js';
+import type { Kysely } from 'kysely';
+import type { Capsule, Database } from '../../../db/schema.js';
 import { ALL_STATUSES } from '../../../domain/capsules/status.js';
 
 export const Strict = { additionalProperties: false } as const;
@@ -37,14 +38,30 @@ export const CreateCapsuleBody = Type.Object(
     metadata: Type.Optional(Metadata),
     envs: Type.Optional(Envs),
     auto_resume: Type.Optional(Type.Boolean({ description: 'When paused, resume on the next exec/file/process call instead of answering 409' })),
+    host_tags: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9._:=-]*$' }), {
+        maxItems: 16,
+        uniqueItems: true,
+        description: 'Extension: place the capsule only on a host carrying every one of these tags',
+      }),
+    ),
   },
   Strict,
 );
 
+/**
+ * Wrenn's Capsule (id, status, template, vcpus, memory_mb, timeout_sec, guest_ip, host_ip,
+ * created_at, started_at, last_active_at, last_updated) and ours beside it (extensions).
+ */
 export const CapsuleSchema = Type.Object({
   id: Type.String({ description: 'cl-...' }),
   status: Status,
   template: Type.String(),
+  guest_ip: Type.String({ description: "The capsule's address on its host's network ('' until placed)" }),
+  host_ip: Type.String({ description: "Its host's address ('' when not placed)" }),
+  started_at: NullableDateTime,
+  last_active_at: NullableDateTime,
+  last_updated: DateTime,
   vcpus: Type.Number(),
   memory_mb: Type.Integer(),
   disk_size_mb: Type.Integer({ description: '0 until the host reports the size it gave' }),
@@ -66,11 +83,16 @@ function iso(d: Date | string | null): string | null {
 }
 
 /** The capsule as the API shows it (datetimes in ISO 8601 with `Z`; no envd token). */
-export function capsuleView(c: Capsule) {
+export function capsuleView(c: Capsule, hostIp = '') {
   return {
     id: c.id,
     status: c.status,
     template: c.template,
+    guest_ip: c.address ?? '',
+    host_ip: c.host_id ? hostIp : '',
+    started_at: c.status === 'pending' || (c.status === 'error' && !c.host_id) ? null : iso(c.created_at),
+    last_active_at: iso(c.last_activity_at),
+    last_updated: iso(c.updated_at)!,
     vcpus: Number(c.vcpus),
     memory_mb: c.memory_mb,
     disk_size_mb: c.disk_size_mb,
@@ -99,6 +121,21 @@ export const CommonErrors = {
   409: ErrorSchema,
   503: ErrorSchema,
 };
+
+/** Host id → the address in its agent URL, for `host_ip`. */
+export async function hostIps(db: Kysely<Database>): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('hosts').select(['id', 'agent_url']).execute();
+  const out = new Map<string, string>();
+  for (const r of rows) {
+    if (!r.agent_url) continue;
+    try {
+      out.set(r.id, new URL(r.agent_url).hostname.replace(/^\[|\]$/g, ''));
+    } catch {
+      // a malformed URL has no address to show
+    }
+  }
+  return out;
+}
 
 export const NoContent = Type.Null({ description: 'No content' });
 

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../../context.js';
+import { hostView } from '../../../domain/hosts/host-view.js';
 import { recordHeartbeat, refreshSession, registerAgent } from '../../../domain/hosts/agent-session.js';
 import { authScope } from '../../plugins/auth.js';
 import { HeartbeatBody, HeartbeatReply, HostParams, RefreshBody, RegisterBody, SessionReply } from './schemas.js';
@@ -13,6 +14,12 @@ import { HeartbeatBody, HeartbeatReply, HostParams, RefreshBody, RegisterBody, S
 const tags = ['hosts'];
 
 export async function hostAgentRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
+  /** Wrenn's RegisterHostResponse/RefreshHostTokenResponse fields (`host`, `token`) beside ours. */
+  const withHost = async <T extends { host_id: string; access_token: string }>(session: T) => ({
+    ...session,
+    token: session.access_token,
+    host: hostView(await ctx.db.selectFrom('hosts').selectAll().where('id', '=', session.host_id).executeTakeFirstOrThrow()),
+  });
   const open = app.withTypeProvider<TypeBoxTypeProvider>();
   open.post(
     '/hosts/register',
@@ -25,13 +32,13 @@ export async function hostAgentRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         response: { 200: SessionReply },
       },
     },
-    async (request) => registerAgent(ctx, request.body),
+    async (request) => withHost(await registerAgent(ctx, request.body)),
   );
 
   open.post(
     '/hosts/auth/refresh',
     { schema: { tags, security: [], summary: 'Rotate host credentials: the refresh token is spent, a new pair returned', body: RefreshBody, response: { 200: SessionReply } } },
-    async (request) => refreshSession(ctx, request.body.refresh_token),
+    async (request) => withHost(await refreshSession(ctx, request.body.refresh_token)),
   );
 
   await app.register(async (scope) => {

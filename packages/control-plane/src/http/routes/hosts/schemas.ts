@@ -4,10 +4,30 @@ import Type from 'typebox';
 const Bytes = Type.Integer({ minimum: 0 });
 const HttpUrl = Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048, description: 'http(s) URL' });
 
+const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
+
+/**
+ * Wrenn's Host (id, type, team_id, provider, availability_zone, arch, cpu_cores, memory_mb,
+ * disk_gb, address, status, last_heartbeat_at, created_by, created_at, updated_at) and
+ * ours beside it (name, tags, agent_url, version, the byte counts, capsules: extensions).
+ */
 export const HostSchema = Type.Object({
   id: Type.String(),
+  type: Type.Union([Type.Literal('regular'), Type.Literal('byoc')]),
+  team_id: Nullable(Type.String()),
+  provider: Nullable(Type.String()),
+  availability_zone: Nullable(Type.String()),
+  arch: Nullable(Type.String()),
+  cpu_cores: Nullable(Type.Integer()),
+  memory_mb: Nullable(Type.Integer()),
+  disk_gb: Nullable(Type.Integer({ description: 'Free disk, GB' })),
+  address: Nullable(Type.String()),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('online'), Type.Literal('offline'), Type.Literal('draining'), Type.Literal('unreachable')], {
+    description: 'pending until the agent registers; online while it heartbeats; offline once it stopped; draining: takes no new capsules',
+  }),
+  updated_at: Type.String({ format: 'date-time' }),
+  tags: Type.Array(Type.String()),
   name: Type.String(),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
   agent_url: Type.Union([Type.String(), Type.Null()]),
   version: Type.Union([Type.String(), Type.Null()]),
   vcpus_total: Type.Integer(),
@@ -22,7 +42,16 @@ export const HostSchema = Type.Object({
 
 export const HostParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
 
-export const CreateHostBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+export const CreateHostBody = Type.Object(
+  {
+    type: Type.Optional(Type.Union([Type.Literal('regular'), Type.Literal('byoc')], { default: 'regular' })),
+    team_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'The team a BYOC host belongs to (default: your current team)' })),
+    provider: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    availability_zone: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Extension: a display name (default: the id)' })),
+  },
+  { additionalProperties: false },
+);
 
 export const CreateHostReply = Type.Object({
   host: HostSchema,
@@ -48,6 +77,8 @@ export const RegisterBody = Type.Object(
 );
 
 export const SessionReply = Type.Object({
+  host: HostSchema,
+  token: Type.String({ description: 'The same as access_token' }),
   host_id: Type.String(),
   access_token: Type.String({ description: 'Host JWT (Bearer) for heartbeats; valid expires_in seconds.' }),
   refresh_token: Type.String({ description: 'Opaque, one use: POST /v1/hosts/auth/refresh returns a new one.' }),
