@@ -24,6 +24,7 @@ import type { Principal } from './http/plugins/auth.js';
 import { Scheduler } from './domain/scheduler.js';
 import { installErrorHandling } from './http/errors.js';
 import { INPUT_SERVER_OPTIONS, clientErrorHandler, installInputGuard } from './http/input-guard.js';
+import { markExtensions } from './http/openapi-extensions.js';
 import { healthRoutes, CONTROL_PLANE_VERSION } from './http/routes/health.js';
 import { VERSIONED_ROUTE_MODULES } from './http/routes/index.js';
 import { installMetrics } from './http/metrics.js';
@@ -117,6 +118,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       },
       security: [{ apiKey: [] }, { bearer: [] }],
     },
+    transformObject: (documentObject) => markExtensions('openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // Upgrades reach @fastify/websocket through the proxy, which keeps the proxied ones.

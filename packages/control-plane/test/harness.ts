@@ -15,6 +15,7 @@ import { loadControlPlaneConfig } from '../src/start/config.js';
 import { newId } from '../src/domain/ids.js';
 import { hashPassword, newApiKey, sha256Hex } from '../src/infra/secrets.js';
 import type { Role } from '../src/db/schema.js';
+import { ContractChecker } from './contract.js';
 import { sharedTemplates, startTestAgent, type TestAgent } from '@wrenn/host-agent/testing';
 
 export interface TestControlPlane {
@@ -104,6 +105,7 @@ export async function startControlPlane(
   });
   const port = await cp.listen();
   const url = `http://127.0.0.1:${port}`;
+  const contract = new ContractChecker(cp.app.swagger() as never);
   let agent: TestAgent | undefined;
   let hostId: string | undefined;
   if (opts.withAgent) {
@@ -133,6 +135,8 @@ export async function startControlPlane(
       } catch {
         // not JSON: keep the text
       }
+      // Every answer a test receives is also checked against the OpenAPI document.
+      contract.checkAnswer(method, path, res.status, res.headers.get('content-type'), body);
       return { status: res.status, body: body as never, headers: res.headers };
     },
     async close() {
