@@ -29,6 +29,18 @@ describe('accounts: the contract operations', () => {
     await t?.close();
   });
 
+  test('signup answers a message beside the session; activate without a password is 400 for an account that has none, and the token still works with one', async () => {
+    const r = await t.api('POST', '/v1/auth/signup', { body: { email: `msg-${tag}@parity.test`, password: 'password1', name: 'msg' } });
+    assert.equal(typeof r.body.message, 'string');
+    const invited = await t.api('POST', '/v1/admin/users', { auth: admin.jwt, body: { email: `invited-${tag}@parity.test` } });
+    assert.equal(invited.status, 201, JSON.stringify(invited.body));
+    const bare = await t.api('POST', '/v1/auth/activate', { body: { token: invited.body.activation_token } });
+    assert.equal(bare.status, 400, JSON.stringify(bare.body));
+    const done = await t.api('POST', '/v1/auth/activate', { body: { token: invited.body.activation_token, password: 'password9' } });
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.equal(done.body.email, `invited-${tag}@parity.test`);
+  });
+
   test("login answers Wrenn's AuthResponse fields (token, user_id, team_id, email, name)", async () => {
     const u = await signup('auth');
     const r = await t.api('POST', '/v1/auth/login', { body: { email: u.email, password: 'password1' } });

@@ -80,8 +80,13 @@ export async function resetPassword(ctx: ControlPlaneContext, userId: string): P
   return { user: userView(user), activation_token: token, activation_expires_at: expiresAt.toISOString() };
 }
 
-export async function activate(ctx: ControlPlaneContext, input: { token: string; password: string }, meta: RequestMeta = {}): Promise<Session> {
-  assertPasswordStrength(input.password);
+/**
+ * Activates an account with its one-time token. `password` sets the password (an account an
+ * administrator created has none); without it, the account must already have one (Wrenn's
+ * activation of a signed-up account sends only the token).
+ */
+export async function activate(ctx: ControlPlaneContext, input: { token: string; password?: string | undefined }, meta: RequestMeta = {}): Promise<Session> {
+  if (input.password !== undefined) assertPasswordStrength(input.password);
   const locked = (_scope: string, retryAfterSec: number) =>
     new WrennError('too_many_attempts', `too many invalid activation tokens from your address: try again in ${retryAfterSec} s`, { retryAfterSec });
   // Without an address (a library caller) there is nothing to count against.
@@ -89,8 +94,8 @@ export async function activate(ctx: ControlPlaneContext, input: { token: string;
   return throttled(ctx, [{ scope: 'activate_ip', key: clientAddressKey(meta.ip) }], { locked }, () => claimActivation(ctx, input));
 }
 
-async function claimActivation(ctx: ControlPlaneContext, input: { token: string; password: string }): Promise<Session> {
-  const passwordHash = await hashPassword(input.password);
+async function claimActivation(ctx: ControlPlaneContext, input: { token: string; password?: string | undefined }): Promise<Session> {
+  const passwordHash = input.password === undefined ? undefined : await hashPassword(input.password);
   const user = await ctx.db.transaction().execute(async (trx) => {
     // Marking the token used in the same statement that finds it: a token works once, even under concurrent calls.
     const claimed = await trx
@@ -103,7 +108,17 @@ async function claimActivation(ctx: ControlPlaneContext, input: { token: string;
       .returning(['user_id'])
       .executeTakeFirst();
     if (!claimed) throw new WrennError('unauthenticated', 'unknown, used or expired activation token: ask an administrator for a new one');
-    return trx.updateTable('users').set({ active: true, password_hash: passwordHash }).where('id', '=', claimed.user_id).returningAll().executeTakeFirstOrThrow();
+    if (passwordHash === undefined) {
+      const current = await trx.selectFrom('users').select(['password_hash']).where('id', '=', claimed.user_id).executeTakeFirstOrThrow();
+      // Thrown inside the transaction: the token stays unused for a call with a password.
+      if (current.password_hash === NO_PASSWORD) throw new WrennError('invalid_argument', 'this account has no password yet: send one with the token ({token, password})');
+    }
+    return trx
+      .updateTable('users')
+      .set({ active: true, ...(passwordHash ? { password_hash: passwordHash } : {}) })
+      .where('id', '=', claimed.user_id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
   });
   return issueSession(ctx, user, await sessionTeam(ctx.db, user));
 }

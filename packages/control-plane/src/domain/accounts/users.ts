@@ -144,7 +144,6 @@ async function getUser(db: Db, userId: string): Promise<User> {
 export interface MeView {
   name: string;
   email: string;
-  /** Every account here has a password (no OAuth-only accounts yet). */
   has_password: boolean;
   /** Linked login providers (none until OAuth login exists). */
   providers: string[];
@@ -157,7 +156,7 @@ export async function getMe(ctx: ControlPlaneContext, userId: string, teamId: st
   const user = await getUser(ctx.db, userId);
   const team = await memberTeam(ctx.db, userId, teamId);
   if (!team) throw new WrennError('unauthenticated', `you are no longer a member of team ${teamId}: log in again`);
-  return { name: user.name, email: user.email, has_password: true, providers: [], user: userView(user), team };
+  return { name: user.name, email: user.email, has_password: user.password_hash.startsWith('$argon2'), providers: [], user: userView(user), team };
 }
 
 /** A fresh session for the caller's current team (after a change that shows in the token, e.g. the name). */

@@ -23,12 +23,13 @@ export async function authRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
         summary: 'Create an account and its personal team (you are its owner)',
         security: PUBLIC,
         body: Type.Object({ email: Email, password: Password, name: Type.Optional(Name) }, Strict),
-        response: { 201: SessionSchema },
+        response: { 201: Type.Intersect([SessionSchema, Type.Object({ message: Type.String() })]) },
       },
     },
     async (request, reply) => {
       const session = await signup(ctx, request.body, { requestId: request.id });
-      return reply.code(201).send(session);
+      // Wrenn's SignupResponse is a message; the session beside it is ours (the account is active at once).
+      return reply.code(201).send({ message: 'Your account is ready: you are logged in.', ...session });
     },
   );
 
@@ -54,9 +55,10 @@ export async function authRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
       schema: {
         tags: ['auth'],
         summary: 'Activate an account an administrator created (or reset), with its one-time token, and set its password',
-        description: 'After WRENN_LOGIN_MAX_FAILURES invalid tokens from one address within WRENN_LOGIN_WINDOW_SEC, 429 with Retry-After.',
         security: PUBLIC,
-        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }), password: Password }, Strict),
+        description:
+          'After WRENN_LOGIN_MAX_FAILURES invalid tokens from one address within WRENN_LOGIN_WINDOW_SEC, 429 with Retry-After. `password` is required for an account an administrator created (it has none yet); an account that has a password activates with the token alone.',
+        body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 256 }), password: Type.Optional(Password) }, Strict),
         response: { 200: SessionSchema, 401: ErrorSchema, 429: TooManyAttemptsSchema },
       },
     },
