@@ -4,7 +4,7 @@
  * mkdir, remove. A missing path is a 404 naming it.
  */
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { WrennError } from '@wrenn/shared';
@@ -42,6 +42,17 @@ async function writeMultipart(ctx: ControlPlaneContext, capsuleId: string, reque
   if (!written) throw new WrennError('invalid_argument', 'the multipart body has no `file` part');
 }
 
+/** The multipart body as the OpenAPI document shows it (the route reads it as a stream, unvalidated by schema). */
+const MultipartUpload = Type.Object({
+  path: Type.String({ description: 'Where to write the file in the capsule (before the file part)' }),
+  file: Type.String({ format: 'binary', description: 'The content' }),
+});
+
+/** Documents the multipart body of an upload route without making Fastify parse or validate it. */
+const multipartDoc = {
+  swaggerTransform: ({ schema, url }: { schema: FastifySchema; url: string }) => ({ url, schema: { ...schema, consumes: ['multipart/form-data'], body: MultipartUpload } as FastifySchema }),
+};
+
 /** An AbortSignal that fires when the client goes away before the response is complete. */
 function clientGone(reply: FastifyReply): AbortSignal {
   const abort = new AbortController();
@@ -66,6 +77,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
   r.post(
     '/capsules/:id/files/write',
     {
+      config: multipartDoc,
       schema: {
         tags: TAGS,
         summary: 'Upload a file (multipart: a `path` field, then a `file` part)',
@@ -146,6 +158,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: ControlPlaneContext)
     s.withTypeProvider<TypeBoxTypeProvider>().post(
       '/capsules/:id/files/stream/write',
       {
+        config: multipartDoc,
         schema: {
           tags: TAGS,
           summary: 'Upload a file, streamed (any size)',
