@@ -1,5 +1,5 @@
 /** GET|PATCH|DELETE /me and POST /me/password: the caller's own account (user token). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
@@ -8,6 +8,17 @@ import { changePassword, deleteMe, getMe, reissueSession, updateMe } from '../..
 import { authScope } from '../../plugins/auth.js';
 import { userOf, USER_ONLY } from './principal.js';
 import { Email, ErrorSchema, Name, NoContent, Password, SessionSchema, Strict, TeamSchema, TooManyAttemptsSchema, UserSchema } from './schemas.js';
+
+const DeleteMeBody = Type.Object({ confirmation: Type.String({ maxLength: 254, description: 'Your email address (case-insensitive)' }) }, Strict);
+
+/** The optional `{confirmation}` of DELETE /me: nothing, or exactly that one string field. */
+function confirmationOf(body: unknown): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  const b = body as Record<string, unknown>;
+  const ok = typeof body === 'object' && !Array.isArray(body) && Object.keys(b).every((k) => k === 'confirmation') && (b.confirmation === undefined || (typeof b.confirmation === 'string' && b.confirmation.length <= 254));
+  if (!ok) throw new WrennError('invalid_argument', 'the body may only be {"confirmation": "<your email>"}');
+  return b.confirmation as string | undefined;
+}
 
 export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await app.register(async (s) => {
@@ -63,17 +74,18 @@ export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): 
     r.delete(
       '/me',
       {
+        config: { swaggerTransform: ({ schema, url }: { schema: FastifySchema; url: string }) => ({ url, schema: { ...schema, body: DeleteMeBody } as FastifySchema }) },
         schema: {
           tags: ['account'],
           summary: 'Delete your account (and the teams where you are the only member)',
           description: 'Refused (409) while you are the last owner of a team that has other members. `confirmation` (your email, any case) guards against accidents; the body is optional (extension).',
           security: USER_ONLY,
-          body: Type.Optional(Type.Object({ confirmation: Type.String({ maxLength: 254, description: 'Your email address (case-insensitive)' }) }, Strict)),
+          // An optional body: declared for the document only (a schema would refuse no body at all), checked below.
           response: { 204: NoContent },
         },
       },
       async (request, reply) => {
-        await deleteMe(ctx, userOf(request).userId, request.body?.confirmation);
+        await deleteMe(ctx, userOf(request).userId, confirmationOf(request.body));
         return reply.code(204).send(null);
       },
     );
