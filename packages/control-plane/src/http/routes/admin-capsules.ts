@@ -16,6 +16,7 @@ import { lifecycleRoutes } from './capsules/lifecycle.js';
 import { metricsRoutes } from './capsules/metrics.js';
 import { processRoutes } from './capsules/processes.js';
 import { IdParams, Strict } from './capsules/schemas.js';
+import { SnapshotSchema } from './snapshots.js';
 
 export const PLATFORM_TEAM_ID = 'team-platform';
 
@@ -55,6 +56,7 @@ export async function adminCapsulesRoutes(app: FastifyInstance, ctx: ControlPlan
             params: IdParams,
             body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })) }, Strict)),
             querystring: Type.Object({ overwrite: Type.Optional(Type.Boolean({ default: false })) }, Strict),
+            response: { 201: SnapshotSchema },
           },
         },
         async (request, reply) => {

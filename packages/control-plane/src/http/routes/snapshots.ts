@@ -9,7 +9,7 @@ import type { ControlPlaneContext } from '../../context.js';
 import { createSnapshot, deleteSnapshot, listSnapshots } from '../../domain/snapshots.js';
 import { authScope, teamOf } from '../plugins/auth.js';
 
-const Snapshot = Type.Object({
+export const SnapshotSchema = Type.Object({
   name: Type.String(),
   type: Type.Union([Type.Literal('base'), Type.Literal('snapshot')]),
   vcpus: Type.Union([Type.Integer(), Type.Null()], { description: 'Of the capsule the snapshot was taken from (null for base templates)' }),
@@ -40,7 +40,7 @@ export async function snapshotsRoutes(app: FastifyInstance, ctx: ControlPlaneCon
 
     s.post<{ Body: Static<typeof CreateBody>; Querystring: Static<typeof CreateQuery> }>(
       '/snapshots',
-      { schema: { tags: ['snapshots'], body: CreateBody, querystring: CreateQuery, response: { 201: Snapshot } } },
+      { schema: { tags: ['snapshots'], body: CreateBody, querystring: CreateQuery, response: { 201: SnapshotSchema } } },
       async (request, reply) => {
         const snap = await createSnapshot(ctx, teamOf(request), {
           capsuleId: 'sandbox_id' in request.body ? request.body.sandbox_id : request.body.capsule_id,
@@ -53,7 +53,7 @@ export async function snapshotsRoutes(app: FastifyInstance, ctx: ControlPlaneCon
 
     s.get<{ Querystring: Static<typeof ListQuery> }>(
       '/snapshots',
-      { schema: { tags: ['snapshots'], querystring: ListQuery, response: { 200: Type.Array(Snapshot) } } },
+      { schema: { tags: ['snapshots'], querystring: ListQuery, response: { 200: Type.Array(SnapshotSchema) } } },
       async (request) => listSnapshots(ctx, teamOf(request), request.query.type),
     );
 
