@@ -72,8 +72,8 @@ describe('keys follow their owner', () => {
       assert.match(r.body.error.message, /suspended/);
     }
     const listed = await t.api('GET', '/v1/api-keys', { auth: owner.jwt });
-    assert.equal(listed.body.api_keys.find((k: { id: string }) => k.id === m.keyId)?.status, 'suspended');
-    assert.equal(listed.body.api_keys.find((k: { id: string }) => k.id === owner.apiKeyId)?.status, 'active');
+    assert.equal(listed.body.find((k: { id: string }) => k.id === m.keyId)?.status, 'suspended');
+    assert.equal(listed.body.find((k: { id: string }) => k.id === owner.apiKeyId)?.status, 'active');
     assert.equal((await t.api('PATCH', `/v1/admin/users/${m.user.userId}`, { auth: admin.jwt, body: { active: true } })).status, 200);
     assert.equal((await t.api('GET', '/v1/capsules', { auth: m.key })).status, 200);
   });
