@@ -301,8 +301,7 @@ describe('snapshot failures', () => {
     const upperMnt = join(manager.store.dirOf(record.runtimeId), 'upper-mnt');
     await run('fsfreeze', ['--freeze', upperMnt]);
     try {
-      record.status = 'snapshotting';
-      await manager.store.save(record);
+      await manager.store.save({ ...record, status: 'snapshotting' });
       mkdirSync(join(mnt, 'templates', '.tmp', 'crashed-1234', 'memory'), { recursive: true });
       await t!.restart();
     } finally {

@@ -5,14 +5,37 @@
  */
 import { WrennError } from '@wrenn/shared';
 
+/** memory: processes, memory and connections kept (CRIU); filesystem: only the disk kept. */
+export type PauseKind = 'memory' | 'filesystem';
+
 export type CapsuleStatus = 'warm' | 'starting' | 'running' | 'snapshotting' | 'pausing' | 'paused' | 'resuming' | 'stopping' | 'error';
+
+/**
+ * Every move a capsule may make. A new capsule is born `starting`; `stopping` is reachable
+ * from everywhere (destroy, cleanup of a dead capsule); `error` keeps the record until Destroy.
+ */
+export const STATUS_MOVES: Readonly<Record<CapsuleStatus, readonly CapsuleStatus[]>> = {
+  // A warm capsule is claimed (back through starting, while /init re-runs) or destroyed.
+  warm: ['starting', 'stopping'],
+  starting: ['running', 'warm', 'stopping'],
+  running: ['snapshotting', 'pausing', 'stopping'],
+  // The snapshot ends, or the capsule is revived (running) or cannot be (error).
+  snapshotting: ['running', 'error', 'stopping'],
+  pausing: ['paused', 'running', 'error', 'stopping'],
+  // paused → paused: recovery settles what an interrupted pause or resume kept.
+  paused: ['resuming', 'paused', 'stopping'],
+  resuming: ['running', 'paused', 'error', 'stopping'],
+  stopping: ['error', 'stopping'],
+  error: ['stopping'],
+};
 
 export interface CapsuleRecord {
   /** Capsule id given by the caller (warm capsules: their runtime id until claimed). */
   id: string;
   /** Runtime container id and directory name; fixed for the capsule's life (differs from id for warm-pool capsules). */
   runtimeId: string;
-  status: CapsuleStatus;
+  /** Changed only through CapsuleRegistry.transition (readonly here so nothing else compiles). */
+  readonly status: CapsuleStatus;
   /** The template it was created from: a base template, or a snapshot template (see baseTemplate). */
   template: string;
   /**
@@ -39,7 +62,7 @@ export interface CapsuleRecord {
   warm?: boolean;
   error?: string;
   /** What the last pause kept: memory (CRIU snapshot) or only the disk. Set while paused. */
-  pauseKind?: 'memory' | 'filesystem';
+  pauseKind?: PauseKind;
   pausedAtMs?: number;
   /** Pause after this many seconds without activity; 0/absent = never. */
   autoPauseSec?: number;
@@ -47,13 +70,16 @@ export interface CapsuleRecord {
 
 /** Operations that need a running capsule refuse every other state with a clear 409. */
 export function assertRunning(record: CapsuleRecord, operation: string): void {
-  if (record.status !== 'running') {
-    throw new WrennError(
-      'capsule_busy',
-      `cannot ${operation} capsule ${record.id}: it is ${record.status}${record.error ? ` (${record.error})` : ''}`,
-      { capsuleId: record.id, status: record.status },
-    );
-  }
+  if (record.status !== 'running') throw busy(record, operation);
+}
+
+/** capsule_busy naming the state the capsule is in (and why, when it is error). */
+export function busy(record: CapsuleRecord, operation: string): WrennError {
+  return new WrennError(
+    'capsule_busy',
+    `cannot ${operation} capsule ${record.id}: it is ${record.status}${record.error ? ` (${record.error})` : ''}`,
+    { capsuleId: record.id, status: record.status },
+  );
 }
 
 /** Capsule ids become runc container ids and directory names: keep them to a safe alphabet. */

@@ -2,7 +2,7 @@
 import { create } from '@bufbuild/protobuf';
 import { CapsuleSchema, CapsuleStatus, PauseKind, TemplateKind, TemplateSchema, type Capsule, type Template } from '@wrenn/proto/hostagent';
 import type { CapsuleRecord, CapsuleStatus as DomainStatus } from '../domain/capsule-record.js';
-import type { ListedTemplate } from '../domain/snapshot-templates/snapshot-capsule.js';
+import type { ListedTemplate } from '../domain/snapshot-templates/listing.js';
 
 const STATUS: Record<DomainStatus, CapsuleStatus> = {
   warm: CapsuleStatus.RUNNING,

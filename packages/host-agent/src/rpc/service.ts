@@ -14,7 +14,7 @@ import { METRICS_RANGES, type MetricsRange } from '../domain/metrics/tiers.js';
 import { execCommand, mapEvents, newTag, startBackground, streamCommand, type CommandSpec } from '../domain/process-ops.js';
 import { EnvdClient, fromEnvdError, type ProcessSelector } from '../infra/envd/envd-client.js';
 import type { AgentConfig } from '../start/config.js';
-import { listedSnapshot } from '../domain/snapshot-templates/snapshot-capsule.js';
+import { listedSnapshot } from '../domain/snapshot-templates/listing.js';
 import { toCapsule, toTemplate } from './convert.js';
 
 export interface ServiceDeps {
@@ -101,11 +101,11 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
     },
 
     async create(req, ctx: HandlerContext) {
+      // Unset fields keep their wire value (0, '', absent): the defaults are the domain's (create-rules.ts).
       const record = await manager.create(
         {
           capsuleId: required(req.capsuleId, 'capsule_id'),
-          template: req.template || 'minimal',
-          // 0: the template's default (see CreateRequest).
+          template: req.template,
           vcpus: req.vcpus,
           memoryMb: req.memoryMb,
           diskSizeMb: req.diskSizeMb,
@@ -113,7 +113,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
           metadata: req.metadata,
           lifetimeSec: req.lifetimeSec,
           autoPauseSec: req.autoPauseSec,
-          egress: req.egress ?? true,
+          egress: req.egress,
           defaultUser: req.defaultUser,
           workdir: req.workdir,
         },

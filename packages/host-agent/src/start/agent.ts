@@ -4,11 +4,13 @@
  * timers; capsules keep running so a restarted agent adopts them.
  */
 import { randomBytes } from 'node:crypto';
+import { freemem, totalmem } from 'node:os';
 import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { WrennError, type Logger } from '@wrenn/shared';
 import { CapsuleManager } from '../domain/capsule-manager.js';
-import type { EnvdLaunch, NetworkPort, TemplatePort } from '../domain/ports.js';
+import type { EnvdConnector, EnvdLaunch, HostFacts, NetworkPort, RootfsPort, TemplatePort } from '../domain/ports.js';
+import { EnvdClient } from '../infra/envd/envd-client.js';
 import { detectCgroupLayout } from '../infra/cgroup/index.js';
 import { ensureEnvdRuntime, envdCommand, envdEnvironment, ENVD_MOUNT_POINT, ENVD_PORT } from '../infra/envd-runtime/runtime-dir.js';
 import { AddressPool } from '../infra/net/address-pool.js';
@@ -101,12 +103,12 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     envdDist,
     tiniStatic: '/usr/bin/tini-static',
   });
-  const envd: EnvdLaunch = {
+  const envdLaunch: EnvdLaunch = {
     mounts: [{ source: envdRuntime.dir, destination: ENVD_MOUNT_POINT, readonly: true }],
     args: await envdCommand(envdRuntime),
     env: envdEnvironment(),
-    port: ENVD_PORT,
   };
+  const envd: EnvdConnector = { port: ENVD_PORT, connect: (address, accessToken) => new EnvdClient(address, ENVD_PORT, accessToken) };
 
   const criu = await probeCriu(config.criuPath);
   const runtime = new OciRuntime({
@@ -125,6 +127,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     reserve: (i) => pool.reserve(i),
     release: (i) => pool.release(i),
     plumb: (slot, pid, o, signal) => network.plumb(slot, pid, o, signal),
+    plumbRestored: (slot, pid, o, signal) => network.plumbRestored(slot, pid, o, signal),
     unplumb: (slot) => network.unplumb(slot),
   };
   const templatePort: TemplatePort = {
@@ -136,8 +139,13 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
         throw err;
       }
     },
+    list: () => templates.list(),
   };
-  const rootfsPort = loopOverlayRootfs({ idMapping, logger: log });
+  const rootfsPort: RootfsPort = {
+    ...loopOverlayRootfs({ idMapping, logger: log }),
+    rootfsDirOf: (capsuleDir) => capsuleRootfsPaths(capsuleDir).mergedDir,
+    unmount: (capsuleDir) => unmountCapsuleRootfs(capsuleDir, log),
+  };
   const userfaultfd = criu.memory && criu.uffd && config.lazyRestore === 'auto' ? await allowLazyRestore(log) : undefined;
   const lazyPages = userfaultfd !== undefined;
   const kdatCache = criu.memory ? await ensureKdatCache(criu.criuPath, join(config.dataDir, 'criu')) : 'unavailable';
@@ -145,15 +153,30 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     { criu: criu.criuPath, version: criu.version, memory: criu.memory, lazyPages, lazyPagesShim: Boolean(criu.lazyPagesPreload), kdatCache, detail: criu.detail },
     'pause support',
   );
+  const host: HostFacts = {
+    hostId,
+    vcpusTotal: config.vcpusTotal,
+    memoryTotalMb: () => Math.floor(totalmem() / 1048576),
+    memoryFreeMb: () => Math.floor(freemem() / 1048576),
+    pause: { memory: criu.memory, lazyPages, ...(criu.version ? { criuVersion: criu.version } : {}) },
+  };
   const connections = new CapsuleConnections();
   const manager = new CapsuleManager({
-    config,
     logger: log,
+    settings: config,
+    host,
     templates: templatePort,
     rootfs: rootfsPort,
     network: networkPort,
     runtime,
     envd,
+    envdLaunch,
+    disk: {
+      copyMounted: (capsuleDir, dst, signal) => copyMountedCapsuleDisk(capsuleDir, dst, signal),
+      adopt: (src, capsuleDir, signal) => adoptCapsuleDisk(src, capsuleDir, signal),
+      thaw: (capsuleDir) => thawCapsuleDisk(capsuleDir),
+      allocatedBytes: (path) => allocatedBytes(path),
+    },
     connections: {
       drain: async (capsuleId, graceMs, signal) => {
         const started = Date.now();
@@ -161,33 +184,6 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
         if (outcome.finished + outcome.forceClosed > 0) log.info({ capsuleId, ...outcome, durationMs: Date.now() - started }, 'proxied connections drained');
       },
       close: (capsuleId) => connections.close(capsuleId),
-    },
-    pause: {
-      hostId,
-      support: { memory: criu.memory, lazyPages, ...(criu.version ? { criuVersion: criu.version } : {}) },
-      criuTimeoutMs: config.pauseTimeoutMs,
-      network: {
-        slot: (i) => pool.slot(i),
-        plumb: (slot, pid, o, signal) => network.plumb(slot, pid, o, signal),
-        plumbRestored: (slot, pid, o, signal) => network.plumbRestored(slot, pid, o, signal),
-        unplumb: (slot) => network.unplumb(slot),
-      },
-      rootfs: {
-        mountExisting: (o) => rootfsPort.mountExisting(o),
-        rootfsDirOf: (capsuleDir) => capsuleRootfsPaths(capsuleDir).mergedDir,
-        unmount: (capsuleDir) => unmountCapsuleRootfs(capsuleDir, log),
-        remove: (capsuleDir) => rootfsPort.remove(capsuleDir),
-      },
-      snapshotTemplates: {
-        root: config.snapshotTemplateDir,
-        baseTemplates: { get: (name) => templatePort.get(name), list: () => templates.list() },
-        disk: {
-          copyMounted: (capsuleDir, dst, signal) => copyMountedCapsuleDisk(capsuleDir, dst, signal),
-          adopt: (src, capsuleDir, signal) => adoptCapsuleDisk(src, capsuleDir, signal),
-          thaw: (capsuleDir) => thawCapsuleDisk(capsuleDir),
-          allocatedBytes: (path) => allocatedBytes(path),
-        },
-      },
     },
   });
 
@@ -249,7 +245,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     close: async () => {
       await proxy?.close();
       await server?.close();
-      await manager.pauser?.released();
+      await manager.pauser.released();
       manager.close();
       await userfaultfd?.release();
     },

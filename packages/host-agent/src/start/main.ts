@@ -9,7 +9,8 @@ import { createLogger } from '@wrenn/shared';
 import { loadAgentConfig } from './config.js';
 import { AGENT_VERSION, startHostAgent } from './agent.js';
 import { runDoctor } from './doctor.js';
-import { applyRegisterFlags, ControlPlaneLink } from './register.js';
+import { ControlPlaneLink } from '../infra/control-plane/link.js';
+import { applyRegisterFlags } from './register-flags.js';
 
 async function main(): Promise<void> {
   let command = 'serve';

@@ -4,13 +4,11 @@
  * the same lazy → eager fallback.
  */
 import { WrennError, isWrennError, type DisposableStack, type Logger } from '@wrenn/shared';
-import type { CheckpointOptions, CheckpointResult, RestoreOptions, RestoredSandbox, Runtime, SandboxSpec } from '../../infra/runtime/runtime.js';
+import type { CheckpointOptions, CheckpointResult, RestoreOptions, RestoredSandbox, SandboxSpec } from '../../infra/runtime/runtime.js';
+import type { CapsuleKit } from '../capsules/kit.js';
 import type { RestoreNetwork } from './restore-network.js';
 
-interface CriuDeps {
-  runtime: Runtime;
-  criuTimeoutMs: number;
-}
+type CriuDeps = Pick<CapsuleKit, 'runtime' | 'settings'>;
 
 /**
  * A CRIU dump or restore that overran its deadline (the runtime killed it) says which
@@ -23,7 +21,7 @@ function withTimeoutHint(err: unknown): never {
 }
 
 export function checkpointSandbox(deps: CriuDeps, runtimeId: string, opts: Omit<CheckpointOptions, 'timeoutMs'>): Promise<CheckpointResult> {
-  return deps.runtime.checkpoint(runtimeId, { ...opts, timeoutMs: deps.criuTimeoutMs }).catch(withTimeoutHint);
+  return deps.runtime.checkpoint(runtimeId, { ...opts, timeoutMs: deps.settings.pauseTimeoutMs }).catch(withTimeoutHint);
 }
 
 export interface RestoreAttempt {
@@ -55,7 +53,7 @@ export async function restoreSandbox(
       .restore(spec, {
         ...options,
         lazyPages,
-        timeoutMs: deps.criuTimeoutMs,
+        timeoutMs: deps.settings.pauseTimeoutMs,
         onNamespacesReady: (pid) => network.onNamespacesReady(pid),
       })
       .catch(withTimeoutHint);

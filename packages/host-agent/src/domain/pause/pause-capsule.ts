@@ -11,10 +11,11 @@
  */
 import { WrennError, isWrennError, sleep } from '@wrenn/shared';
 import type { CheckpointResult } from '../../infra/runtime/runtime.js';
-import type { CapsuleRecord } from '../capsule-record.js';
+import type { CapsuleRecord, PauseKind } from '../capsule-record.js';
+import { capsuleDir, type CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
 import { checkpointSandbox } from './criu-ops.js';
 import { markFailed, reviveIfAlive } from './revival.js';
-import type { PauseDeps, PauseKind, PausableCapsule } from './pause-types.js';
 import type { SnapshotMetadata, SnapshotStore } from './snapshot-store.js';
 import { phaseTimer } from '../phase-timer.js';
 
@@ -25,7 +26,7 @@ const RELEASE_AFTER_MS = 10;
 const STOP_GRACE_MS = 2_000;
 
 export function snapshotMetadata(
-  deps: PauseDeps,
+  kit: Pick<CapsuleKit, 'host' | 'registry'>,
   record: CapsuleRecord,
   kind: PauseKind,
   imageBytes: number,
@@ -34,14 +35,14 @@ export function snapshotMetadata(
   return {
     version: 1,
     kind,
-    hostId: deps.hostId,
+    hostId: kit.host.hostId,
     capsuleId: record.id,
     runtimeId: record.runtimeId,
     template: record.template,
     vcpus: record.vcpus,
     memoryMb: record.memoryMb,
     diskSizeBytes: record.diskSizeBytes,
-    diskImage: `${deps.capsuleDir(record.runtimeId)}/upper.ext4`,
+    diskImage: `${capsuleDir(kit, record.runtimeId)}/upper.ext4`,
     netSlot: record.netSlot,
     address: record.address,
     egress: record.egress,
@@ -54,7 +55,7 @@ export function snapshotMetadata(
     expiresAtMs: record.expiresAtMs,
     pausedAtMs: record.pausedAtMs ?? Date.now(),
     imageBytes,
-    ...(kind === 'memory' && deps.support.criuVersion ? { criuVersion: deps.support.criuVersion } : {}),
+    ...(kind === 'memory' && kit.host.pause.criuVersion ? { criuVersion: kit.host.pause.criuVersion } : {}),
     // Recorded only when known to be false: an image of unknown make is restored the safe way.
     ...(kind === 'memory' && dump.socketsNeedNetwork === false ? { socketsNeedNetwork: false } : {}),
   };
@@ -70,9 +71,9 @@ export interface PauseOutcome {
  * / to `error` on failure, then rethrows the failure.
  */
 export async function pauseCapsule(
-  deps: PauseDeps,
+  deps: CapsuleKit,
   snapshots: SnapshotStore,
-  capsule: PausableCapsule,
+  capsule: LiveCapsule,
   kind: PauseKind,
   signal: AbortSignal,
 ): Promise<PauseOutcome> {
@@ -80,12 +81,12 @@ export async function pauseCapsule(
   const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
   const started = Date.now();
   const { phases, mark } = phaseTimer();
-  deps.stopWatchers(capsule);
+  deps.watchers.stop(capsule);
   let dump: CheckpointResult | undefined;
   try {
     await snapshots.prepare(record.runtimeId);
     mark('setupMs');
-    if (deps.drain) await deps.drain(record.id, deps.drainGraceMs, signal);
+    if (deps.connections) await deps.connections.drain(record.id, deps.settings.pauseDrainGraceMs, signal);
     mark('drainMs');
     await prepareEnvd(deps, capsule, kind, signal);
     mark('prepareMs');
@@ -98,7 +99,7 @@ export async function pauseCapsule(
       // before it looks again; a cgroup it finds frozen it dumps at once. Once envd has
       // closed its ends of the connections closed above: half-closed ones in the image
       // would make the restore lock the network.
-      await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envdPort });
+      await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envd.port });
       mark('freezeMs');
       dump = await checkpointSandbox(deps, record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
       mark('checkpointMs');
@@ -119,11 +120,11 @@ export async function pauseCapsule(
   // controller makes the capsule's next operation wait for it, and an agent that stops
   // meanwhile finds a paused capsule whose recovery releases them again.
   const imageBytes = kind === 'memory' ? await snapshots.memoryBytes(record.runtimeId) : 0;
-  record.status = 'paused';
+  deps.registry.transition(capsule, 'pausing', 'paused');
   record.pauseKind = kind;
   record.pausedAtMs = Date.now();
   await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, imageBytes, dump));
-  await deps.saveRecord(record);
+  await deps.registry.save(record);
   mark('metadataMs');
   log.info({ ...phases, imageBytes, socketsNeedNetwork: dump?.socketsNeedNetwork, durationMs: Date.now() - started }, 'capsule paused');
   // Started a moment later, once the reply is on its way: the RPC server writes it over
@@ -144,9 +145,9 @@ export async function pauseCapsule(
  * filesystem pause this is only a courtesy (the processes are stopped anyway): a failure
  * there does not fail the pause.
  */
-async function prepareEnvd(deps: PauseDeps, capsule: PausableCapsule, kind: PauseKind, signal: AbortSignal): Promise<void> {
+async function prepareEnvd(deps: CapsuleKit, capsule: LiveCapsule, kind: PauseKind, signal: AbortSignal): Promise<void> {
   if (!capsule.envd) throw new WrennError('internal', `capsule ${capsule.record.id} has no envd connection`);
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(deps.prepareTimeoutMs)]);
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(deps.settings.snapshotPrepareTimeoutMs)]);
   try {
     await capsule.envd.prepareSnapshot(deadline);
   } catch (err) {
@@ -158,7 +159,7 @@ async function prepareEnvd(deps: PauseDeps, capsule: PausableCapsule, kind: Paus
 }
 
 /** SIGTERM to every process, a short grace, then the runtime removes the sandbox (SIGKILL). */
-async function stopProcesses(deps: PauseDeps, runtimeId: string): Promise<void> {
+async function stopProcesses(deps: Pick<CapsuleKit, 'runtime'>, runtimeId: string): Promise<void> {
   await deps.runtime.kill(runtimeId, 'SIGTERM', { all: true }).catch(() => {});
   const deadline = Date.now() + STOP_GRACE_MS;
   while (Date.now() < deadline) {
@@ -176,7 +177,7 @@ async function stopProcesses(deps: PauseDeps, runtimeId: string): Promise<void> 
  * Resolves to each step's milliseconds (for the pause's log record).
  */
 export async function releaseHostResources(
-  deps: PauseDeps,
+  deps: CapsuleKit,
   record: CapsuleRecord,
   log = deps.logger,
   opts: { processesGone?: boolean } = {},
@@ -194,7 +195,7 @@ export async function releaseHostResources(
   const rest = () =>
     Promise.all([
       step('network', () => deps.network.unplumb(deps.network.slot(record.netSlot))),
-      step('rootfs', () => deps.rootfs.unmount(deps.capsuleDir(record.runtimeId))),
+      step('rootfs', () => deps.rootfs.unmount(capsuleDir(deps, record.runtimeId))),
     ]);
   // After a complete dump the processes are gone (CRIU ended them): nothing depends on the
   // runtime's cleanup. Otherwise they may linger, and must go before the mounts do.

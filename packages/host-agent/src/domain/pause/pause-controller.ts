@@ -4,16 +4,18 @@
  * snapshots on disk and the lazy-restore page servers still loading a capsule's memory.
  *
  * @example
- * const pauser = new PauseController(deps);
+ * const pauser = new PauseController(kit);
  * await pauser.pause(live, undefined, signal); // memory where supported
  * await pauser.resume(live, signal);
  */
 import { WrennError } from '@wrenn/shared';
-import type { CapsuleRecord } from '../capsule-record.js';
+import type { CapsuleRecord, PauseKind } from '../capsule-record.js';
+import type { CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
+import type { PauseHostSupport } from '../ports.js';
 import { pauseCapsule } from './pause-capsule.js';
 import { recoverPauseState, type RecoveredAs } from './pause-recovery.js';
 import { resumeCapsule } from './resume-capsule.js';
-import type { PauseDeps, PauseKind, PausableCapsule } from './pause-types.js';
 import { SnapshotStore, type SnapshotMetadata } from './snapshot-store.js';
 
 /** Default deadline of a pause or resume when the caller gives none (H4: generous). */
@@ -26,51 +28,51 @@ export class PauseController {
   /** Paused capsules whose host resources are still being released, by runtime id. */
   private readonly releasing = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: PauseDeps) {
-    this.snapshots = new SnapshotStore(deps.snapshotDir);
+  constructor(private readonly kit: CapsuleKit) {
+    this.snapshots = new SnapshotStore(kit.settings.snapshotDir);
   }
 
-  get support() {
-    return this.deps.support;
+  get support(): PauseHostSupport {
+    return this.kit.host.pause;
   }
 
   /** The kind a pause takes: the one asked for, else memory where the host can, else filesystem. */
   kindFor(requested: PauseKind | undefined): PauseKind {
-    if (requested === 'memory' && !this.deps.support.memory) {
+    if (requested === 'memory' && !this.support.memory) {
       throw new WrennError('failed_precondition', 'this host cannot take memory snapshots (criu check fails); pause with kind filesystem', {
         kind: requested,
       });
     }
-    return requested ?? (this.deps.support.memory ? 'memory' : 'filesystem');
+    return requested ?? (this.support.memory ? 'memory' : 'filesystem');
   }
 
   /** A running capsule → paused (or back to running / error, rethrowing the failure). */
-  async pause(capsule: PausableCapsule, requested: PauseKind | undefined, signal?: AbortSignal): Promise<void> {
+  async pause(capsule: LiveCapsule, requested: PauseKind | undefined, signal?: AbortSignal): Promise<void> {
     const { record } = capsule;
     const kind = this.kindFor(requested);
     // A lazy restore still loading this capsule's memory reads the image we would replace.
     await this.loading.get(record.runtimeId);
-    record.status = 'pausing';
+    this.kit.registry.transition(capsule, 'running', 'pausing');
     record.pauseKind = kind;
-    await this.deps.saveRecord(record);
-    const { released } = await pauseCapsule(this.deps, this.snapshots, capsule, kind, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
+    await this.kit.registry.save(record);
+    const { released } = await pauseCapsule(this.kit, this.snapshots, capsule, kind, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS));
     track(this.releasing, record.runtimeId, released);
   }
 
   /** A paused capsule → running (or back to paused / error, rethrowing the failure). */
-  async resume(capsule: PausableCapsule, signal?: AbortSignal): Promise<void> {
+  async resume(capsule: LiveCapsule, signal?: AbortSignal): Promise<void> {
     const { record } = capsule;
     const meta = record.pauseKind === 'memory' ? await this.snapshotFromThisHost(record) : undefined;
     // The pause's release must be over before the resume mounts and plumbs the same slot.
     await this.releasedFor(record.runtimeId);
-    record.status = 'resuming';
-    await this.deps.saveRecord(record);
-    const { pagesLoaded } = await resumeCapsule(this.deps, this.snapshots, capsule, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS), {
+    this.kit.registry.transition(capsule, 'paused', 'resuming');
+    await this.kit.registry.save(record);
+    const { pagesLoaded } = await resumeCapsule(this.kit, this.snapshots, capsule, signal ?? AbortSignal.timeout(DEFAULT_PAUSE_TIMEOUT_MS), {
       socketsNeedNetwork: meta?.socketsNeedNetwork ?? true,
     });
     const cleanup = pagesLoaded
       .then(() => this.snapshots.removeMemory(record.runtimeId))
-      .catch((err: unknown) => this.deps.logger.warn({ capsuleId: record.id, err: (err as Error).message }, 'removing a restored image failed'))
+      .catch((err: unknown) => this.kit.logger.warn({ capsuleId: record.id, err: (err as Error).message }, 'removing a restored image failed'))
       .finally(() => this.loading.delete(record.runtimeId));
     this.loading.set(record.runtimeId, cleanup);
   }
@@ -84,8 +86,8 @@ export class PauseController {
   }
 
   /** After an agent start, for records in pausing, paused or resuming. */
-  recover(capsule: PausableCapsule): Promise<RecoveredAs> {
-    return recoverPauseState(this.deps, this.snapshots, capsule);
+  recover(capsule: LiveCapsule): Promise<RecoveredAs> {
+    return recoverPauseState(this.kit, this.snapshots, capsule);
   }
 
   /** Deletes a capsule's snapshot (destroy). Waits for a lazy restore still reading it. */
@@ -98,7 +100,7 @@ export class PauseController {
   async removeOrphans(knownRuntimeIds: ReadonlySet<string>): Promise<string[]> {
     const orphans = (await this.snapshots.list()).filter((id) => !knownRuntimeIds.has(id));
     for (const id of orphans) await this.snapshots.remove(id);
-    if (orphans.length > 0) this.deps.logger.info({ orphans }, 'removed snapshots of capsules that no longer exist');
+    if (orphans.length > 0) this.kit.logger.info({ orphans }, 'removed snapshots of capsules that no longer exist');
     return orphans;
   }
 
@@ -125,10 +127,10 @@ export class PauseController {
   /** The snapshot's metadata (if any), refused when it was taken on another host. */
   private async snapshotFromThisHost(record: CapsuleRecord): Promise<SnapshotMetadata | undefined> {
     const meta = await this.snapshots.readMetadata(record.runtimeId);
-    if (meta && meta.hostId !== this.deps.hostId) {
+    if (meta && meta.hostId !== this.kit.host.hostId) {
       throw new WrennError(
         'failed_precondition',
-        `capsule ${record.id}'s memory snapshot was taken on host ${meta.hostId}, not on this host (${this.deps.hostId}); it can only resume there`,
+        `capsule ${record.id}'s memory snapshot was taken on host ${meta.hostId}, not on this host (${this.kit.host.hostId}); it can only resume there`,
         { capsuleId: record.id, snapshotHost: meta.hostId },
       );
     }

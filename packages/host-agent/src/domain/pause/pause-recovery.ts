@@ -8,7 +8,8 @@ import { sleep } from '@wrenn/shared';
 import { dumpOutcome, type DumpOutcome } from '../../infra/criu/dump-log.js';
 import { releaseHostResources, snapshotMetadata } from './pause-capsule.js';
 import { markFailed, reviveIfAlive } from './revival.js';
-import type { PauseDeps, PausableCapsule } from './pause-types.js';
+import type { CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 /** How long recovery waits for a dump the previous agent started to finish. */
@@ -16,7 +17,7 @@ const DUMP_WAIT_MS = 120_000;
 
 export type RecoveredAs = 'running' | 'paused' | 'error';
 
-export async function recoverPauseState(deps: PauseDeps, snapshots: SnapshotStore, capsule: PausableCapsule): Promise<RecoveredAs> {
+export async function recoverPauseState(deps: CapsuleKit, snapshots: SnapshotStore, capsule: LiveCapsule): Promise<RecoveredAs> {
   const { record } = capsule;
   const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, status: record.status });
   if (record.status === 'pausing') {
@@ -39,7 +40,7 @@ export async function recoverPauseState(deps: PauseDeps, snapshots: SnapshotStor
   if (record.status === 'resuming') {
     if (await reviveIfAlive(deps, capsule)) return log.info('interrupted resume completed: capsule running'), 'running';
     await releaseHostResources(deps, record, log);
-    record.status = 'paused';
+    deps.registry.transition(capsule, 'resuming', 'paused');
   }
   // paused: no processes, network rules or mounts may remain from before the restart.
   await releaseHostResources(deps, record, log);
@@ -53,14 +54,14 @@ export async function recoverPauseState(deps: PauseDeps, snapshots: SnapshotStor
   return 'paused';
 }
 
-async function finishPaused(deps: PauseDeps, snapshots: SnapshotStore, capsule: PausableCapsule, kind: 'memory' | 'filesystem'): Promise<RecoveredAs> {
+async function finishPaused(deps: CapsuleKit, snapshots: SnapshotStore, capsule: LiveCapsule, kind: 'memory' | 'filesystem'): Promise<RecoveredAs> {
   const { record } = capsule;
-  record.status = 'paused';
+  deps.registry.transition(capsule, ['pausing', 'paused'], 'paused');
   record.pauseKind = kind;
   record.pausedAtMs ??= Date.now();
   if (kind === 'filesystem') await snapshots.removeMemory(record.runtimeId).catch(() => {});
   await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, await snapshots.memoryBytes(record.runtimeId)));
-  await deps.saveRecord(record);
+  await deps.registry.save(record);
   deps.logger.info({ capsuleId: record.id, kind }, 'capsule recovered as paused');
   return 'paused';
 }

@@ -5,9 +5,9 @@
  * processes — and awaited once the restore returned. Release waits for plumbing still in flight, so nothing it adds
  * (links, rules) can appear after the release removed them.
  */
-import type { NetworkSlot } from '../../infra/net/network.js';
 import type { CapsuleRecord } from '../capsule-record.js';
-import type { PauseDeps } from './pause-types.js';
+import { plumbOptions, type CapsuleKit } from '../capsules/kit.js';
+import type { NetworkSlot } from '../ports.js';
 
 export interface RestoreNetwork {
   /** For RestoreOptions.onNamespacesReady. */
@@ -18,18 +18,18 @@ export interface RestoreNetwork {
   release(): Promise<void>;
 }
 
-export function restoreNetwork(deps: Pick<PauseDeps, 'network' | 'plumbOptions'>, slot: NetworkSlot, record: CapsuleRecord, signal?: AbortSignal): RestoreNetwork {
+export function restoreNetwork(kit: Pick<CapsuleKit, 'network' | 'settings'>, slot: NetworkSlot, record: CapsuleRecord, signal?: AbortSignal): RestoreNetwork {
   let complete: Promise<void> = Promise.resolve();
   return {
     onNamespacesReady(pid) {
-      const plumbing = deps.network.plumbRestored(slot, pid, deps.plumbOptions(record), signal);
+      const plumbing = kit.network.plumbRestored(slot, pid, plumbOptions(kit, record), signal);
       complete = plumbing.complete;
       return plumbing.guestReady;
     },
     ready: () => complete,
     async release() {
       await complete.catch(() => {});
-      await deps.network.unplumb(slot);
+      await kit.network.unplumb(slot);
     },
   };
 }

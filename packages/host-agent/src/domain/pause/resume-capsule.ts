@@ -10,12 +10,12 @@
  * snapshot: the capsule is marked error rather than rolled back.
  */
 import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
-import { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { RestoredSandbox } from '../../infra/runtime/runtime.js';
+import { capsuleDir as capsuleDirOf, plumbOptions, runtimeSpec, type CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
 import { restoreSandbox } from './criu-ops.js';
 import { restoreNetwork } from './restore-network.js';
 import { initBody, markFailed } from './revival.js';
-import type { PauseDeps, PausableCapsule } from './pause-types.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import { phaseTimer } from '../phase-timer.js';
 
@@ -26,9 +26,9 @@ export interface ResumeResult {
 }
 
 export async function resumeCapsule(
-  deps: PauseDeps,
+  deps: CapsuleKit,
   snapshots: SnapshotStore,
-  capsule: PausableCapsule,
+  capsule: LiveCapsule,
   signal: AbortSignal,
   image: { socketsNeedNetwork: boolean } = { socketsNeedNetwork: true },
 ): Promise<ResumeResult> {
@@ -44,17 +44,17 @@ export async function resumeCapsule(
   let mounted: Promise<unknown> = Promise.resolve();
   try {
     const template = await deps.templates.get(record.baseTemplate ?? record.template);
-    const capsuleDir = deps.capsuleDir(record.runtimeId);
+    const capsuleDir = capsuleDirOf(deps, record.runtimeId);
     undo.defer(() => deps.rootfs.unmount(capsuleDir));
     // A memory restore prepares itself (page server, hook) while the disk is being mounted.
     mounted = deps.rootfs.mountExisting({ capsuleDir, template, signal }).finally(() => mark('mountMs'));
     mounted.catch(() => {}); // awaited below (or by the restore)
-    const spec = deps.sandboxSpec(record, deps.rootfs.rootfsDirOf(capsuleDir));
+    const spec = runtimeSpec(deps, record, deps.rootfs.rootfsDirOf(capsuleDir));
     const slot = deps.network.slot(record.netSlot);
     let pid: number;
     if (kind === 'memory') {
       const imageDir = snapshots.memoryDir(record.runtimeId);
-      lazy = deps.support.lazyPages;
+      lazy = deps.host.pause.lazyPages;
       undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
       // Plumbed from the moment CRIU has made the namespaces: while it waits there if the
       // image has sockets that need their address and route (established connections),
@@ -80,12 +80,12 @@ export async function resumeCapsule(
       processesRan = true;
       mark('startMs');
       undo.defer(() => deps.network.unplumb(slot));
-      await deps.network.plumb(slot, pid, deps.plumbOptions(record), signal);
+      await deps.network.plumb(slot, pid, plumbOptions(deps, record), signal);
     }
     mark('networkMs');
-    const envd = new EnvdClient(record.address, deps.envdPort, kind === 'memory' ? record.envdAccessToken : undefined);
+    const envd = deps.envd.connect(record.address, kind === 'memory' ? record.envdAccessToken : undefined);
     undo.defer(() => envd.close());
-    if (kind === 'filesystem') await envd.waitHealthy(deps.envdStartTimeoutMs, signal);
+    if (kind === 'filesystem') await envd.waitHealthy(deps.settings.envdStartTimeoutMs, signal);
     await envd.init(initBody(record), signal);
     mark('initMs');
     capsule.envd?.close();
@@ -98,14 +98,14 @@ export async function resumeCapsule(
     if (processesRan) {
       await markFailed(deps, snapshots, capsule, `resume failed after the capsule's processes started: ${(err as Error).message}`);
     } else {
-      record.status = 'paused';
-      await deps.saveRecord(record);
+      deps.registry.transition(capsule, 'resuming', 'paused');
+      await deps.registry.save(record);
     }
     throw isWrennError(err) ? err : new WrennError('internal', `resume of capsule ${record.id} failed: ${(err as Error).message}`, { capsuleId: record.id }, { cause: err });
   }
-  record.status = 'running';
-  await deps.saveRecord(record);
-  deps.startWatchers(capsule);
+  deps.registry.transition(capsule, 'resuming', 'running');
+  await deps.registry.save(record);
+  deps.watchers.start(capsule);
   log.info({ ...phases, lazy, durationMs: Date.now() - started }, 'capsule resumed');
   return { pagesLoaded: restored?.pagesLoaded ?? Promise.resolve(), lazy };
 }

@@ -3,11 +3,14 @@
  * if it can still run, otherwise release everything it holds and mark it `error`. Never a
  * record that says running while the capsule cannot execute.
  */
-import { EnvdClient } from '../../infra/envd/envd-client.js';
-import type { EnvdInit } from '../../infra/envd/envd-client.js';
-import type { CapsuleRecord } from '../capsule-record.js';
-import type { PauseDeps, PausableCapsule } from './pause-types.js';
+import type { CapsuleRecord, CapsuleStatus } from '../capsule-record.js';
+import { capsuleDir, type CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
+import type { EnvdInit } from '../ports.js';
 import type { SnapshotStore } from './snapshot-store.js';
+
+/** The states a revival or a failure starts from: an operation that took the capsule out of running. */
+const INTERRUPTED: readonly CapsuleStatus[] = ['pausing', 'resuming', 'snapshotting'];
 
 /** Deadline of the revival itself: its own, never the (possibly cancelled) caller's (H3). */
 export const REVIVAL_TIMEOUT_MS = 30_000;
@@ -30,20 +33,20 @@ export function initBody(record: CapsuleRecord): EnvdInit {
  * hold them), then asks envd for liveness and re-runs /init (restarting what
  * /snapshot/prepare stopped). Resolves true when the capsule is running again.
  */
-export async function reviveIfAlive(deps: PauseDeps, capsule: PausableCapsule): Promise<boolean> {
+export async function reviveIfAlive(kit: CapsuleKit, capsule: LiveCapsule): Promise<boolean> {
   const { record } = capsule;
   const signal = AbortSignal.timeout(REVIVAL_TIMEOUT_MS);
-  const state = await deps.runtime.state(record.runtimeId, signal).catch(() => undefined);
+  const state = await kit.runtime.state(record.runtimeId, signal).catch(() => undefined);
   if (!state || (state.status !== 'running' && state.status !== 'paused')) return false;
   if (state.status === 'paused') {
     try {
-      await deps.runtime.thaw(record.runtimeId);
+      await kit.runtime.thaw(record.runtimeId);
     } catch {
       return false;
     }
   }
   capsule.envd?.close();
-  const envd = new EnvdClient(record.address, deps.envdPort, record.envdAccessToken);
+  const envd = kit.envd.connect(record.address, record.envdAccessToken);
   try {
     // The liveness check of H11: a capsule whose processes are gone, or stuck, fails here.
     await envd.waitHealthy(5_000, signal);
@@ -53,10 +56,10 @@ export async function reviveIfAlive(deps: PauseDeps, capsule: PausableCapsule): 
     return false;
   }
   capsule.envd = envd;
-  record.status = 'running';
+  kit.registry.transition(capsule, INTERRUPTED, 'running');
   delete record.error;
-  await deps.saveRecord(record);
-  deps.startWatchers(capsule);
+  await kit.registry.save(record);
+  kit.watchers.start(capsule);
   return true;
 }
 
@@ -64,21 +67,21 @@ export async function reviveIfAlive(deps: PauseDeps, capsule: PausableCapsule): 
  * Releases a capsule that cannot run any more (processes, network, disk, snapshot) and
  * marks it `error`; the slot and the record stay until Destroy, so the caller sees why.
  */
-export async function markFailed(deps: PauseDeps, snapshots: SnapshotStore, capsule: PausableCapsule, reason: string): Promise<void> {
+export async function markFailed(kit: CapsuleKit, snapshots: SnapshotStore, capsule: LiveCapsule, reason: string): Promise<void> {
   const { record } = capsule;
-  deps.stopWatchers(capsule);
+  kit.watchers.stop(capsule);
   capsule.envd?.close();
   delete capsule.envd;
   const failures: string[] = [];
   const step = async (name: string, fn: () => Promise<unknown>) => {
     await fn().catch((err: unknown) => failures.push(`${name}: ${(err as Error).message}`));
   };
-  await step('runtime', () => deps.runtime.delete(record.runtimeId, { force: true }));
-  await step('network', () => deps.network.unplumb(deps.network.slot(record.netSlot)));
-  await step('rootfs', () => deps.rootfs.remove(deps.capsuleDir(record.runtimeId)));
+  await step('runtime', () => kit.runtime.delete(record.runtimeId, { force: true }));
+  await step('network', () => kit.network.unplumb(kit.network.slot(record.netSlot)));
+  await step('rootfs', () => kit.rootfs.remove(capsuleDir(kit, record.runtimeId)));
   await step('snapshot', () => snapshots.remove(record.runtimeId));
-  record.status = 'error';
+  kit.registry.transition(capsule, INTERRUPTED, 'error');
   record.error = `${reason}; the capsule could not run again and was destroyed${failures.length ? ` (cleanup incomplete: ${failures.join('; ')})` : ''}`;
-  await deps.saveRecord(record).catch(() => {});
-  deps.logger.error({ capsuleId: record.id, reason, failures }, 'capsule marked error');
+  await kit.registry.save(record).catch(() => {});
+  kit.logger.error({ capsuleId: record.id, reason, failures }, 'capsule marked error');
 }

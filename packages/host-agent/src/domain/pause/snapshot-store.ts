@@ -8,7 +8,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { PauseKind } from './pause-types.js';
+import type { PauseKind } from '../capsule-record.js';
 
 export interface SnapshotMetadata {
   version: 1;

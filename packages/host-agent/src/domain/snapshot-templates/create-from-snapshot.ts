@@ -15,14 +15,14 @@
  */
 import { join } from 'node:path';
 import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
-import { EnvdClient } from '../../infra/envd/envd-client.js';
-import type { NetworkSlot } from '../../infra/net/network.js';
-import type { TemplateInfo } from '../../infra/rootfs/layers.js';
 import type { CapsuleRecord } from '../capsule-record.js';
+import { capsuleDir as capsuleDirOf, hostnameOf, runtimeSpec, type CapsuleKit } from '../capsules/kit.js';
+import { prepareBundle, writeIdentityFiles } from '../capsules/launch.js';
+import type { EnvdClient, NetworkSlot, TemplateInfo } from '../ports.js';
 import { restoreSandbox } from '../pause/criu-ops.js';
 import { restoreNetwork } from '../pause/restore-network.js';
 import { initBody } from '../pause/revival.js';
-import type { SnapshotDeps, SnapshotTemplateMetadata } from './snapshot-template-types.js';
+import type { SnapshotTemplateMetadata } from './snapshot-template-types.js';
 import { phaseTimer } from '../phase-timer.js';
 
 /** Where a template's files are. */
@@ -48,7 +48,7 @@ export const RESTORE_WORK_DIR = 'criu-restore';
  * settles, also when a later step fails).
  */
 export async function launchFromSnapshot(
-  deps: SnapshotDeps,
+  deps: CapsuleKit,
   record: CapsuleRecord,
   source: SnapshotSource,
   slot: NetworkSlot,
@@ -60,22 +60,22 @@ export async function launchFromSnapshot(
   const { phases, mark } = phaseTimer();
   const undo = new DisposableStack();
   try {
-    await deps.saveRecord(record);
-    undo.defer(() => deps.removeRecord(record.runtimeId));
-    const capsuleDir = deps.capsuleDir(record.runtimeId);
+    await deps.registry.save(record);
+    undo.defer(() => deps.registry.store.remove(record.runtimeId));
+    const capsuleDir = capsuleDirOf(deps, record.runtimeId);
     undo.defer(() => deps.rootfs.remove(capsuleDir));
-    await deps.prepareBundle(record.runtimeId);
+    await prepareBundle(deps, record.runtimeId);
     await deps.disk.adopt(source.diskImage, capsuleDir, signal);
     const rootfs = await deps.rootfs.mountExisting({ capsuleDir, template: source.base, ...(signal ? { signal } : {}) });
-    await deps.writeIdentity(rootfs.mergedDir, hostnameOf(record));
+    await writeIdentityFiles(rootfs.mergedDir, hostnameOf(record), deps.settings.uidBase);
     mark('diskMs');
 
     undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
-    const spec = deps.sandboxSpec(record, rootfs.mergedDir);
+    const spec = runtimeSpec(deps, record, rootfs.mergedDir);
     const { restored, lazy, network } = await restoreSandbox(
       deps,
       spec,
-      deps.support.lazyPages,
+      deps.host.pause.lazyPages,
       () => restoreNetwork(deps, slot, record, signal),
       {
         imageDir: source.memoryDir,
@@ -93,7 +93,7 @@ export async function launchFromSnapshot(
     mark('restoreMs');
 
     // envd still holds the token of the capsule the snapshot was taken of until this /init.
-    const envd = new EnvdClient(record.address, deps.envdPort, source.meta.envdAccessToken);
+    const envd = deps.envd.connect(record.address, source.meta.envdAccessToken);
     undo.defer(() => envd.close());
     await envd.init(initBody(record), signal);
     mark('initMs');
@@ -107,8 +107,4 @@ export async function launchFromSnapshot(
       capsuleId: record.id,
     }, { cause: err });
   }
-}
-
-function hostnameOf(record: CapsuleRecord): string {
-  return record.id.slice(0, 63);
 }

@@ -1,10 +1,7 @@
 /**
  * Snapshot templates: a running capsule saved with its memory (CRIU image) and a copy of
- * its disk, from which new capsules continue. What the snapshot logic needs from the rest
- * of the agent, as interfaces (the domain never imports runc, mount or ip code).
+ * its disk, from which new capsules continue. Their metadata on disk and as callers see it.
  */
-import type { TemplateInfo } from '../../infra/rootfs/layers.js';
-import type { PauseDeps } from '../pause/pause-types.js';
 
 /** template.json of a snapshot template (everything a create from it needs, H5). */
 export interface SnapshotTemplateMetadata {
@@ -52,33 +49,4 @@ export interface SnapshotTemplateInfo {
   memoryMb: number;
   diskSizeBytes: number;
   defaultUser: string;
-}
-
-/** Base templates as the snapshot logic needs them. */
-export interface BaseTemplatePort {
-  /** Throws template_not_found when there is no base template of that name. */
-  get(name: string): Promise<TemplateInfo>;
-  list(): Promise<TemplateInfo[]>;
-}
-
-export interface SnapshotDiskPort {
-  /** Copies a running capsule's disk (filesystem frozen meanwhile) to `dst`. */
-  copyMounted(capsuleDir: string, dst: string, signal?: AbortSignal): Promise<void>;
-  /** Makes a copy of a template's disk the disk of a new capsule (before mountExisting). */
-  adopt(srcImage: string, capsuleDir: string, signal?: AbortSignal): Promise<void>;
-  /** Lets writes to a capsule's disk through again (recovery after a crash mid-copy). Idempotent. */
-  thaw(capsuleDir: string): Promise<void>;
-  allocatedBytes(path: string): Promise<number>;
-}
-
-/** Pause's dependencies (runtime, network, rootfs, envd, records) plus the snapshot-only ones. */
-export interface SnapshotDeps extends PauseDeps {
-  baseTemplates: BaseTemplatePort;
-  disk: SnapshotDiskPort;
-  /** Rewrites the files that name the capsule (/etc/hostname, /etc/hosts) in its root. */
-  writeIdentity(rootfsDir: string, hostname: string): Promise<void>;
-  /** Creates the capsule's directory and bundle directory (config.json, logs) before the restore. */
-  prepareBundle(runtimeId: string): Promise<void>;
-  /** Deletes the capsule's record and directory (a start that failed). */
-  removeRecord(runtimeId: string): Promise<void>;
 }

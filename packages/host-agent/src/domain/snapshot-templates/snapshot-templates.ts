@@ -6,7 +6,7 @@
  * template in use is never deleted or replaced under them.
  *
  * @example
- * const snaps = new SnapshotTemplates(deps, '/var/lib/wrenn/snapshot-templates');
+ * const snaps = new SnapshotTemplates(kit); // under kit.settings.snapshotTemplateDir
  * const info = await snaps.take(capsule, 'my-app', { overwrite: false }, pauseSnapshots, signal);
  * const source = await snaps.acquire('my-app'); // then launchFromSnapshot(...), snaps.release(...)
  */
@@ -15,11 +15,12 @@ import { KeyedQueue, WrennError, isWrennError, sleep } from '@wrenn/shared';
 import { dumpOutcome } from '../../infra/criu/dump-log.js';
 import { assertValidTemplateName } from '../../infra/template/metadata.js';
 import { markFailed, reviveIfAlive } from '../pause/revival.js';
-import type { PausableCapsule } from '../pause/pause-types.js';
+import { capsuleDir, type CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
 import type { SnapshotStore } from '../pause/snapshot-store.js';
 import type { SnapshotSource } from './create-from-snapshot.js';
 import { SnapshotTemplateStore, alreadyExists, toSnapshotInfo } from './snapshot-template-store.js';
-import type { SnapshotDeps, SnapshotTemplateInfo } from './snapshot-template-types.js';
+import type { SnapshotTemplateInfo } from './snapshot-template-types.js';
 import { takeSnapshot } from './take-snapshot.js';
 
 /** How long recovery waits for a dump the previous agent started to end. */
@@ -31,11 +32,8 @@ export class SnapshotTemplates {
   /** Template name → capsules being created from it (memory not fully loaded yet). */
   private readonly users = new Map<string, number>();
 
-  constructor(
-    readonly deps: SnapshotDeps,
-    root: string,
-  ) {
-    this.store = new SnapshotTemplateStore(root);
+  constructor(private readonly kit: CapsuleKit) {
+    this.store = new SnapshotTemplateStore(kit.settings.snapshotTemplateDir);
   }
 
   /** The snapshot template called `name`, if there is one (a base template or nothing: undefined). */
@@ -60,7 +58,7 @@ export class SnapshotTemplates {
    * running again when this returns or throws (or error, if it could not be brought back).
    */
   async take(
-    capsule: PausableCapsule,
+    capsule: LiveCapsule,
     name: string,
     opts: { overwrite: boolean },
     pauseSnapshots: SnapshotStore,
@@ -71,13 +69,13 @@ export class SnapshotTemplates {
     await this.assertNameFree(name, opts.overwrite);
     const staging = await this.store.createStaging(name);
     try {
-      const meta = await takeSnapshot(this.deps, pauseSnapshots, capsule, name, staging, signal);
+      const meta = await takeSnapshot(this.kit, pauseSnapshots, capsule, name, staging, signal);
       await this.names.run(name, async () => {
         await this.assertNameFree(name, opts.overwrite);
         this.assertUnused(name, 'replaced');
         await this.store.install(staging, meta, opts.overwrite);
       });
-      this.deps.logger.info({ template: name, capsuleId: capsule.record.id, overwrite: opts.overwrite }, 'snapshot template saved');
+      this.kit.logger.info({ template: name, capsuleId: capsule.record.id, overwrite: opts.overwrite }, 'snapshot template saved');
       return toSnapshotInfo(meta);
     } catch (err) {
       await this.store.discardStaging(staging).catch(() => {});
@@ -93,12 +91,12 @@ export class SnapshotTemplates {
     return this.names.run(name, async () => {
       const meta = await this.store.readMetadata(name);
       if (!meta) throw new WrennError('template_not_found', `template ${name} does not exist`, { template: name });
-      if (meta.hostId !== this.deps.hostId) {
+      if (meta.hostId !== this.kit.host.hostId) {
         throw new WrennError('failed_precondition', `snapshot template ${name} was taken on host ${meta.hostId}; it can only start capsules there`, {
           template: name,
         });
       }
-      const base = await this.deps.baseTemplates.get(meta.baseTemplate);
+      const base = await this.kit.templates.get(meta.baseTemplate);
       if (base.createdAt !== meta.baseTemplateCreatedAt) {
         throw new WrennError(
           'failed_precondition',
@@ -129,7 +127,7 @@ export class SnapshotTemplates {
       this.assertUnused(name, 'deleted');
       await this.store.remove(name);
     });
-    this.deps.logger.info({ template: name }, 'snapshot template deleted');
+    this.kit.logger.info({ template: name }, 'snapshot template deleted');
   }
 
   /**
@@ -148,13 +146,13 @@ export class SnapshotTemplates {
    * After an agent start, a capsule that was being snapshotted: its disk thawed, then
    * running again if it still can (thawed, envd re-initialised), else released and error.
    */
-  async recoverSource(capsule: PausableCapsule, pauseSnapshots: SnapshotStore): Promise<'running' | 'error'> {
-    await this.deps.disk.thaw(this.deps.capsuleDir(capsule.record.runtimeId)).catch(() => {});
-    if (await reviveIfAlive(this.deps, capsule)) {
-      this.deps.logger.info({ capsuleId: capsule.record.id }, 'interrupted snapshot undone: capsule running');
+  async recoverSource(capsule: LiveCapsule, pauseSnapshots: SnapshotStore): Promise<'running' | 'error'> {
+    await this.kit.disk.thaw(capsuleDir(this.kit, capsule.record.runtimeId)).catch(() => {});
+    if (await reviveIfAlive(this.kit, capsule)) {
+      this.kit.logger.info({ capsuleId: capsule.record.id }, 'interrupted snapshot undone: capsule running');
       return 'running';
     }
-    await markFailed(this.deps, pauseSnapshots, capsule, 'the agent stopped while a snapshot of the capsule was being taken');
+    await markFailed(this.kit, pauseSnapshots, capsule, 'the agent stopped while a snapshot of the capsule was being taken');
     return 'error';
   }
 
@@ -175,7 +173,7 @@ export class SnapshotTemplates {
   }
 
   private async assertNameFree(name: string, overwrite: boolean): Promise<void> {
-    const base = await this.deps.baseTemplates.get(name).then(
+    const base = await this.kit.templates.get(name).then(
       () => true,
       (err: unknown) => {
         if (isWrennError(err) && err.code === 'template_not_found') return false;

@@ -17,20 +17,20 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WrennError, isWrennError } from '@wrenn/shared';
-import { EnvdClient } from '../../infra/envd/envd-client.js';
 import type { CheckpointResult } from '../../infra/runtime/runtime.js';
+import { capsuleDir, type CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
 import { checkpointSandbox } from '../pause/criu-ops.js';
 import { initBody, markFailed, reviveIfAlive } from '../pause/revival.js';
-import type { PausableCapsule } from '../pause/pause-types.js';
 import type { SnapshotStore } from '../pause/snapshot-store.js';
 import type { SnapshotStaging } from './snapshot-template-store.js';
-import type { SnapshotDeps, SnapshotTemplateMetadata } from './snapshot-template-types.js';
+import type { SnapshotTemplateMetadata } from './snapshot-template-types.js';
 import { phaseTimer } from '../phase-timer.js';
 
 export async function takeSnapshot(
-  deps: SnapshotDeps,
+  deps: CapsuleKit,
   pauseSnapshots: SnapshotStore,
-  capsule: PausableCapsule,
+  capsule: LiveCapsule,
   name: string,
   staging: SnapshotStaging,
   signal: AbortSignal,
@@ -40,21 +40,21 @@ export async function takeSnapshot(
   const started = Date.now();
   const { phases, mark } = phaseTimer();
   const baseName = record.baseTemplate ?? record.template;
-  const base = await deps.baseTemplates.get(baseName);
+  const base = await deps.templates.get(baseName);
   let frozen = false;
   let dumped: CheckpointResult | undefined;
   try {
     if (!capsule.envd) throw new WrennError('internal', `capsule ${record.id} has no envd connection`);
-    await capsule.envd.prepareSnapshot(AbortSignal.any([signal, AbortSignal.timeout(deps.prepareTimeoutMs)]));
+    await capsule.envd.prepareSnapshot(AbortSignal.any([signal, AbortSignal.timeout(deps.settings.snapshotPrepareTimeoutMs)]));
     mark('prepareMs');
     // As for a pause: envd sees the agent's connections close before the dump; in the
     // capsules made from the image there is nothing of them left to close.
     capsule.envd.close();
     delete capsule.envd;
     frozen = true;
-    await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envdPort });
+    await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envd.port });
     mark('freezeMs');
-    await deps.disk.copyMounted(deps.capsuleDir(record.runtimeId), staging.diskImage, signal);
+    await deps.disk.copyMounted(capsuleDir(deps, record.runtimeId), staging.diskImage, signal);
     mark('diskCopyMs');
     dumped = await checkpointSandbox(deps, record.runtimeId, { imageDir: staging.memoryDir, tcpEstablished: true, leaveRunning: true, signal });
     mark('checkpointMs');
@@ -65,9 +65,9 @@ export async function takeSnapshot(
     });
     frozen = false;
     mark('thawMs');
-    const envd = new EnvdClient(record.address, deps.envdPort, record.envdAccessToken);
+    const envd = deps.envd.connect(record.address, record.envdAccessToken);
     try {
-      await envd.init(initBody(record), AbortSignal.any([signal, AbortSignal.timeout(deps.prepareTimeoutMs)]));
+      await envd.init(initBody(record), AbortSignal.any([signal, AbortSignal.timeout(deps.settings.snapshotPrepareTimeoutMs)]));
     } catch (err) {
       envd.close();
       throw err;
@@ -77,7 +77,7 @@ export async function takeSnapshot(
   } catch (err) {
     const reason = `snapshot ${name} failed: ${(err as Error).message}`;
     log.warn({ err: (err as Error).message, frozen, ...phases }, 'snapshot failed; bringing the capsule back');
-    await deps.disk.thaw(deps.capsuleDir(record.runtimeId)).catch(() => {});
+    await deps.disk.thaw(capsuleDir(deps, record.runtimeId)).catch(() => {});
     if (!(await reviveIfAlive(deps, capsule))) await markFailed(deps, pauseSnapshots, capsule, reason);
     throw isWrennError(err) ? err : new WrennError('internal', reason, { capsuleId: record.id }, { cause: err });
   }
@@ -87,7 +87,7 @@ export async function takeSnapshot(
     version: 1,
     kind: 'snapshot',
     name,
-    hostId: deps.hostId,
+    hostId: deps.host.hostId,
     sourceCapsuleId: record.id,
     baseTemplate: base.name,
     baseTemplateCreatedAt: base.createdAt,
@@ -103,7 +103,7 @@ export async function takeSnapshot(
     createdAtMs: Date.now(),
     memoryBytes,
     diskBytes,
-    ...(deps.support.criuVersion ? { criuVersion: deps.support.criuVersion } : {}),
+    ...(deps.host.pause.criuVersion ? { criuVersion: deps.host.pause.criuVersion } : {}),
     ...(dumped?.socketsNeedNetwork === false ? { socketsNeedNetwork: false } : {}),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The agent's link to a control plane. On first start it exchanges a one-time
+ * The agent's link to a control plane (a heartbeat client). On first start it exchanges a one-time
  * registration token (`wrenn-agent --register TOKEN --control-plane URL`) for host
  * credentials, saved to `<dataDir>/control-plane.json` (0600) so a restarted agent needs no
  * token; then it heartbeats its capacity every `heartbeatMs`, refreshing its 1 h access
@@ -11,34 +11,22 @@
  * link?.start();
  * await link?.close();
  */
-import { promises as fsp } from 'node:fs';
-import { statfs } from 'node:fs/promises';
-import { freemem, networkInterfaces, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { networkInterfaces } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@wrenn/shared';
-import type { AgentConfig } from './config.js';
+import { credentialsPath, readCredentials, writeCredentials, type SavedCredentials } from './credentials.js';
+import { hostFacts, type HostCapacity } from './host-capacity.js';
 
-export const CREDENTIALS_FILE = 'control-plane.json';
-
-/** Capacity as the control plane's scheduler sees it: the same facts Health reports. */
-export interface HostFacts {
-  vcpus_total: number;
-  memory_total_bytes: number;
-  memory_free_bytes: number;
-  disk_free_bytes: number;
-  capsules: number;
-}
-
-export async function hostFacts(config: Pick<AgentConfig, 'dataDir' | 'vcpusTotal'>, capsules: () => number): Promise<HostFacts> {
-  const disk = await statfs(config.dataDir).catch(() => undefined);
-  return {
-    vcpus_total: config.vcpusTotal,
-    memory_total_bytes: totalmem(),
-    memory_free_bytes: freemem(),
-    disk_free_bytes: disk ? disk.bavail * disk.bsize : 0,
-    capsules: capsules(),
-  };
+/** The agent settings a link is made from (a subset of AgentConfig). */
+export interface LinkConfig {
+  dataDir: string;
+  host: string;
+  advertiseUrl?: string | undefined;
+  proxyAdvertiseUrl?: string | undefined;
+  controlPlaneUrl?: string | undefined;
+  registerToken?: string | undefined;
+  heartbeatSec: number;
+  vcpusTotal: number;
 }
 
 /** `http://<listen host>:<port>`; a wildcard listen address is replaced by this machine's first external IPv4. */
@@ -51,35 +39,6 @@ export function defaultAdvertiseUrl(host: string, port: number): string {
     h = external?.address ?? '127.0.0.1';
   }
   return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
-}
-
-/**
- * `--register TOKEN` and `--control-plane URL` (also `--flag=value`) become
- * WRENN_REGISTER_TOKEN / WRENN_CONTROL_PLANE_URL; the other arguments are returned as they are.
- */
-export function applyRegisterFlags(argv: string[], env: NodeJS.ProcessEnv): { args: string[]; env: NodeJS.ProcessEnv } {
-  const flags: Record<string, string> = { '--register': 'WRENN_REGISTER_TOKEN', '--control-plane': 'WRENN_CONTROL_PLANE_URL' };
-  const out = { ...env };
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const name = flags[flag];
-    if (!name) {
-      args.push(a);
-      continue;
-    }
-    const value = inline ?? argv[++i];
-    if (!value) throw new Error(`${flag} needs a value`);
-    out[name] = value;
-  }
-  return { args, env: out };
-}
-
-interface SavedCredentials {
-  control_plane_url: string;
-  host_id: string;
-  refresh_token: string;
 }
 
 interface Session {
@@ -113,7 +72,7 @@ export interface ControlPlaneLinkOptions {
   agentToken: string;
   version: string;
   heartbeatMs: number;
-  facts: () => Promise<HostFacts>;
+  facts: () => Promise<HostCapacity>;
   logger: Logger;
   /** Backoff after a failure: doubles from min to max. Defaults 1 s and 60 s. */
   retryMinMs?: number;
@@ -139,7 +98,7 @@ export class ControlPlaneLink {
 
   /** A link for a started agent, or undefined when it has neither a control plane to register with nor saved credentials. */
   static async fromConfig(
-    config: AgentConfig,
+    config: LinkConfig,
     agent: { token: string; port: number; proxyPort?: number; manager: { list(): unknown[] } },
     logger: Logger,
     version: string,
@@ -168,7 +127,7 @@ export class ControlPlaneLink {
   }
 
   static credentialsPath(dataDir: string): string {
-    return join(dataDir, CREDENTIALS_FILE);
+    return credentialsPath(dataDir);
   }
 
   /** The control plane's id of this host, once registered. */
@@ -357,32 +316,4 @@ export function withPort(url: string, port: number): string {
 
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
-}
-
-/** The saved credentials; a malformed file is reported and treated as absent (a registration token can replace it). */
-async function readCredentials(dataDir: string, log: Logger): Promise<SavedCredentials | undefined> {
-  const path = ControlPlaneLink.credentialsPath(dataDir);
-  let text: string;
-  try {
-    text = await fsp.readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const c = JSON.parse(text) as Partial<SavedCredentials>;
-    if (typeof c.control_plane_url === 'string' && typeof c.host_id === 'string' && typeof c.refresh_token === 'string') return c as SavedCredentials;
-  } catch {
-    // reported below
-  }
-  log.error({ path }, 'saved control plane credentials are malformed: ignored (register again with --register TOKEN)');
-  return undefined;
-}
-
-/** Written to a temporary file (0600) and renamed over the old one, so a crash never leaves half a file. */
-async function writeCredentials(dataDir: string, creds: SavedCredentials): Promise<void> {
-  const path = ControlPlaneLink.credentialsPath(dataDir);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, `${JSON.stringify(creds, null, 2)}\n`, { mode: 0o600 });
-  await fsp.chmod(tmp, 0o600);
-  await fsp.rename(tmp, path);
 }

@@ -1,0 +1,94 @@
+/**
+ * The objects every capsule operation (create, destroy, recover, pause, resume, snapshot)
+ * works with: the registry, the ports and the settings. Built once by CapsuleManager and
+ * handed to each operation as it is; operations call objects, never callbacks into the manager.
+ */
+import { join } from 'node:path';
+import type { Logger } from '@wrenn/shared';
+import type { CapsuleRecord } from '../capsule-record.js';
+import type { CapsuleWatchers } from '../capsule-watchers.js';
+import type {
+  EnvdConnector,
+  EnvdLaunch,
+  HostFacts,
+  NetworkPort,
+  PlumbOptions,
+  ProxiedConnectionsPort,
+  RootfsPort,
+  Runtime,
+  SandboxSpec,
+  SnapshotDiskPort,
+  TemplatePort,
+} from '../ports.js';
+import type { CapsuleRegistry } from './registry.js';
+
+/** The agent settings the domain reads (a subset of AgentConfig, loaded in start/). */
+export interface CapsuleSettings {
+  dataDir: string;
+  /** Disk of a capsule whose Create leaves disk_size_mb unset. */
+  defaultRootfsSizeBytes: number;
+  uidBase: number;
+  uidRange: number;
+  pidsMax: number;
+  netRateBytesPerSec: number;
+  netBurstBytes: number;
+  envdStartTimeoutMs: number;
+  /** Where paused capsules' snapshots live. */
+  snapshotDir: string;
+  /** Where snapshot templates live (WRENN_SNAPSHOT_TEMPLATE_DIR). */
+  snapshotTemplateDir: string;
+  /** Deadline of each CRIU dump and restore (WRENN_PAUSE_TIMEOUT_MS). */
+  pauseTimeoutMs: number;
+  snapshotPrepareTimeoutMs: number;
+  pauseDrainGraceMs: number;
+}
+
+export interface CapsuleKit {
+  logger: Logger;
+  settings: CapsuleSettings;
+  host: HostFacts;
+  registry: CapsuleRegistry;
+  watchers: CapsuleWatchers;
+  runtime: Runtime;
+  network: NetworkPort;
+  rootfs: RootfsPort;
+  templates: TemplatePort;
+  envd: EnvdConnector;
+  /** How envd gets into a capsule (mounts, argv, environment). */
+  envdLaunch: EnvdLaunch;
+  disk: SnapshotDiskPort;
+  /** The port proxy's connections: a pause drains them, a destroy closes them. */
+  connections?: ProxiedConnectionsPort;
+}
+
+/** The capsule's directory (record, bundle, disk). */
+export function capsuleDir(kit: Pick<CapsuleKit, 'registry'>, runtimeId: string): string {
+  return kit.registry.store.dirOf(runtimeId);
+}
+
+/** The runtime spec of a capsule: the same for its first start, a resume and a restore. */
+export function runtimeSpec(kit: Pick<CapsuleKit, 'registry' | 'settings' | 'envdLaunch'>, record: CapsuleRecord, rootfsDir: string): SandboxSpec {
+  const { settings, envdLaunch } = kit;
+  return {
+    id: record.runtimeId,
+    bundleDir: join(capsuleDir(kit, record.runtimeId), 'bundle'),
+    rootfs: rootfsDir,
+    hostname: hostnameOf(record),
+    idMapping: { hostBase: settings.uidBase, size: settings.uidRange },
+    limits: { vcpus: record.vcpus, memoryMb: record.memoryMb, pidsMax: settings.pidsMax },
+    mounts: envdLaunch.mounts,
+    args: envdLaunch.args,
+    env: envdLaunch.env,
+    cwd: '/',
+  };
+}
+
+/** Egress and rate limit of the capsule's veth. */
+export function plumbOptions(kit: Pick<CapsuleKit, 'settings'>, record: CapsuleRecord): PlumbOptions {
+  return { egress: record.egress, rateBytesPerSec: kit.settings.netRateBytesPerSec, burstBytes: kit.settings.netBurstBytes };
+}
+
+/** A capsule's hostname: its id, cut to what a hostname may hold. */
+export function hostnameOf(record: CapsuleRecord): string {
+  return record.id.slice(0, 63);
+}
