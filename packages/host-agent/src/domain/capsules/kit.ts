@@ -48,7 +48,8 @@ export interface CapsuleKit {
   settings: CapsuleSettings;
   host: HostFacts;
   registry: CapsuleRegistry;
-  watchers: CapsuleWatchers;
+  /** Metrics sampler, lifetime timer and idle check of each running capsule. */
+  watchers: Pick<CapsuleWatchers, 'start' | 'stop'>;
   runtime: Runtime;
   network: NetworkPort;
   rootfs: RootfsPort;
