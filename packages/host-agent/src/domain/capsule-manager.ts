@@ -1,7 +1,7 @@
 /**
  * The capsules of this host, as the RPC layer sees them: queries, and each operation run
  * in its capsule's queue (H2) and handed to the module that does it — create
- * (capsules/create.ts), destroy (capsules/destroy.ts), recover (capsules/recover.ts), pause
+ * (lifecycle/create.ts), destroy (lifecycle/destroy.ts), recover (lifecycle/recover.ts), pause
  * and resume (pause/), snapshot templates (snapshot-templates/). Status changes go through
  * CapsuleRegistry.transition only.
  *
@@ -14,13 +14,13 @@ import { WrennError, type Logger } from '@wrenn/shared';
 import { assertRunning, busy, validateCapsuleId, type CapsuleRecord, type PauseKind } from './capsule-record.js';
 import { CapsuleStore } from './capsule-store.js';
 import { CapsuleWatchers } from './capsule-watchers.js';
-import { createCapsule } from './capsules/create.js';
-import { createSpec, type CreateCapsuleRequest } from './capsules/create-rules.js';
-import { destroyCapsule } from './capsules/destroy.js';
+import { createCapsule } from './lifecycle/create.js';
+import { createSpec, type CreateCapsuleRequest } from './lifecycle/create-rules.js';
+import { destroyCapsule } from './lifecycle/destroy.js';
 import type { CapsuleKit, CapsuleSettings } from './capsules/kit.js';
-import { recoverCapsules, type Recovered } from './capsules/recover.js';
+import { recoverCapsules, type Recovered } from './lifecycle/recover.js';
 import { CapsuleRegistry } from './capsules/registry.js';
-import { WarmCapsules } from './capsules/warm.js';
+import { WarmCapsules } from './lifecycle/warm.js';
 import type { MetricsRange, MetricSample } from './metrics/tiers.js';
 import { DEFAULT_PAUSE_TIMEOUT_MS, PauseController } from './pause/pause-controller.js';
 import type {

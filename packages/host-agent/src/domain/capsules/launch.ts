@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { DisposableStack, WrennError } from '@wrenn/shared';
 import type { CapsuleRecord } from '../capsule-record.js';
 import type { EnvdClient, NetworkSlot, TemplateInfo } from '../ports.js';
-import { baseRecord, type CapsuleShape, type CreateSpec } from './create-rules.js';
 import { capsuleDir, hostnameOf, plumbOptions, runtimeSpec, type CapsuleKit } from './kit.js';
-import type { LiveCapsule } from './registry.js';
 
 export function newAccessToken(): string {
   return randomBytes(24).toString('hex');
@@ -38,33 +36,6 @@ export async function prepareBundle(kit: Pick<CapsuleKit, 'registry'>, runtimeId
   // 0711: the capsule's mapped root must traverse to its rootfs.
   await fsp.mkdir(join(capsuleDir(kit, runtimeId), 'bundle'), { recursive: true, mode: 0o711 });
   await fsp.chmod(capsuleDir(kit, runtimeId), 0o711);
-}
-
-/** A capsule started from a base template; `warm` ones wait in the warm pool (claimable only once running). */
-export async function startCold(
-  kit: CapsuleKit,
-  spec: CreateSpec,
-  runtimeId: string,
-  template: TemplateInfo,
-  shape: CapsuleShape,
-  warm: boolean,
-  signal?: AbortSignal,
-): Promise<CapsuleRecord> {
-  const slot = kit.network.allocate();
-  const record = baseRecord(spec, runtimeId, template, shape, slot, newAccessToken(), warm);
-  const live: LiveCapsule = { record, lastActivityMs: Date.now() };
-  kit.registry.add(live);
-  try {
-    live.envd = await launchCapsule(kit, record, template, slot, signal);
-  } catch (err) {
-    kit.registry.remove(record.id);
-    kit.network.release(slot.index);
-    throw err;
-  }
-  kit.registry.transition(live, 'starting', warm ? 'warm' : 'running');
-  if (!warm) kit.watchers.start(live);
-  await kit.registry.save(record);
-  return record;
 }
 
 /**

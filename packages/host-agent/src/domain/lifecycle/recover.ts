@@ -7,8 +7,8 @@
 import type { PauseController } from '../pause/pause-controller.js';
 import type { SnapshotTemplates } from '../snapshot-templates/snapshot-templates.js';
 import { destroyCapsule } from './destroy.js';
-import { capsuleDir, type CapsuleKit } from './kit.js';
-import type { LiveCapsule } from './registry.js';
+import { capsuleDir, type CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
 
 export interface Recovered {
   adopted: string[];

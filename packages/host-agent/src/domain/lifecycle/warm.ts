@@ -11,8 +11,9 @@ import { WarmPool } from '../warm-pool.js';
 import type { CapsuleRecord } from '../capsule-record.js';
 import { baseShape, claimedRecord, createSpec, type CapsuleShape, type CreateSpec } from './create-rules.js';
 import { destroyCapsule } from './destroy.js';
-import type { CapsuleKit } from './kit.js';
-import { newAccessToken, startCold } from './launch.js';
+import type { CapsuleKit } from '../capsules/kit.js';
+import { newAccessToken } from '../capsules/launch.js';
+import { startCold } from './create.js';
 
 /** Shape every warm capsule is started with; a claim adjusts CPU and memory in place. */
 export const WARM_SHAPE = { vcpus: 1, memoryMb: 512 } as const;

@@ -2,24 +2,26 @@
  * Creating a capsule (inside its queue): a retried Create returns the capsule it made; a
  * snapshot template's capsule continues from its memory; otherwise a warm capsule is
  * claimed when one fits, else one is started cold. The rules (defaults, limits, capacity)
- * are create-rules.ts; the start itself is launch.ts or create-from-snapshot.ts.
+ * are create-rules.ts; the start itself is capsules/launch.ts or
+ * snapshot-templates/create-from-snapshot.ts.
  */
 import { WrennError } from '@wrenn/shared';
 import type { CapsuleRecord } from '../capsule-record.js';
 import type { PauseController } from '../pause/pause-controller.js';
 import { launchFromSnapshot } from '../snapshot-templates/create-from-snapshot.js';
 import type { SnapshotTemplates } from '../snapshot-templates/snapshot-templates.js';
-import { baseShape, checkCapacity, cloneRecord, cloneShape, type CreateSpec } from './create-rules.js';
-import type { CapsuleKit } from './kit.js';
-import { newAccessToken, startCold } from './launch.js';
-import type { LiveCapsule } from './registry.js';
-import type { WarmCapsules } from './warm.js';
+import { baseRecord, baseShape, checkCapacity, cloneRecord, cloneShape, type CapsuleShape, type CreateSpec } from './create-rules.js';
+import type { CapsuleKit } from '../capsules/kit.js';
+import { launchCapsule, newAccessToken } from '../capsules/launch.js';
+import type { LiveCapsule } from '../capsules/registry.js';
+import type { TemplateInfo } from '../ports.js';
 
 export interface CreateParts {
   kit: CapsuleKit;
   pauser: PauseController;
   snapshotTemplates: SnapshotTemplates;
-  warm: WarmCapsules;
+  /** The warm pool (warm.ts): a capsule that fits, or undefined. */
+  warm: { claim(spec: CreateSpec, shape: CapsuleShape): Promise<CapsuleRecord | undefined> };
 }
 
 export async function createCapsule(parts: CreateParts, spec: CreateSpec, signal?: AbortSignal): Promise<CapsuleRecord> {
@@ -42,6 +44,33 @@ export async function createCapsule(parts: CreateParts, spec: CreateSpec, signal
 /** Memory promised to the capsules callers see (warm ones are not counted). */
 export function committedMemoryMb(kit: Pick<CapsuleKit, 'registry'>): number {
   return kit.registry.records().reduce((a, r) => a + r.memoryMb, 0);
+}
+
+/** A capsule started from a base template; `warm` ones wait in the warm pool (claimable only once running). */
+export async function startCold(
+  kit: CapsuleKit,
+  spec: CreateSpec,
+  runtimeId: string,
+  template: TemplateInfo,
+  shape: CapsuleShape,
+  warm: boolean,
+  signal?: AbortSignal,
+): Promise<CapsuleRecord> {
+  const slot = kit.network.allocate();
+  const record = baseRecord(spec, runtimeId, template, shape, slot, newAccessToken(), warm);
+  const live: LiveCapsule = { record, lastActivityMs: Date.now() };
+  kit.registry.add(live);
+  try {
+    live.envd = await launchCapsule(kit, record, template, slot, signal);
+  } catch (err) {
+    kit.registry.remove(record.id);
+    kit.network.release(slot.index);
+    throw err;
+  }
+  kit.registry.transition(live, 'starting', warm ? 'warm' : 'running');
+  if (!warm) kit.watchers.start(live);
+  await kit.registry.save(record);
+  return record;
 }
 
 /**

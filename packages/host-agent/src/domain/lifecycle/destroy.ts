@@ -7,8 +7,8 @@
 import { WrennError } from '@wrenn/shared';
 import { STATUS_MOVES, type CapsuleStatus } from '../capsule-record.js';
 import type { PauseController } from '../pause/pause-controller.js';
-import { capsuleDir, type CapsuleKit } from './kit.js';
-import type { LiveCapsule } from './registry.js';
+import { capsuleDir, type CapsuleKit } from '../capsules/kit.js';
+import type { LiveCapsule } from '../capsules/registry.js';
 
 /** `stopping` is reachable from every status. */
 const ANY_STATUS = Object.keys(STATUS_MOVES) as CapsuleStatus[];
