@@ -12,10 +12,10 @@
  * const { pid } = await runtime.run(spec, AbortSignal.timeout(30_000));
  * await runtime.delete(spec.id);
  */
-import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep, WrennError, type Logger } from '@wrenn/shared';
-import { detectCgroupLayout, type CgroupLayout } from '../../cgroup/layout.js';
+import type { CgroupLayout } from '../../cgroup/layout.js';
 import { listChildCgroups, removeCgroup } from '../../cgroup/remove.js';
 import { readCgroupStats } from '../../cgroup/stats.js';
 import { freezeCgroup } from '../../cgroup/freeze.js';
@@ -33,12 +33,13 @@ import type {
   SandboxStats,
   SandboxStatus,
 } from '../runtime.js';
-import { criuLogErrors } from '../../criu/dump-log.js';
 import { startLazyPagesDaemon, type LazyPagesDaemon } from '../../criu/lazy-pages.js';
-import { writeBundleCriuConfig, writeRuncCriuConfigs, type RuncCriuConfigs } from '../../criu/runc-criu-config.js';
+import { writeBundleCriuConfig } from '../../criu/runc-criu-config.js';
 import { run } from '../../exec.js';
 import { unmountAllUnder } from '../../rootfs/mount.js';
-import { maxNofileHard } from './host-limits.js';
+import { describeDeadline, withCriuErrors } from './criu-errors.js';
+import { probeDriverFacts, type DriverFacts } from './driver-facts.js';
+import { readPid, waitForExit, withinMs } from './process-wait.js';
 import { dumpNetwork } from './dump-network.js';
 import { readRuncState } from './runc-state.js';
 import { makeImageReadable, prepareImageDir } from './image-dir.js';
@@ -46,7 +47,7 @@ import type { OciHook } from './oci-spec.js';
 import { createRestoreHook } from './restore-hook.js';
 import * as argv from './runc-args.js';
 import { errorLines, RuncCli, runcError } from './runc-cli.js';
-import { buildOciSpec, capsuleCgroupPath, isValidSandboxId, CPU_PERIOD_US, NOFILE_HARD } from './spec.js';
+import { buildOciSpec, capsuleCgroupPath, isValidSandboxId, CPU_PERIOD_US } from './spec.js';
 
 export interface OciRuntimeOptions {
   /** Agent data dir; runc state goes to `<dataDir>/runc`. */
@@ -71,12 +72,6 @@ export interface OciRuntimeOptions {
 /** Files the driver writes into a sandbox's bundle dir. */
 export const BUNDLE_FILES = { config: 'config.json', pid: 'init.pid', log: 'runc.log' } as const;
 
-interface HostFacts {
-  layout: CgroupLayout;
-  nofileHard: number;
-  criuConfigs: RuncCriuConfigs;
-}
-
 /** The longest a freeze waits for the sandbox to close connections its caller closed (FreezeOptions.closedPort). */
 const CLOSE_SETTLE_MS = 50;
 
@@ -89,7 +84,7 @@ export class OciRuntime implements Runtime {
   private readonly log: Logger;
   private readonly cgroupParent: string;
   private readonly commandTimeoutMs: number;
-  private hostFacts?: Promise<HostFacts>;
+  private hostFacts?: Promise<DriverFacts>;
 
   constructor(private readonly opts: OciRuntimeOptions) {
     this.runcRoot = join(opts.dataDir, 'runc');
@@ -408,88 +403,11 @@ export class OciRuntime implements Runtime {
     return { timeoutMs: this.commandTimeoutMs, allowFailure, ...(signal ? { signal } : {}) };
   }
 
-  private facts(): Promise<HostFacts> {
-    this.hostFacts ??= (async () => {
-      await mkdir(this.runcRoot, { recursive: true, mode: 0o700 });
-      const [layout, nofileHard, criuConfigs] = await Promise.all([
-        detectCgroupLayout(),
-        maxNofileHard(NOFILE_HARD),
-        writeRuncCriuConfigs(join(this.opts.dataDir, 'criu')),
-      ]);
-      this.log.info({ cgroupMode: layout.mode, swapAccounting: layout.swapAccounting, nofileHard }, 'runc driver ready');
-      return { layout, nofileHard, criuConfigs };
-    })();
+  private facts(): Promise<DriverFacts> {
+    this.hostFacts ??= probeDriverFacts(this.runcRoot, this.opts.dataDir, this.log);
     // A failed detection (e.g. transient fs error) is retried on the next call.
     this.hostFacts.catch(() => (this.hostFacts = undefined));
     return this.hostFacts;
   }
-}
 
-/** runc reports only "criu failed"; CRIU's log in the image dir says why. */
-async function withCriuErrors(err: unknown, logDir: string, log: 'dump.log' | 'restore.log'): Promise<unknown> {
-  if (!(err instanceof WrennError) || err.code === 'canceled' || err.code === 'deadline_exceeded') return err;
-  const lines = await criuLogErrors(logDir, log);
-  const noSpace = [err.message, ...lines].some((l) => /No space left on device/.test(l)) || (await nearlyFull(logDir));
-  if (lines.length === 0 && !noSpace) return err;
-  return new WrennError(
-    noSpace ? 'not_enough_disk_space' : err.code,
-    `${err.message.split('\n')[0]}: ${lines.join('; ')}`,
-    { ...err.details, criuErrors: lines },
-    { cause: err },
-  );
-}
-
-/** Free space below which a failed dump is put down to a full disk. */
-const FULL_DISK_BYTES = 1024 * 1024;
-
-/**
- * Whether the image directory's filesystem is (nearly) full. When it fills up, CRIU's own
- * log, written there too, may be what could not be written, and then no log line says
- * "No space left on device": the free space is the evidence left.
- */
-async function nearlyFull(dir: string): Promise<boolean> {
-  try {
-    const fs = await statfs(dir);
-    return fs.bavail * fs.bsize < FULL_DISK_BYTES;
-  } catch {
-    return false;
-  }
-}
-
-/** A runtime deadline says what was given up on, and that runc and CRIU went with it. */
-function describeDeadline(err: unknown, what: string, timeoutMs: number | undefined): unknown {
-  if (!(err instanceof WrennError) || err.code !== 'deadline_exceeded' || timeoutMs === undefined) return err;
-  return new WrennError('deadline_exceeded', `${what} did not finish within ${timeoutMs} ms; runc and the CRIU it started were killed`, { ...err.details, timeoutMs }, { cause: err });
-}
-
-/** Undefined once `p` resolves; its error if it rejects; an internal error (`late`) if it takes longer than `ms`. */
-async function withinMs(p: Promise<unknown>, ms: number, late: string): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    p.then(() => undefined, (err: unknown) => err ?? new WrennError('internal', late)),
-    new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(new WrennError('internal', late)), ms))),
-  ]);
-  clearTimeout(timer);
-  return outcome;
-}
-
-/** Resolves once `pid` is a zombie or gone (its pid namespace is then empty), or after timeoutMs. */
-async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    let stat: string;
-    try {
-      stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      return;
-    }
-    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return;
-    await sleep(2);
-  }
-}
-
-async function readPid(pidFile: string): Promise<number> {
-  const pid = Number((await readFile(pidFile, 'utf8')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new WrennError('internal', `runc wrote no valid init pid to ${pidFile}`);
-  return pid;
 }
