@@ -20,8 +20,8 @@ function withTimeoutHint(err: unknown): never {
   throw new WrennError('deadline_exceeded', `${err.message} (the deadline is WRENN_PAUSE_TIMEOUT_MS)`, err.details, { cause: err });
 }
 
-export function checkpointSandbox(deps: CriuDeps, runtimeId: string, opts: Omit<CheckpointOptions, 'timeoutMs'>): Promise<CheckpointResult> {
-  return deps.runtime.checkpoint(runtimeId, { ...opts, timeoutMs: deps.settings.pauseTimeoutMs }).catch(withTimeoutHint);
+export function checkpointSandbox(kit: CriuDeps, runtimeId: string, opts: Omit<CheckpointOptions, 'timeoutMs'>): Promise<CheckpointResult> {
+  return kit.runtime.checkpoint(runtimeId, { ...opts, timeoutMs: kit.settings.pauseTimeoutMs }).catch(withTimeoutHint);
 }
 
 export interface RestoreAttempt {
@@ -38,7 +38,7 @@ export interface RestoreAttempt {
  * restore reads, with its network made again. `undo` releases the network in use.
  */
 export async function restoreSandbox(
-  deps: CriuDeps,
+  kit: CriuDeps,
   spec: SandboxSpec,
   lazy: boolean,
   makeNetwork: () => RestoreNetwork,
@@ -49,11 +49,11 @@ export async function restoreSandbox(
   let network = makeNetwork();
   undo.defer(() => network.release());
   const attempt = (lazyPages: boolean) =>
-    deps.runtime
+    kit.runtime
       .restore(spec, {
         ...options,
         lazyPages,
-        timeoutMs: deps.settings.pauseTimeoutMs,
+        timeoutMs: kit.settings.pauseTimeoutMs,
         onNamespacesReady: (pid) => network.onNamespacesReady(pid),
       })
       .catch(withTimeoutHint);

@@ -71,24 +71,24 @@ export interface PauseOutcome {
  * / to `error` on failure, then rethrows the failure.
  */
 export async function pauseCapsule(
-  deps: CapsuleKit,
+  kit: CapsuleKit,
   snapshots: SnapshotStore,
   capsule: LiveCapsule,
   kind: PauseKind,
   signal: AbortSignal,
 ): Promise<PauseOutcome> {
   const { record } = capsule;
-  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
+  const log = kit.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
   const started = Date.now();
   const { phases, mark } = phaseTimer();
-  deps.watchers.stop(capsule);
+  kit.watchers.stop(capsule);
   let dump: CheckpointResult | undefined;
   try {
     await snapshots.prepare(record.runtimeId);
     mark('setupMs');
-    if (deps.connections) await deps.connections.drain(record.id, deps.settings.pauseDrainGraceMs, signal);
+    if (kit.connections) await kit.connections.drain(record.id, kit.settings.pauseDrainGraceMs, signal);
     mark('drainMs');
-    await prepareEnvd(deps, capsule, kind, signal);
+    await prepareEnvd(kit, capsule, kind, signal);
     mark('prepareMs');
     // Every agent→envd connection goes now (streams of callers included): envd sees them
     // close before the dump instead of finding them half-open after the restore.
@@ -99,19 +99,19 @@ export async function pauseCapsule(
       // before it looks again; a cgroup it finds frozen it dumps at once. Once envd has
       // closed its ends of the connections closed above: half-closed ones in the image
       // would make the restore lock the network.
-      await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envd.port });
+      await kit.runtime.freeze(record.runtimeId, { closedPort: kit.envd.port });
       mark('freezeMs');
-      dump = await checkpointSandbox(deps, record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
+      dump = await checkpointSandbox(kit, record.runtimeId, { imageDir: snapshots.memoryDir(record.runtimeId), tcpEstablished: true, signal });
       mark('checkpointMs');
     } else {
-      await stopProcesses(deps, record.runtimeId);
+      await stopProcesses(kit, record.runtimeId);
       mark('stopMs');
     }
   } catch (err) {
     const reason = `pause failed: ${(err as Error).message}`;
     log.warn({ err: (err as Error).message, ...phases }, 'pause failed; reviving the capsule');
     await snapshots.remove(record.runtimeId).catch(() => {});
-    if (!(await reviveIfAlive(deps, capsule))) await markFailed(deps, snapshots, capsule, reason);
+    if (!(await reviveIfAlive(kit, capsule))) await markFailed(kit, snapshots, capsule, reason);
     else log.info({ durationMs: Date.now() - started }, 'capsule running again after the failed pause');
     throw isWrennError(err) ? err : new WrennError('internal', reason, { capsuleId: record.id }, { cause: err });
   }
@@ -120,11 +120,11 @@ export async function pauseCapsule(
   // controller makes the capsule's next operation wait for it, and an agent that stops
   // meanwhile finds a paused capsule whose recovery releases them again.
   const imageBytes = kind === 'memory' ? await snapshots.memoryBytes(record.runtimeId) : 0;
-  deps.registry.transition(capsule, 'pausing', 'paused');
+  kit.registry.transition(capsule, 'pausing', 'paused');
   record.pauseKind = kind;
   record.pausedAtMs = Date.now();
-  await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, imageBytes, dump));
-  await deps.registry.save(record);
+  await snapshots.writeMetadata(snapshotMetadata(kit, record, kind, imageBytes, dump));
+  await kit.registry.save(record);
   mark('metadataMs');
   log.info({ ...phases, imageBytes, socketsNeedNetwork: dump?.socketsNeedNetwork, durationMs: Date.now() - started }, 'capsule paused');
   // Started a moment later, once the reply is on its way: the RPC server writes it over
@@ -133,7 +133,7 @@ export async function pauseCapsule(
   // started at once, the release held the reply back by 15–20 ms.
   const released = sleep(RELEASE_AFTER_MS).then(async () => {
     const releaseStarted = Date.now();
-    const steps = await releaseHostResources(deps, record, log, { processesGone: true });
+    const steps = await releaseHostResources(kit, record, log, { processesGone: true });
     log.info({ ...steps, releaseMs: Date.now() - releaseStarted }, 'paused capsule released');
   });
   return { released };
@@ -145,29 +145,29 @@ export async function pauseCapsule(
  * filesystem pause this is only a courtesy (the processes are stopped anyway): a failure
  * there does not fail the pause.
  */
-async function prepareEnvd(deps: CapsuleKit, capsule: LiveCapsule, kind: PauseKind, signal: AbortSignal): Promise<void> {
+async function prepareEnvd(kit: CapsuleKit, capsule: LiveCapsule, kind: PauseKind, signal: AbortSignal): Promise<void> {
   if (!capsule.envd) throw new WrennError('internal', `capsule ${capsule.record.id} has no envd connection`);
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(deps.settings.snapshotPrepareTimeoutMs)]);
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(kit.settings.snapshotPrepareTimeoutMs)]);
   try {
     await capsule.envd.prepareSnapshot(deadline);
   } catch (err) {
     if (kind === 'memory') {
       throw new WrennError('unavailable', `envd did not prepare for the snapshot: ${(err as Error).message}`, { capsuleId: capsule.record.id });
     }
-    deps.logger.warn({ capsuleId: capsule.record.id, err: (err as Error).message }, 'envd prepare failed; stopping the capsule anyway');
+    kit.logger.warn({ capsuleId: capsule.record.id, err: (err as Error).message }, 'envd prepare failed; stopping the capsule anyway');
   }
 }
 
 /** SIGTERM to every process, a short grace, then the runtime removes the sandbox (SIGKILL). */
-async function stopProcesses(deps: Pick<CapsuleKit, 'runtime'>, runtimeId: string): Promise<void> {
-  await deps.runtime.kill(runtimeId, 'SIGTERM', { all: true }).catch(() => {});
+async function stopProcesses(kit: Pick<CapsuleKit, 'runtime'>, runtimeId: string): Promise<void> {
+  await kit.runtime.kill(runtimeId, 'SIGTERM', { all: true }).catch(() => {});
   const deadline = Date.now() + STOP_GRACE_MS;
   while (Date.now() < deadline) {
-    const state = await deps.runtime.state(runtimeId).catch(() => undefined);
+    const state = await kit.runtime.state(runtimeId).catch(() => undefined);
     if (!state || state.status === 'stopped') break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  await deps.runtime.delete(runtimeId, { force: true });
+  await kit.runtime.delete(runtimeId, { force: true });
 }
 
 /**
@@ -177,9 +177,9 @@ async function stopProcesses(deps: Pick<CapsuleKit, 'runtime'>, runtimeId: strin
  * Resolves to each step's milliseconds (for the pause's log record).
  */
 export async function releaseHostResources(
-  deps: CapsuleKit,
+  kit: CapsuleKit,
   record: CapsuleRecord,
-  log = deps.logger,
+  log = kit.logger,
   opts: { processesGone?: boolean } = {},
 ): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
@@ -191,11 +191,11 @@ export async function releaseHostResources(
         times[`release_${name}Ms`] = Date.now() - t0;
       });
   };
-  const runtime = () => step('runtime', () => deps.runtime.delete(record.runtimeId, { force: true }));
+  const runtime = () => step('runtime', () => kit.runtime.delete(record.runtimeId, { force: true }));
   const rest = () =>
     Promise.all([
-      step('network', () => deps.network.unplumb(deps.network.slot(record.netSlot))),
-      step('rootfs', () => deps.rootfs.unmount(capsuleDir(deps, record.runtimeId))),
+      step('network', () => kit.network.unplumb(kit.network.slot(record.netSlot))),
+      step('rootfs', () => kit.rootfs.unmount(capsuleDir(kit, record.runtimeId))),
     ]);
   // After a complete dump the processes are gone (CRIU ended them): nothing depends on the
   // runtime's cleanup. Otherwise they may linger, and must go before the mounts do.

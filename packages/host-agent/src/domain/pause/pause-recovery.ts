@@ -17,52 +17,52 @@ const DUMP_WAIT_MS = 120_000;
 
 export type RecoveredAs = 'running' | 'paused' | 'error';
 
-export async function recoverPauseState(deps: CapsuleKit, snapshots: SnapshotStore, capsule: LiveCapsule): Promise<RecoveredAs> {
+export async function recoverPauseState(kit: CapsuleKit, snapshots: SnapshotStore, capsule: LiveCapsule): Promise<RecoveredAs> {
   const { record } = capsule;
-  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, status: record.status });
+  const log = kit.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, status: record.status });
   if (record.status === 'pausing') {
     const outcome = record.pauseKind === 'memory' ? await waitForDump(snapshots.memoryDir(record.runtimeId)) : 'none';
     if (outcome === 'succeeded') {
       // The dump completed after the agent died: finish the pause.
-      await releaseHostResources(deps, record, log, { processesGone: true });
-      return finishPaused(deps, snapshots, capsule, 'memory');
+      await releaseHostResources(kit, record, log, { processesGone: true });
+      return finishPaused(kit, snapshots, capsule, 'memory');
     }
     await snapshots.remove(record.runtimeId).catch(() => {});
-    if (await reviveIfAlive(deps, capsule)) return log.info('interrupted pause undone: capsule running'), 'running';
+    if (await reviveIfAlive(kit, capsule)) return log.info('interrupted pause undone: capsule running'), 'running';
     if (record.pauseKind === 'filesystem') {
       // Its processes are gone and its disk is intact: that is a filesystem pause.
-      await releaseHostResources(deps, record, log);
-      return finishPaused(deps, snapshots, capsule, 'filesystem');
+      await releaseHostResources(kit, record, log);
+      return finishPaused(kit, snapshots, capsule, 'filesystem');
     }
-    await markFailed(deps, snapshots, capsule, `the agent stopped during a pause (dump ${outcome})`);
+    await markFailed(kit, snapshots, capsule, `the agent stopped during a pause (dump ${outcome})`);
     return 'error';
   }
   if (record.status === 'resuming') {
-    if (await reviveIfAlive(deps, capsule)) return log.info('interrupted resume completed: capsule running'), 'running';
-    await releaseHostResources(deps, record, log);
-    deps.registry.transition(capsule, 'resuming', 'paused');
+    if (await reviveIfAlive(kit, capsule)) return log.info('interrupted resume completed: capsule running'), 'running';
+    await releaseHostResources(kit, record, log);
+    kit.registry.transition(capsule, 'resuming', 'paused');
   }
   // paused: no processes, network rules or mounts may remain from before the restart.
-  await releaseHostResources(deps, record, log);
+  await releaseHostResources(kit, record, log);
   if (record.pauseKind === 'memory' && !(await snapshots.hasMemoryImage(record.runtimeId))) {
     // The disk is intact: resuming from it is better than losing the capsule.
     log.warn('memory image missing; the capsule will resume from its disk');
-    return finishPaused(deps, snapshots, capsule, 'filesystem');
+    return finishPaused(kit, snapshots, capsule, 'filesystem');
   }
   const meta = await snapshots.readMetadata(record.runtimeId);
-  if (!meta) await snapshots.writeMetadata(snapshotMetadata(deps, record, record.pauseKind ?? 'filesystem', await snapshots.memoryBytes(record.runtimeId)));
+  if (!meta) await snapshots.writeMetadata(snapshotMetadata(kit, record, record.pauseKind ?? 'filesystem', await snapshots.memoryBytes(record.runtimeId)));
   return 'paused';
 }
 
-async function finishPaused(deps: CapsuleKit, snapshots: SnapshotStore, capsule: LiveCapsule, kind: 'memory' | 'filesystem'): Promise<RecoveredAs> {
+async function finishPaused(kit: CapsuleKit, snapshots: SnapshotStore, capsule: LiveCapsule, kind: 'memory' | 'filesystem'): Promise<RecoveredAs> {
   const { record } = capsule;
-  deps.registry.transition(capsule, ['pausing', 'paused'], 'paused');
+  kit.registry.transition(capsule, ['pausing', 'paused'], 'paused');
   record.pauseKind = kind;
   record.pausedAtMs ??= Date.now();
   if (kind === 'filesystem') await snapshots.removeMemory(record.runtimeId).catch(() => {});
-  await snapshots.writeMetadata(snapshotMetadata(deps, record, kind, await snapshots.memoryBytes(record.runtimeId)));
-  await deps.registry.save(record);
-  deps.logger.info({ capsuleId: record.id, kind }, 'capsule recovered as paused');
+  await snapshots.writeMetadata(snapshotMetadata(kit, record, kind, await snapshots.memoryBytes(record.runtimeId)));
+  await kit.registry.save(record);
+  kit.logger.info({ capsuleId: record.id, kind }, 'capsule recovered as paused');
   return 'paused';
 }
 

@@ -26,7 +26,7 @@ export interface ResumeResult {
 }
 
 export async function resumeCapsule(
-  deps: CapsuleKit,
+  kit: CapsuleKit,
   snapshots: SnapshotStore,
   capsule: LiveCapsule,
   signal: AbortSignal,
@@ -34,7 +34,7 @@ export async function resumeCapsule(
 ): Promise<ResumeResult> {
   const { record } = capsule;
   const kind = record.pauseKind ?? 'filesystem';
-  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
+  const log = kit.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, kind });
   const started = Date.now();
   const { phases, mark } = phaseTimer();
   const undo = new DisposableStack();
@@ -43,27 +43,27 @@ export async function resumeCapsule(
   let lazy = false;
   let mounted: Promise<unknown> = Promise.resolve();
   try {
-    const template = await deps.templates.get(record.baseTemplate ?? record.template);
-    const capsuleDir = capsuleDirOf(deps, record.runtimeId);
-    undo.defer(() => deps.rootfs.unmount(capsuleDir));
+    const template = await kit.templates.get(record.baseTemplate ?? record.template);
+    const capsuleDir = capsuleDirOf(kit, record.runtimeId);
+    undo.defer(() => kit.rootfs.unmount(capsuleDir));
     // A memory restore prepares itself (page server, hook) while the disk is being mounted.
-    mounted = deps.rootfs.mountExisting({ capsuleDir, template, signal }).finally(() => mark('mountMs'));
+    mounted = kit.rootfs.mountExisting({ capsuleDir, template, signal }).finally(() => mark('mountMs'));
     mounted.catch(() => {}); // awaited below (or by the restore)
-    const spec = runtimeSpec(deps, record, deps.rootfs.rootfsDirOf(capsuleDir));
-    const slot = deps.network.slot(record.netSlot);
+    const spec = runtimeSpec(kit, record, kit.rootfs.rootfsDirOf(capsuleDir));
+    const slot = kit.network.slot(record.netSlot);
     let pid: number;
     if (kind === 'memory') {
       const imageDir = snapshots.memoryDir(record.runtimeId);
-      lazy = deps.host.pause.lazyPages;
-      undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
+      lazy = kit.host.pause.lazyPages;
+      undo.defer(() => kit.runtime.delete(record.runtimeId, { force: true }));
       // Plumbed from the moment CRIU has made the namespaces: while it waits there if the
       // image has sockets that need their address and route (established connections),
       // else while it restores the processes.
       const attempt = await restoreSandbox(
-        deps,
+        kit,
         spec,
         lazy,
-        () => restoreNetwork(deps, slot, record, signal),
+        () => restoreNetwork(kit, slot, record, signal),
         { imageDir, tcpEstablished: true, socketsNeedNetwork: image.socketsNeedNetwork, rootfsReady: mounted, signal },
         undo,
         log,
@@ -75,17 +75,17 @@ export async function resumeCapsule(
       await attempt.network.ready();
     } else {
       await mounted;
-      undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
-      pid = (await deps.runtime.run(spec, signal)).pid;
+      undo.defer(() => kit.runtime.delete(record.runtimeId, { force: true }));
+      pid = (await kit.runtime.run(spec, signal)).pid;
       processesRan = true;
       mark('startMs');
-      undo.defer(() => deps.network.unplumb(slot));
-      await deps.network.plumb(slot, pid, plumbOptions(deps, record), signal);
+      undo.defer(() => kit.network.unplumb(slot));
+      await kit.network.plumb(slot, pid, plumbOptions(kit, record), signal);
     }
     mark('networkMs');
-    const envd = deps.envd.connect(record.address, kind === 'memory' ? record.envdAccessToken : undefined);
+    const envd = kit.envd.connect(record.address, kind === 'memory' ? record.envdAccessToken : undefined);
     undo.defer(() => envd.close());
-    if (kind === 'filesystem') await envd.waitHealthy(deps.settings.envdStartTimeoutMs, signal);
+    if (kind === 'filesystem') await envd.waitHealthy(kit.settings.envdStartTimeoutMs, signal);
     await envd.init(initBody(record), signal);
     mark('initMs');
     capsule.envd?.close();
@@ -96,16 +96,16 @@ export async function resumeCapsule(
     await mounted.catch(() => {});
     await undo.dispose().catch((cleanupErr: unknown) => log.error({ err: (cleanupErr as Error).message }, 'undoing a failed resume was incomplete'));
     if (processesRan) {
-      await markFailed(deps, snapshots, capsule, `resume failed after the capsule's processes started: ${(err as Error).message}`);
+      await markFailed(kit, snapshots, capsule, `resume failed after the capsule's processes started: ${(err as Error).message}`);
     } else {
-      deps.registry.transition(capsule, 'resuming', 'paused');
-      await deps.registry.save(record);
+      kit.registry.transition(capsule, 'resuming', 'paused');
+      await kit.registry.save(record);
     }
     throw isWrennError(err) ? err : new WrennError('internal', `resume of capsule ${record.id} failed: ${(err as Error).message}`, { capsuleId: record.id }, { cause: err });
   }
-  deps.registry.transition(capsule, 'resuming', 'running');
-  await deps.registry.save(record);
-  deps.watchers.start(capsule);
+  kit.registry.transition(capsule, 'resuming', 'running');
+  await kit.registry.save(record);
+  kit.watchers.start(capsule);
   log.info({ ...phases, lazy, durationMs: Date.now() - started }, 'capsule resumed');
   return { pagesLoaded: restored?.pagesLoaded ?? Promise.resolve(), lazy };
 }

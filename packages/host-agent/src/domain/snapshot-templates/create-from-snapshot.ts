@@ -48,35 +48,35 @@ export const RESTORE_WORK_DIR = 'criu-restore';
  * settles, also when a later step fails).
  */
 export async function launchFromSnapshot(
-  deps: CapsuleKit,
+  kit: CapsuleKit,
   record: CapsuleRecord,
   source: SnapshotSource,
   slot: NetworkSlot,
   onRestored: (pagesLoaded: Promise<void>) => void,
   signal?: AbortSignal,
 ): Promise<LaunchedFromSnapshot> {
-  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, template: source.meta.name });
+  const log = kit.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, template: source.meta.name });
   const started = Date.now();
   const { phases, mark } = phaseTimer();
   const undo = new DisposableStack();
   try {
-    await deps.registry.save(record);
-    undo.defer(() => deps.registry.store.remove(record.runtimeId));
-    const capsuleDir = capsuleDirOf(deps, record.runtimeId);
-    undo.defer(() => deps.rootfs.remove(capsuleDir));
-    await prepareBundle(deps, record.runtimeId);
-    await deps.disk.adopt(source.diskImage, capsuleDir, signal);
-    const rootfs = await deps.rootfs.mountExisting({ capsuleDir, template: source.base, ...(signal ? { signal } : {}) });
-    await writeIdentityFiles(rootfs.mergedDir, hostnameOf(record), deps.settings.uidBase);
+    await kit.registry.save(record);
+    undo.defer(() => kit.registry.store.remove(record.runtimeId));
+    const capsuleDir = capsuleDirOf(kit, record.runtimeId);
+    undo.defer(() => kit.rootfs.remove(capsuleDir));
+    await prepareBundle(kit, record.runtimeId);
+    await kit.disk.adopt(source.diskImage, capsuleDir, signal);
+    const rootfs = await kit.rootfs.mountExisting({ capsuleDir, template: source.base, ...(signal ? { signal } : {}) });
+    await writeIdentityFiles(rootfs.mergedDir, hostnameOf(record), kit.settings.uidBase);
     mark('diskMs');
 
-    undo.defer(() => deps.runtime.delete(record.runtimeId, { force: true }));
-    const spec = runtimeSpec(deps, record, rootfs.mergedDir);
+    undo.defer(() => kit.runtime.delete(record.runtimeId, { force: true }));
+    const spec = runtimeSpec(kit, record, rootfs.mergedDir);
     const { restored, lazy, network } = await restoreSandbox(
-      deps,
+      kit,
       spec,
-      deps.host.pause.lazyPages,
-      () => restoreNetwork(deps, slot, record, signal),
+      kit.host.pause.lazyPages,
+      () => restoreNetwork(kit, slot, record, signal),
       {
         imageDir: source.memoryDir,
         workDir: join(capsuleDir, RESTORE_WORK_DIR),
@@ -93,7 +93,7 @@ export async function launchFromSnapshot(
     mark('restoreMs');
 
     // envd still holds the token of the capsule the snapshot was taken of until this /init.
-    const envd = deps.envd.connect(record.address, source.meta.envdAccessToken);
+    const envd = kit.envd.connect(record.address, source.meta.envdAccessToken);
     undo.defer(() => envd.close());
     await envd.init(initBody(record), signal);
     mark('initMs');

@@ -28,7 +28,7 @@ import type { SnapshotTemplateMetadata } from './snapshot-template-types.js';
 import { phaseTimer } from '../phase-timer.js';
 
 export async function takeSnapshot(
-  deps: CapsuleKit,
+  kit: CapsuleKit,
   pauseSnapshots: SnapshotStore,
   capsule: LiveCapsule,
   name: string,
@@ -36,38 +36,38 @@ export async function takeSnapshot(
   signal: AbortSignal,
 ): Promise<SnapshotTemplateMetadata> {
   const { record } = capsule;
-  const log = deps.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, template: name });
+  const log = kit.logger.child({ capsuleId: record.id, runtimeId: record.runtimeId, template: name });
   const started = Date.now();
   const { phases, mark } = phaseTimer();
   const baseName = record.baseTemplate ?? record.template;
-  const base = await deps.templates.get(baseName);
+  const base = await kit.templates.get(baseName);
   let frozen = false;
   let dumped: CheckpointResult | undefined;
   try {
     if (!capsule.envd) throw new WrennError('internal', `capsule ${record.id} has no envd connection`);
-    await capsule.envd.prepareSnapshot(AbortSignal.any([signal, AbortSignal.timeout(deps.settings.snapshotPrepareTimeoutMs)]));
+    await capsule.envd.prepareSnapshot(AbortSignal.any([signal, AbortSignal.timeout(kit.settings.snapshotPrepareTimeoutMs)]));
     mark('prepareMs');
     // As for a pause: envd sees the agent's connections close before the dump; in the
     // capsules made from the image there is nothing of them left to close.
     capsule.envd.close();
     delete capsule.envd;
     frozen = true;
-    await deps.runtime.freeze(record.runtimeId, { closedPort: deps.envd.port });
+    await kit.runtime.freeze(record.runtimeId, { closedPort: kit.envd.port });
     mark('freezeMs');
-    await deps.disk.copyMounted(capsuleDir(deps, record.runtimeId), staging.diskImage, signal);
+    await kit.disk.copyMounted(capsuleDir(kit, record.runtimeId), staging.diskImage, signal);
     mark('diskCopyMs');
-    dumped = await checkpointSandbox(deps, record.runtimeId, { imageDir: staging.memoryDir, tcpEstablished: true, leaveRunning: true, signal });
+    dumped = await checkpointSandbox(kit, record.runtimeId, { imageDir: staging.memoryDir, tcpEstablished: true, leaveRunning: true, signal });
     mark('checkpointMs');
     // CRIU leaves a cgroup it found frozen frozen; a runtime whose dump thawed it anyway
     // answers "not paused", which is as good.
-    await deps.runtime.thaw(record.runtimeId).catch((err: unknown) => {
+    await kit.runtime.thaw(record.runtimeId).catch((err: unknown) => {
       if (!(isWrennError(err) && err.code === 'failed_precondition')) throw err;
     });
     frozen = false;
     mark('thawMs');
-    const envd = deps.envd.connect(record.address, record.envdAccessToken);
+    const envd = kit.envd.connect(record.address, record.envdAccessToken);
     try {
-      await envd.init(initBody(record), AbortSignal.any([signal, AbortSignal.timeout(deps.settings.snapshotPrepareTimeoutMs)]));
+      await envd.init(initBody(record), AbortSignal.any([signal, AbortSignal.timeout(kit.settings.snapshotPrepareTimeoutMs)]));
     } catch (err) {
       envd.close();
       throw err;
@@ -77,17 +77,17 @@ export async function takeSnapshot(
   } catch (err) {
     const reason = `snapshot ${name} failed: ${(err as Error).message}`;
     log.warn({ err: (err as Error).message, frozen, ...phases }, 'snapshot failed; bringing the capsule back');
-    await deps.disk.thaw(capsuleDir(deps, record.runtimeId)).catch(() => {});
-    if (!(await reviveIfAlive(deps, capsule))) await markFailed(deps, pauseSnapshots, capsule, reason);
+    await kit.disk.thaw(capsuleDir(kit, record.runtimeId)).catch(() => {});
+    if (!(await reviveIfAlive(kit, capsule))) await markFailed(kit, pauseSnapshots, capsule, reason);
     throw isWrennError(err) ? err : new WrennError('internal', reason, { capsuleId: record.id }, { cause: err });
   }
-  const [memoryBytes, diskBytes] = await Promise.all([dirBytes(staging.memoryDir), deps.disk.allocatedBytes(staging.diskImage)]);
+  const [memoryBytes, diskBytes] = await Promise.all([dirBytes(staging.memoryDir), kit.disk.allocatedBytes(staging.diskImage)]);
   log.info({ ...phases, memoryBytes, diskBytes, durationMs: Date.now() - started }, 'snapshot taken');
   return {
     version: 1,
     kind: 'snapshot',
     name,
-    hostId: deps.host.hostId,
+    hostId: kit.host.hostId,
     sourceCapsuleId: record.id,
     baseTemplate: base.name,
     baseTemplateCreatedAt: base.createdAt,
@@ -103,7 +103,7 @@ export async function takeSnapshot(
     createdAtMs: Date.now(),
     memoryBytes,
     diskBytes,
-    ...(deps.host.pause.criuVersion ? { criuVersion: deps.host.pause.criuVersion } : {}),
+    ...(kit.host.pause.criuVersion ? { criuVersion: kit.host.pause.criuVersion } : {}),
     ...(dumped?.socketsNeedNetwork === false ? { socketsNeedNetwork: false } : {}),
   };
 }
