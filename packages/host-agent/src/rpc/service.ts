@@ -16,6 +16,7 @@ import { EnvdClient, fromEnvdError, type ProcessSelector } from '../infra/envd/e
 import type { AgentConfig } from '../start/config.js';
 import { listedSnapshot } from '../domain/snapshot-templates/listing.js';
 import { toCapsule, toTemplate } from './convert.js';
+import { Admission } from './admission.js';
 
 export interface ServiceDeps {
   config: AgentConfig;
@@ -81,6 +82,8 @@ function dirEntry(e: {
 
 export function registerHostAgentService(router: ConnectRouter, deps: ServiceDeps): void {
   const { manager } = deps;
+  // Starts and restores wait for a turn (see admission.ts); their deadlines begin with it.
+  const admission = new Admission(deps.config.startConcurrency);
   const envdOf = (id: string, op: string) => manager.envdOf(required(id, 'capsule_id'), op);
 
   router.service(HostAgentService, {
@@ -102,23 +105,22 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
 
     async create(req, ctx: HandlerContext) {
       // Unset fields keep their wire value (0, '', absent): the defaults are the domain's (create-rules.ts).
-      const record = await manager.create(
-        {
-          capsuleId: required(req.capsuleId, 'capsule_id'),
-          template: req.template,
-          vcpus: req.vcpus,
-          memoryMb: req.memoryMb,
-          diskSizeMb: req.diskSizeMb,
-          envs: req.envs,
-          metadata: req.metadata,
-          lifetimeSec: req.lifetimeSec,
-          autoPauseSec: req.autoPauseSec,
-          egress: req.egress,
-          defaultUser: req.defaultUser,
-          workdir: req.workdir,
-        },
-        ctx.signal,
-      );
+      const request = {
+        capsuleId: required(req.capsuleId, 'capsule_id'),
+        template: req.template,
+        vcpus: req.vcpus,
+        memoryMb: req.memoryMb,
+        diskSizeMb: req.diskSizeMb,
+        envs: req.envs,
+        metadata: req.metadata,
+        lifetimeSec: req.lifetimeSec,
+        autoPauseSec: req.autoPauseSec,
+        egress: req.egress,
+        defaultUser: req.defaultUser,
+        workdir: req.workdir,
+      };
+      // Starts wait for a turn on this host (admission.ts); their deadlines begin with it.
+      const record = await admission.run(() => manager.create(request, ctx.signal), ctx.signal);
       return { capsule: toCapsule(record), envdAccessToken: record.envdAccessToken };
     },
 
@@ -352,7 +354,8 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
     },
 
     async resume(req, ctx: HandlerContext) {
-      const record = await manager.resume(required(req.capsuleId, 'capsule_id'), ctx.signal);
+      const id = required(req.capsuleId, 'capsule_id');
+      const record = await admission.run(() => manager.resume(id, ctx.signal), ctx.signal);
       return { capsule: toCapsule(record) };
     },
 

@@ -120,7 +120,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     ...(criu.lazyPagesPreload ? { lazyPagesPreload: criu.lazyPagesPreload } : {}),
   });
   const pool = new AddressPool({ cidr: config.networkCidr, ifPrefix: config.ifPrefix });
-  const network = await NetworkManager.open({ logger: log, pool, enableIpForwarding: config.ipForward, nftTable: config.nftTable });
+  const network = await NetworkManager.open({ logger: log, pool, enableIpForwarding: config.ipForward, nftTable: config.nftTable, allowedCidrs: config.egressAllow });
   const networkPort: NetworkPort = {
     allocate: () => pool.allocate(),
     slot: (i) => pool.slot(i),

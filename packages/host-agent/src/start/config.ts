@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseSize } from '@wrenn/shared';
 import { defaultCriuPath } from '../infra/criu/criu-probe.js';
+import { parseEgressAllow } from '../infra/net/egress-policy.js';
 
 function lazyRestoreMode(raw: string | undefined): 'auto' | 'off' {
   if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
@@ -39,6 +40,18 @@ export interface AgentConfig {
   pidsMax: number;
   /** Warm pool: `template=count,...`. WRENN_WARM_POOL, default empty (off). */
   warmPool: Record<string, number>;
+  /**
+   * Ranges of the default egress deny set (private, shared, link-local... see
+   * infra/net/egress-policy.ts) every capsule with egress may reach, e.g. a private DNS
+   * resolver or package mirror. WRENN_EGRESS_ALLOW: comma-separated IPv4 CIDRs or addresses.
+   */
+  egressAllow: string[];
+  /**
+   * Capsule starts and restores (create, resume) run at most this many at a time; the rest
+   * wait their turn, and their envd deadline counts from when they start. WRENN_START_CONCURRENCY,
+   * default: the host's cores (WRENN_VCPUS_TOTAL).
+   */
+  startConcurrency: number;
   /** Per-capsule network rate. WRENN_NET_RATE (200M bytes/s), WRENN_NET_BURST (100M bytes). */
   netRateBytesPerSec: number;
   netBurstBytes: number;
@@ -117,6 +130,14 @@ export function parseWarmPool(text: string): Record<string, number> {
   return out;
 }
 
+function egressAllowFrom(raw: string | undefined): string[] {
+  try {
+    return parseEgressAllow(raw);
+  } catch (err) {
+    throw new Error((err as Error).message);
+  }
+}
+
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const cidr = env.WRENN_NETWORK_CIDR || '10.88.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr)) throw new Error(`WRENN_NETWORK_CIDR must look like 10.88.0.0/16, got ${JSON.stringify(cidr)}`);
@@ -133,6 +154,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     uidRange: int(env, 'WRENN_UID_RANGE', 65536, 1024),
     pidsMax: int(env, 'WRENN_PIDS_MAX', 4096, 16),
     warmPool: parseWarmPool(env.WRENN_WARM_POOL || ''),
+    egressAllow: egressAllowFrom(env.WRENN_EGRESS_ALLOW),
     netRateBytesPerSec: parseSize(env.WRENN_NET_RATE || '200M', 'WRENN_NET_RATE'),
     netBurstBytes: parseSize(env.WRENN_NET_BURST || '100M', 'WRENN_NET_BURST'),
     runcPath: env.WRENN_RUNC || 'runc',
@@ -145,6 +167,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     pauseDrainGraceMs: int(env, 'WRENN_PAUSE_DRAIN_GRACE_MS', 5000, 0),
     envdStartTimeoutMs: int(env, 'WRENN_ENVD_START_TIMEOUT_MS', 20000, 1),
     vcpusTotal: int(env, 'WRENN_VCPUS_TOTAL', availableParallelism(), 1),
+    startConcurrency: int(env, 'WRENN_START_CONCURRENCY', int(env, 'WRENN_VCPUS_TOTAL', availableParallelism(), 1), 1),
     nftTable: env.WRENN_NFT_TABLE || 'wrenn',
     ifPrefix: env.WRENN_IF_PREFIX || 'wr',
     cgroupParent: env.WRENN_CGROUP_PARENT || 'wrenn',
