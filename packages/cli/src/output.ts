@@ -14,7 +14,7 @@ export function printJson(value: unknown): void {
 
 export function errorLine(err: unknown): string {
   if (isWrennApiError(err)) {
-    const extra = [err.code, err.status ? `HTTP ${err.status}` : undefined, err.requestId ? `request ${err.requestId}` : undefined].filter(Boolean).join(', ');
+    const extra = [err.reason, err.status ? `HTTP ${err.status}` : undefined, err.requestId ? `request ${err.requestId}` : undefined].filter(Boolean).join(', ');
     return `${err.message} (${extra})`;
   }
   if (err instanceof Error) return err.message;

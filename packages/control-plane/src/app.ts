@@ -22,8 +22,8 @@ import { JwtIssuer } from './infra/secrets.js';
 import { PrincipalCache } from './infra/principal-cache.js';
 import type { Principal } from './http/plugins/auth.js';
 import { Scheduler } from './domain/scheduler.js';
-import { installErrorHandling } from './http/errors.js';
-import { INPUT_SERVER_OPTIONS, clientErrorHandler, installInputGuard } from './http/input-guard.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling } from './http/errors.js';
+import { INPUT_SERVER_OPTIONS, installInputGuard } from './http/input-guard.js';
 import { markExtensions } from './http/openapi-extensions.js';
 import { healthRoutes, CONTROL_PLANE_VERSION } from './http/routes/health.js';
 import { VERSIONED_ROUTE_MODULES } from './http/routes/index.js';
@@ -95,6 +95,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     requestTimeout: 0,
     bodyLimit: 2 * 1024 * 1024,
     ...INPUT_SERVER_OPTIONS,
+    // Refusals before routing, and of requests node's parser rejects, in the API's error shape.
+    frameworkErrors,
     clientErrorHandler,
   });
   app.server.headersTimeout = 30_000;

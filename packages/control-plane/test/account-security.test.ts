@@ -49,7 +49,8 @@ function loginFromSocket(port: number, localAddress: string, email: string, pass
 
 function assertLocked(r: { status: number; body: any; headers?: Headers }, windowSec: number, message: RegExp): number {
   assert.equal(r.status, 429, JSON.stringify(r.body));
-  assert.equal(r.body.error.code, 'too_many_attempts');
+  assert.equal(r.body.error.reason, 'too_many_attempts');
+  assert.equal(r.body.error.code, 'invalid_request');
   assert.match(r.body.error.message, message);
   const retryAfter = Number(r.headers?.get('retry-after'));
   assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowSec, `Retry-After ${r.headers?.get('retry-after')} within 1..${windowSec}`);

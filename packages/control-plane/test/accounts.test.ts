@@ -49,7 +49,7 @@ describe('accounts: signup, login, me, activation, admin bootstrap', () => {
     const first = await signup(uniqueEmail('dup'));
     const r = await t.api('POST', '/v1/auth/signup', { body: { email: first.email.toUpperCase(), password: 'password2' } });
     assert.equal(r.status, 409);
-    assert.equal(r.body.error.code, 'conflict');
+    assert.equal(r.body.error.reason, 'conflict');
     assert.match(r.body.error.message, /already exists/);
   });
 
@@ -63,7 +63,8 @@ describe('accounts: signup, login, me, activation, admin bootstrap', () => {
     for (const body of cases) {
       const r = await t.api('POST', '/v1/auth/signup', { body });
       assert.equal(r.status, 400, JSON.stringify(body));
-      assert.equal(r.body.error.code, 'invalid_argument');
+      assert.equal(r.body.error.reason, 'invalid_argument');
+      assert.equal(r.body.error.code, 'invalid_request');
     }
   });
 
@@ -139,7 +140,7 @@ describe('accounts: signup, login, me, activation, admin bootstrap', () => {
     assert.equal(me.body.team.id, created.body.id);
     const foreign = await t.api('POST', '/v1/auth/switch-team', { auth: u.token, body: { team_id: admin.teamId } });
     assert.equal(foreign.status, 404);
-    assert.equal(foreign.body.error.code, 'not_found');
+    assert.equal(foreign.body.error.reason, 'not_found');
   });
 
   test('DELETE /me is refused while I am the last owner of a team with other members', async () => {

@@ -88,7 +88,8 @@ describe('API keys', () => {
     for (const body of [{}, { name: '' }, { name: 'x', scope: 'all' }]) {
       const r = await t.api('POST', '/v1/api-keys', { auth: team.jwt, body });
       assert.equal(r.status, 400, JSON.stringify(body));
-      assert.equal(r.body.error.code, 'invalid_argument');
+      assert.equal(r.body.error.reason, 'invalid_argument');
+      assert.equal(r.body.error.code, 'invalid_request');
     }
     const r = await t.api('POST', '/v1/api-keys', { auth: team.apiKey, body: { name: 'from a key' } });
     assert.equal(r.status, 403);

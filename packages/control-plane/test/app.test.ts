@@ -21,7 +21,7 @@ describe('control plane bootstrap', () => {
   test('unknown routes are 404 in the error format, with a request id', async () => {
     const r = await t.api('GET', '/v1/nope', { headers: { 'x-request-id': 'req-test-1' } });
     assert.equal(r.status, 404);
-    assert.equal(r.body.error.code, 'not_found');
+    assert.equal(r.body.error.reason, 'not_found');
     assert.equal(r.headers.get('x-request-id'), 'req-test-1');
   });
 

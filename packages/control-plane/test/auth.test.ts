@@ -59,7 +59,8 @@ describe('authentication edge cases', () => {
     ] as const) {
       const r = await t.api(method, path, method === 'POST' ? { body: { name: 'x' } } : {});
       assert.equal(r.status, 401, `${method} ${path}`);
-      assert.equal(r.body.error.code, 'unauthenticated');
+      assert.equal(r.body.error.reason, 'unauthenticated');
+      assert.equal(r.body.error.code, 'unauthorized');
       assert.match(r.body.error.message, /authentication required/);
     }
   });
@@ -104,7 +105,8 @@ describe('authentication edge cases', () => {
       const token = `${b64url(header)}.${b64url(claims)}.`;
       const r = await t.api('GET', '/v1/admin/users', { auth: token });
       assert.equal(r.status, 401, JSON.stringify(header));
-      assert.equal(r.body.error.code, 'unauthenticated');
+      assert.equal(r.body.error.reason, 'unauthenticated');
+      assert.equal(r.body.error.code, 'unauthorized');
     }
   });
 
@@ -124,7 +126,8 @@ describe('authentication edge cases', () => {
     ] as const) {
       const r = await t.api(method, path, { auth: owner.apiKey, ...(body ? { body } : {}) });
       assert.equal(r.status, 403, `${method} ${path}`);
-      assert.equal(r.body.error.code, 'permission_denied');
+      assert.equal(r.body.error.reason, 'permission_denied');
+      assert.equal(r.body.error.code, 'forbidden');
       assert.match(r.body.error.message, /user token/);
     }
   });
@@ -161,7 +164,8 @@ describe('authentication edge cases', () => {
       });
       assert.equal(r.upgraded, false, `${method} ${path} must not switch protocols`);
       assert.equal(r.status, 401, `${method} ${path}`);
-      assert.equal(JSON.parse(r.body).error.code, 'unauthenticated');
+      assert.equal(JSON.parse(r.body).error.reason, 'unauthenticated');
+      assert.equal(JSON.parse(r.body).error.code, 'unauthorized');
     }
   });
 

@@ -133,7 +133,8 @@ describe('per-team quotas', () => {
 
   function assertQuota(r: { status: number; body: any }, limit: string, variable: RegExp): void {
     assert.equal(r.status, 429, JSON.stringify(r.body));
-    assert.equal(r.body.error.code, 'resource_exhausted');
+    assert.equal(r.body.error.reason, 'resource_exhausted');
+    assert.equal(r.body.error.code, 'invalid_request');
     assert.equal(r.body.error.details.limit, limit);
     assert.match(r.body.error.message, variable);
   }

@@ -99,7 +99,8 @@ describe('capsules API: exec, processes, metrics', () => {
     for (const body of cases) {
       const r = await exec(body);
       assert.equal(r.status, 400, JSON.stringify(body));
-      assert.equal(r.body.error.code, 'invalid_argument');
+      assert.equal(r.body.error.reason, 'invalid_argument');
+      assert.equal(r.body.error.code, 'invalid_request');
     }
   });
 
@@ -134,7 +135,8 @@ describe('capsules API: exec, processes, metrics', () => {
   test('killing an unknown PID or tag is 404 process_not_found naming it; a bad signal is 400', async () => {
     const pid = await t.api('DELETE', `/v1/capsules/${id}/processes/999999`, { auth: team.apiKey });
     assert.equal(pid.status, 404);
-    assert.equal(pid.body.error.code, 'process_not_found');
+    assert.equal(pid.body.error.reason, 'process_not_found');
+    assert.equal(pid.body.error.code, 'not_found');
     assert.match(pid.body.error.message, /999999/);
     const tag = await t.api('DELETE', `/v1/capsules/${id}/processes/nobody-here`, { auth: team.apiKey });
     assert.equal(tag.status, 404);

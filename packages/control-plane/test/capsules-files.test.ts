@@ -198,7 +198,7 @@ describe('capsule files API', () => {
     assert.match(r.body.entry.permissions, /^drwx/);
     const again = await t.api('POST', `/v1/capsules/${id}/files/mkdir`, { auth: team.apiKey, body: { path: '/tmp/dir-a/b' } });
     assert.equal(again.status, 409);
-    assert.equal(again.body.error.code, 'conflict');
+    assert.equal(again.body.error.reason, 'conflict');
     assert.match(again.body.error.message, /\/tmp\/dir-a\/b/);
   });
 
@@ -241,7 +241,8 @@ describe('capsule files API', () => {
     for (const route of ['files/read', 'files/stream/read', 'files/list', 'files/remove']) {
       const r = await t.api('POST', `/v1/capsules/${id}/${route}`, { auth: team.apiKey, body: { path: '/no/such/place' } });
       assert.equal(r.status, 404, route);
-      assert.equal(r.body.error.code, 'file_not_found', route);
+      assert.equal(r.body.error.reason, 'file_not_found', route);
+      assert.equal(r.body.error.code, 'not_found', route);
       assert.match(r.body.error.message, /\/no\/such\/place/, route);
     }
   });
@@ -251,7 +252,8 @@ describe('capsule files API', () => {
     for (const body of cases) {
       const r = await t.api('POST', `/v1/capsules/${id}/files/read`, { auth: team.apiKey, body });
       assert.equal(r.status, 400, JSON.stringify(body));
-      assert.equal(r.body.error.code, 'invalid_argument');
+      assert.equal(r.body.error.reason, 'invalid_argument');
+      assert.equal(r.body.error.code, 'invalid_request');
     }
     const deep = await t.api('POST', `/v1/capsules/${id}/files/list`, { auth: team.apiKey, body: { path: '/tmp', depth: 0 } });
     assert.equal(deep.status, 400);
@@ -261,7 +263,8 @@ describe('capsule files API', () => {
     for (const route of ['files/read', 'files/stream/read', 'files/list', 'files/mkdir', 'files/remove']) {
       const r = await t.api('POST', `/v1/capsules/${id}/${route}`, { auth: other.apiKey, body: { path: '/tmp/intruder' } });
       assert.equal(r.status, 404, route);
-      assert.equal(r.body.error.code, 'capsule_not_found', route);
+      assert.equal(r.body.error.reason, 'capsule_not_found', route);
+      assert.equal(r.body.error.code, 'not_found', route);
     }
     const raw = await fetch(`${base()}/files/stream/write?path=/tmp/intruder`, { method: 'POST', headers: { 'x-api-key': other.apiKey, 'content-type': 'application/octet-stream' }, body: 'x' });
     assert.equal(raw.status, 404);
@@ -277,6 +280,7 @@ describe('capsule files API', () => {
   test('an unknown capsule id is a 404 on the files routes', async () => {
     const r = await t.api('POST', '/v1/capsules/cl-doesnotexist/files/list', { auth: team.apiKey, body: { path: '/' } });
     assert.equal(r.status, 404);
-    assert.equal(r.body.error.code, 'capsule_not_found');
+    assert.equal(r.body.error.reason, 'capsule_not_found');
+    assert.equal(r.body.error.code, 'not_found');
   });
 });

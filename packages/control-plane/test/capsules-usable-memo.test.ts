@@ -58,7 +58,8 @@ describe('usable capsule memory (real capsules)', () => {
     ]) {
       const r = await call();
       assert.equal(r.status, 404);
-      assert.equal(r.body.error.code, 'capsule_not_found');
+      assert.equal(r.body.error.reason, 'capsule_not_found');
+      assert.equal(r.body.error.code, 'not_found');
     }
   });
 

@@ -122,7 +122,8 @@ describe('capsules API: stats, usage and the usage worker', () => {
     for (const q of ['from=2026-02-10&to=2026-02-01', 'from=yesterday', 'from=2020-01-01&to=2026-01-01', 'from=2026-01-01&extra=1']) {
       const r = await t.api('GET', `/v1/capsules/usage?${q}`, { auth: team.apiKey });
       assert.equal(r.status, 400, q);
-      assert.equal(r.body.error.code, 'invalid_argument');
+      assert.equal(r.body.error.reason, 'invalid_argument');
+      assert.equal(r.body.error.code, 'invalid_request');
     }
   });
 

@@ -92,7 +92,8 @@ describe('capsules API: lifecycle', () => {
     for (const [body, field] of cases) {
       const r = await t.api('POST', '/v1/capsules', { auth: team.apiKey, body });
       assert.equal(r.status, 400, JSON.stringify(body));
-      assert.equal(r.body.error.code, 'invalid_argument');
+      assert.equal(r.body.error.reason, 'invalid_argument');
+      assert.equal(r.body.error.code, 'invalid_request');
       assert.match(r.body.error.message, field, JSON.stringify(body));
     }
     const after = await t.cp.ctx.db.selectFrom('capsules').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
@@ -102,7 +103,8 @@ describe('capsules API: lifecycle', () => {
   test('an unknown template is 404 template_not_found; the capsule is listed as error with the reason', async () => {
     const r = await create({ template: 'no-such-template' });
     assert.equal(r.status, 404);
-    assert.equal(r.body.error.code, 'template_not_found');
+    assert.equal(r.body.error.reason, 'template_not_found');
+    assert.equal(r.body.error.code, 'not_found');
     assert.match(r.body.error.message, /no-such-template/);
     const list = await t.api('GET', '/v1/capsules?status=error', { auth: team.apiKey });
     const failed = list.body.find((c: { template: string }) => c.template === 'no-such-template');
@@ -117,7 +119,8 @@ describe('capsules API: lifecycle', () => {
     try {
       const r = await create({ memory_mb: 4096 });
       assert.equal(r.status, 503);
-      assert.equal(r.body.error.code, 'host_at_capacity');
+      assert.equal(r.body.error.reason, 'host_at_capacity');
+      assert.equal(r.body.error.code, 'host_unavailable');
       assert.match(r.body.error.message, /less memory/);
       assert.doesNotMatch(r.body.error.message, /MB of memory left|host-/);
     } finally {
@@ -147,7 +150,8 @@ describe('capsules API: lifecycle', () => {
   test('calls without credentials are 401', async () => {
     const r = await t.api('GET', `/v1/capsules/${id}`);
     assert.equal(r.status, 401);
-    assert.equal(r.body.error.code, 'unauthenticated');
+    assert.equal(r.body.error.reason, 'unauthenticated');
+    assert.equal(r.body.error.code, 'unauthorized');
   });
 
   test("another team's capsule is 404 capsule_not_found on every route, and is left untouched", async () => {
@@ -168,7 +172,8 @@ describe('capsules API: lifecycle', () => {
     for (const [method, suffix, body] of routes) {
       const r = await t.api(method, `/v1/capsules/${id}${suffix}`, { auth: other.jwt, body });
       assert.equal(r.status, 404, `${method} ${suffix}`);
-      assert.equal(r.body.error.code, 'capsule_not_found', `${method} ${suffix}`);
+      assert.equal(r.body.error.reason, 'capsule_not_found', `${method} ${suffix}`);
+      assert.equal(r.body.error.code, 'not_found', `${method} ${suffix}`);
     }
     const mine = await t.api('GET', `/v1/capsules/${id}`, { auth: team.apiKey });
     assert.equal(mine.body.status, 'running');
@@ -178,7 +183,8 @@ describe('capsules API: lifecycle', () => {
     for (const [method, suffix, body] of [['GET', ''], ['DELETE', ''], ['POST', '/ping'], ['POST', '/exec', { cmd: 'true' }]] as const) {
       const r = await t.api(method, `/v1/capsules/cl-0000000000000000${suffix}`, { auth: team.apiKey, body });
       assert.equal(r.status, 404, `${method} ${suffix}`);
-      assert.equal(r.body.error.code, 'capsule_not_found');
+      assert.equal(r.body.error.reason, 'capsule_not_found');
+      assert.equal(r.body.error.code, 'not_found');
     }
   });
 
@@ -198,7 +204,8 @@ describe('capsules API: lifecycle', () => {
     assert.equal(p.body.id, id);
     const exec = await t.api('POST', `/v1/capsules/${id}/exec`, { auth: team.apiKey, body: { cmd: 'true' } });
     assert.equal(exec.status, 409);
-    assert.equal(exec.body.error.code, 'capsule_busy');
+    assert.equal(exec.body.error.reason, 'capsule_busy');
+    assert.equal(exec.body.error.code, 'invalid_state');
     assert.match(exec.body.error.message, /paused/);
     const again = await t.api('POST', `/v1/capsules/${id}/pause`, { auth: team.apiKey });
     assert.equal(again.status, 200);
@@ -238,7 +245,8 @@ describe('capsules API: lifecycle', () => {
         const started = Date.now();
         const r = await t.api(method, `/v1/capsules/${id}${suffix}`, { auth: team.apiKey, body });
         assert.equal(r.status, 503, `${method} ${suffix}: ${JSON.stringify(r.body)}`);
-        assert.equal(r.body.error.code, 'unavailable');
+        assert.equal(r.body.error.reason, 'unavailable');
+        assert.equal(r.body.error.code, 'host_unavailable');
         assert.ok(Date.now() - started < 5000, `${method} ${suffix} took ${Date.now() - started} ms`);
       }
       const still = await t.api('GET', `/v1/capsules/${id}`, { auth: team.apiKey });
@@ -246,7 +254,8 @@ describe('capsules API: lifecycle', () => {
       const started = Date.now();
       const c = await create({ memory_mb: 256 });
       assert.equal(c.status, 503);
-      assert.equal(c.body.error.code, 'unavailable');
+      assert.equal(c.body.error.reason, 'unavailable');
+      assert.equal(c.body.error.code, 'host_unavailable');
       assert.ok(Date.now() - started < 5000);
       const rows = await t.cp.ctx.db.selectFrom('capsules').select(['status', 'error']).where('team_id', '=', team.teamId).orderBy('created_at', 'desc').limit(1).execute();
       assert.equal(rows[0]?.status, 'error');
@@ -282,7 +291,8 @@ describe('capsules API: lifecycle', () => {
     for (const [method, suffix, body] of [['POST', '/exec', { cmd: 'true' }], ['POST', '/pause'], ['POST', '/resume'], ['POST', '/ping'], ['GET', '/processes'], ['GET', '/metrics'], ['POST', '/files/read', { path: '/etc/hostname' }]] as const) {
       const r = await t.api(method, `/v1/capsules/${c.body.id}${suffix}`, { auth: team.apiKey, body });
       assert.equal(r.status, 409, `${method} ${suffix}`);
-      assert.equal(r.body.error.code, 'capsule_busy');
+      assert.equal(r.body.error.reason, 'capsule_busy');
+      assert.equal(r.body.error.code, 'invalid_state');
       assert.match(r.body.error.message, /stopped/);
     }
   });

@@ -34,7 +34,8 @@ describe('host_at_capacity details are for administrators', () => {
   test('a team member gets a 503 without host ids or sizes, in the answer and in the capsule row', async () => {
     const r = await t.api('POST', '/v1/capsules', { auth: team.apiKey, body: { vcpus: 4 } });
     assert.equal(r.status, 503);
-    assert.equal(r.body.error.code, 'host_at_capacity');
+    assert.equal(r.body.error.reason, 'host_at_capacity');
+    assert.equal(r.body.error.code, 'host_unavailable');
     assert.doesNotMatch(JSON.stringify(r.body), new RegExp(`${hostId}|cores|\\d+ MB`));
     const failed = await t.cp.ctx.db.selectFrom('capsules').select(['id', 'error']).where('team_id', '=', team.teamId).where('status', '=', 'error').executeTakeFirstOrThrow();
     const shown = await t.api('GET', `/v1/capsules/${failed.id}`, { auth: team.apiKey });

@@ -56,7 +56,8 @@ describe('hosts: registration, heartbeats, liveness', () => {
     assert.equal((await t.api('POST', '/v1/hosts', { body: { name: 'h' } })).status, 401);
     const owner = await t.api('POST', '/v1/hosts', { auth: member.jwt, body: { name: 'h' } });
     assert.equal(owner.status, 403);
-    assert.equal(owner.body.error.code, 'permission_denied');
+    assert.equal(owner.body.error.reason, 'permission_denied');
+    assert.equal(owner.body.error.code, 'forbidden');
     assert.equal((await t.api('POST', '/v1/hosts', { auth: admin.apiKey, body: { name: 'h' } })).status, 403);
     assert.equal((await t.api('POST', '/v1/hosts', { auth: admin.jwt, body: { name: 'h', extra: 1 } })).status, 400);
   });
@@ -127,7 +128,8 @@ describe('hosts: registration, heartbeats, liveness', () => {
     assert.equal((await t.api('POST', '/v1/hosts/register', { body: await registerBody(ta, token) })).status, 200);
     const again = await t.api('POST', '/v1/hosts/register', { body: await registerBody(ta, token) });
     assert.equal(again.status, 401);
-    assert.equal(again.body.error.code, 'unauthenticated');
+    assert.equal(again.body.error.reason, 'unauthenticated');
+    assert.equal(again.body.error.code, 'unauthorized');
     assert.match(again.body.error.message, /already used/);
     const unknown = await t.api('POST', '/v1/hosts/register', { body: await registerBody(ta, 'hreg_nope') });
     assert.equal(unknown.status, 401);
@@ -169,7 +171,8 @@ describe('hosts: registration, heartbeats, liveness', () => {
     assert.ok(manual);
     const other = await t.api('POST', `/v1/hosts/${linkedHostId}/heartbeat`, { auth: manual.access, body: heartbeat });
     assert.equal(other.status, 403);
-    assert.equal(other.body.error.code, 'permission_denied');
+    assert.equal(other.body.error.reason, 'permission_denied');
+    assert.equal(other.body.error.code, 'forbidden');
     assert.equal((await t.api('POST', `/v1/hosts/${manual.hostId}/heartbeat`, { auth: admin.jwt, body: heartbeat })).status, 403);
     assert.equal((await t.api('POST', `/v1/hosts/${manual.hostId}/heartbeat`, { auth: admin.apiKey, body: heartbeat })).status, 403);
     assert.equal((await t.api('POST', `/v1/hosts/${manual.hostId}/heartbeat`, { body: heartbeat })).status, 401);
@@ -179,7 +182,8 @@ describe('hosts: registration, heartbeats, liveness', () => {
     assert.ok(manual);
     const unknown = await t.api('POST', `/v1/hosts/${manual.hostId}/heartbeat`, { auth: manual.access, body: { ...heartbeat, surprise: true } });
     assert.equal(unknown.status, 400);
-    assert.equal(unknown.body.error.code, 'invalid_argument');
+    assert.equal(unknown.body.error.reason, 'invalid_argument');
+    assert.equal(unknown.body.error.code, 'invalid_request');
     assert.equal((await t.api('POST', `/v1/hosts/${manual.hostId}/heartbeat`, { auth: manual.access, body: { ...heartbeat, disk_free_bytes: -1 } })).status, 400);
     assert.equal((await t.api('POST', `/v1/hosts/${manual.hostId}/heartbeat`, { auth: manual.access, body: { ...heartbeat, agent_url: 'ftp://x' } })).status, 400);
   });
@@ -196,7 +200,7 @@ describe('hosts: registration, heartbeats, liveness', () => {
     assert.equal((await t.api('GET', `/v1/hosts/${linkedHostId}`, { auth: member.jwt })).status, 404);
     const missing = await t.api('GET', `/v1/hosts/${newId('host')}`, { auth: admin.jwt });
     assert.equal(missing.status, 404);
-    assert.equal(missing.body.error.code, 'not_found');
+    assert.equal(missing.body.error.reason, 'not_found');
   });
 
   test('a host that stops heartbeating goes down and its capsules become missing; its restarted agent comes back up on saved credentials', async () => {
@@ -257,6 +261,9 @@ describe('hosts: registration, heartbeats, liveness', () => {
     const capsule = await insertCapsuleRow(t, admin, manual.hostId, 'running');
     const refused = await t.api('DELETE', `/v1/hosts/${manual.hostId}`, { auth: admin.jwt });
     assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, 'host_has_capsules');
+    assert.deepEqual(refused.body.error.capsule_ids, [capsule]);
+    assert.deepEqual(refused.body.error.sandbox_ids, [capsule], 'the published schema names them sandbox_ids');
     assert.match(refused.body.error.message, /force=true/);
     assert.equal((await t.api('DELETE', `/v1/hosts/${manual.hostId}?force=true`, { auth: member.jwt })).status, 404);
     const forced = await t.api('DELETE', `/v1/hosts/${manual.hostId}?force=true`, { auth: admin.jwt });

@@ -18,7 +18,8 @@ async function rawJson(t: TestControlPlane, method: string, path: string, auth: 
 
 function assert400(r: { status: number; body: any }, message?: RegExp): void {
   assert.equal(r.status, 400, JSON.stringify(r.body));
-  assert.equal(r.body.error.code, 'invalid_argument');
+  assert.equal(r.body.error.reason, 'invalid_argument');
+  assert.equal(r.body.error.code, 'invalid_request');
   if (message) assert.match(r.body.error.message, message);
 }
 
@@ -97,7 +98,8 @@ describe('input hygiene', () => {
     });
     assert.match(reply, /^HTTP\/1\.1 400 /);
     const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4));
-    assert.equal(body.error.code, 'invalid_argument');
+    assert.equal(body.error.reason, 'invalid_argument');
+    assert.equal(body.error.code, 'invalid_request');
     assert.equal(typeof body.error.message, 'string');
   });
 });

@@ -119,11 +119,12 @@ describe('control plane port proxy (real capsules)', () => {
     await pause(id);
     const paused = await send('headers', id, ENVD_PORT, '/health');
     assert.equal(paused.status, 502);
-    assert.equal(paused.json().error.code, 'capsule_unreachable');
+    assert.equal(paused.json().error.reason, 'capsule_unreachable');
+    assert.equal(paused.json().error.code, 'invalid_state');
     assert.equal(await status(id), 'paused', 'traffic does not resume a capsule without auto_resume');
     const unknown = await send('host', 'cl-doesnotexist0000', ENVD_PORT, '/health');
     assert.equal(unknown.status, 502);
-    assert.equal(unknown.json().error.code, 'capsule_unreachable');
+    assert.equal(unknown.json().error.reason, 'capsule_unreachable');
     // Anonymous callers cannot tell a paused capsule from one that does not exist.
     assert.deepEqual(JSON.parse(paused.body.replaceAll(id, 'ID')), JSON.parse(unknown.body.replaceAll('cl-doesnotexist0000', 'ID')));
     const malformed = await send('headers', id, 0, '/health');

@@ -58,7 +58,7 @@ describe('snapshot templates API', () => {
   test('the same name again is a 409 unless overwrite=true', async () => {
     const again = await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { capsule_id: source, name } });
     assert.equal(again.status, 409);
-    assert.equal(again.body.error.code, 'conflict');
+    assert.equal(again.body.error.reason, 'conflict');
     const over = await t.api('POST', '/v1/snapshots?overwrite=true', { auth: team.apiKey, body: { capsule_id: source, name } });
     assert.equal(over.status, 201, JSON.stringify(over.body));
   });

@@ -75,7 +75,7 @@ describe('teams and members', () => {
     for (const [method, path, body] of calls) {
       const r = await t.api(method, path, { auth: outsider.token, ...(body ? { body } : {}) });
       assert.equal(r.status, 404, `${method} ${path}`);
-      assert.equal(r.body.error.code, 'not_found');
+      assert.equal(r.body.error.reason, 'not_found');
     }
   });
 

@@ -116,7 +116,8 @@ describe('WebSocket authentication and access (C1)', () => {
   test('a spoofed Upgrade header on a normal route grants nothing: 401 without credentials', async () => {
     const r = await spoofedUpgrade(t.port, `/v1/capsules/${stoppedId}`);
     assert.equal(r.status, 401);
-    assert.equal(JSON.parse(r.body).error.code, 'unauthenticated');
+    assert.equal(JSON.parse(r.body).error.reason, 'unauthenticated');
+    assert.equal(JSON.parse(r.body).error.code, 'unauthorized');
     const p = await spoofedUpgrade(t.port, '/probe');
     assert.equal(p.status, 401);
     assert.equal(probeCalls, 0);

@@ -63,7 +63,7 @@ describe('WsChannel buffers and back-pressure (C3)', () => {
     assert.equal(await channel.next(200), undefined, 'nothing queued before or sent after the revocation is handed out');
     assert.equal(channel.queued, 0);
     assert.equal(await closed, 4401);
-    assert.ok(got.some((m) => JSON.parse(m).code === 'unauthenticated'));
+    assert.ok(got.some((m) => JSON.parse(m).reason === 'unauthenticated' && JSON.parse(m).code === 'unauthorized'));
   });
 
   test('sending to a client that does not read blocks the sender after the buffer fills, then delivers everything', async () => {

@@ -18,7 +18,8 @@ async function expectRevoked(ws: WsClient, withinMs: number, why: RegExp): Promi
   assert.equal(closed.code, 4401);
   const errors = ws.messages.filter((m) => m.type === 'error');
   assert.equal(errors.length, 1, `exactly one error message: ${JSON.stringify(errors)}`);
-  assert.equal(errors[0]!.code, 'unauthenticated');
+  assert.equal(errors[0]!.reason, 'unauthenticated');
+  assert.equal(errors[0]!.code, 'unauthorized');
   assert.equal(errors[0]!.fatal, true);
   assert.match(errors[0]!.message, /no longer valid/);
   assert.match(errors[0]!.message, why);

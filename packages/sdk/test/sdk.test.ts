@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { startControlPlane, seedTeam, type SeededTeam, type TestControlPlane } from '@wrenn/control-plane/testing';
-import { Wrenn, WrennApiError, type PtyEnd } from '../src/index.js';
+import { Wrenn, WrennApiError, isWrennApiError, type PtyEnd } from '../src/index.js';
 
 let t: TestControlPlane;
 let team: SeededTeam;
@@ -88,7 +88,9 @@ describe('errors', () => {
   test('an unknown capsule is a WrennApiError with status 404, its code and the request id', async () => {
     const err = await apiError(wrenn.capsules.get('cl-doesnotexist'));
     assert.equal(err.status, 404);
-    assert.equal(err.code, 'capsule_not_found');
+    assert.equal(err.code, 'not_found');
+    assert.equal(err.reason, 'capsule_not_found');
+    assert.ok(isWrennApiError(err, 'capsule_not_found') && isWrennApiError(err, 'not_found'));
     assert.match(err.message, /cl-doesnotexist/);
     assert.ok(err.requestId, 'the request id is kept for bug reports');
   });
@@ -97,13 +99,15 @@ describe('errors', () => {
     const bad = new Wrenn({ baseUrl: t.url, apiKey: `wrn_${'0'.repeat(32)}` });
     const err = await apiError(bad.capsules.list());
     assert.equal(err.status, 401);
-    assert.equal(err.code, 'unauthenticated');
+    assert.equal(err.code, 'unauthorized');
+    assert.equal(err.reason, 'unauthenticated');
   });
 
   test('an invalid request body is 400 invalid_argument', async () => {
     const err = await apiError(wrenn.capsules.create({ memoryMb: 1 }));
     assert.equal(err.status, 400);
-    assert.equal(err.code, 'invalid_argument');
+    assert.equal(err.code, 'invalid_request');
+    assert.equal(err.reason, 'invalid_argument');
   });
 
   test('a server that is not there is status 0, code unavailable', async () => {
@@ -111,6 +115,7 @@ describe('errors', () => {
     const err = await apiError(nowhere.capsules.list());
     assert.equal(err.status, 0);
     assert.equal(err.code, 'unavailable');
+    assert.equal(err.reason, 'unavailable');
   });
 
   test('timeoutMs gives up on a slow call with a TimeoutError', async () => {
@@ -169,7 +174,7 @@ describe('files', () => {
   test('a streamed write to an unknown capsule fails with its 404, not as a connection error', async () => {
     const err = await apiError(wrenn.files.write('cl-doesnotexist', '/tmp/x.bin', Readable.from([randomBytes(16 * 1024 * 1024)])));
     assert.equal(err.status, 404);
-    assert.equal(err.code, 'capsule_not_found');
+    assert.equal(err.reason, 'capsule_not_found');
   });
 
   test('reading a missing file is a 404 naming the path', async () => {
@@ -211,7 +216,8 @@ describe('processes and streams', () => {
 
   test('execStream on an unknown capsule rejects with the 404 code', async () => {
     const err = await apiError(wrenn.execStream('cl-doesnotexist', { cmd: 'true' }));
-    assert.equal(err.code, 'capsule_not_found');
+    assert.equal(err.reason, 'capsule_not_found');
+    assert.equal(err.code, 'not_found');
     assert.equal(err.status, 404);
   });
 });
@@ -251,6 +257,7 @@ describe('pty', () => {
   test('attaching to an unknown tag fails with a 404 WrennApiError naming the tag', async () => {
     const err = await apiError(wrenn.pty(capsuleId, { tag: 'no-such-terminal' }));
     assert.equal(err.code, 'not_found');
+    assert.equal(err.reason, 'process_not_found');
     assert.equal(err.status, 404);
     assert.match(err.message, /no-such-terminal/);
   });

@@ -39,8 +39,9 @@ test('an upstream 101 to a request without Upgrade is a 502 at once', async () =
     const started = Date.now();
     const res = await fetch(`http://127.0.0.1:${frontPort}/`, { signal: AbortSignal.timeout(5000) });
     assert.equal(res.status, 502);
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    assert.equal(body.error.code, 'bad_gateway');
+    const body = (await res.json()) as { error: { code: string; reason: string; message: string } };
+    assert.equal(body.error.reason, 'bad_gateway');
+    assert.equal(body.error.code, 'agent_error');
     assert.match(body.error.message, /101/);
     assert.ok(Date.now() - started < 2000, `answered in ${Date.now() - started} ms`);
     for (let i = 0; i < 50 && done.length === 0; i++) await new Promise((r) => setTimeout(r, 10));

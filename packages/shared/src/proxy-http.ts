@@ -6,7 +6,7 @@
  * HTTP exchange or one Upgrade tunnel (each hop brings its own target, retry policy and
  * socket ownership).
  */
-import { request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, request as httpRequest, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WrennError } from './errors.js';
@@ -64,7 +64,6 @@ export function requestHead(method: string, url: string, rawHeaders: readonly st
   return `${head}\r\n`;
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 /** `{"error":{"code","message"}}` with the code's status on a raw socket, then closes it. */
 export function writeSocketError(socket: Duplex, err: WrennError): void {
@@ -74,7 +73,7 @@ export function writeSocketError(socket: Duplex, err: WrennError): void {
   }
   const body = JSON.stringify(err.toJSON());
   socket.end(
-    `HTTP/1.1 ${err.httpStatus} ${REASONS[err.httpStatus] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${err.httpStatus} ${STATUS_CODES[err.httpStatus] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 

@@ -1,59 +1,70 @@
 /**
- * The one error handler of the HTTP API: WrennError → its status and
- * `{"error":{"code","message"}}` (and `Retry-After` when its details carry `retryAfterSec`);
- * schema validation → 400 invalid_argument; agent (Connect) errors → the matching Wrenn
- * code; anything else → 500, logged with the request id.
+ * The one error handler of the HTTP API. Every answer that is not a success has the body
+ * `{"error":{"code","reason","message"}}` (shared `wireError`): `code` in Wrenn's
+ * published vocabulary, `reason` the precise registry code, with the code's status (and
+ * `Retry-After` when the details carry `retryAfterSec`). That holds for our WrennErrors,
+ * schema validation (400), Fastify's own refusals (bad JSON, wrong content-type, a body
+ * over the limit, an unknown route, a malformed URL) and requests node's HTTP parser
+ * refuses before Fastify sees them (bad or oversized headers). Anything else is a 500,
+ * logged with the request id.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Code, ConnectError } from '@connectrpc/connect';
-import { ERROR_CODES, WrennError, type ErrorCode } from '@wrenn/shared';
+import { WrennError, codeOfHttpStatus, wireError } from '@wrenn/shared';
+import { asWrennError } from '@wrenn/shared/connect';
+import { writeSocketError } from '@wrenn/shared/proxy';
 
-const FROM_CONNECT: Partial<Record<Code, ErrorCode>> = {
-  [Code.NotFound]: 'not_found',
-  [Code.InvalidArgument]: 'invalid_argument',
-  [Code.AlreadyExists]: 'conflict',
-  [Code.PermissionDenied]: 'permission_denied',
-  [Code.FailedPrecondition]: 'capsule_busy',
-  [Code.ResourceExhausted]: 'host_at_capacity',
-  [Code.DeadlineExceeded]: 'deadline_exceeded',
-  [Code.Unavailable]: 'unavailable',
-  [Code.Canceled]: 'canceled',
-  [Code.Unauthenticated]: 'unavailable',
-  [Code.Unimplemented]: 'not_implemented',
-};
-
-/** Maps any thrown value to a WrennError (Connect errors keep their Wrenn code when the agent sent one). */
-export function asWrennError(err: unknown): WrennError {
-  if (err instanceof WrennError) return err;
-  if (err instanceof ConnectError) {
-    const sent = err.metadata.get('x-wrenn-error-code');
-    const code = sent && sent in ERROR_CODES ? (sent as ErrorCode) : (FROM_CONNECT[err.code] ?? 'internal');
-    // The agent refusing our token is our configuration problem, not the caller's.
-    const message = err.code === Code.Unauthenticated ? 'the host agent refused the control plane (host token mismatch)' : err.rawMessage;
-    return new WrennError(code, message, undefined, { cause: err });
-  }
+/** Any error a route, hook or Fastify itself threw, as the WrennError to answer with. */
+export function httpErrorOf(err: unknown): WrennError {
   const fe = err as FastifyError;
-  if (fe?.validation) {
+  if (!(err instanceof WrennError) && fe?.validation) {
     const where = fe.validationContext ?? 'request';
     return new WrennError('invalid_argument', `invalid ${where}: ${fe.message.replace(/^(body|querystring|params|headers)\/?/, '')}`);
   }
-  if (fe?.statusCode && fe.statusCode < 500) {
-    const code: ErrorCode = fe.statusCode === 413 ? 'payload_too_large' : fe.statusCode === 404 ? 'not_found' : fe.statusCode === 401 ? 'unauthenticated' : 'invalid_argument';
-    return new WrennError(code, fe.message);
+  if (!(err instanceof WrennError) && typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new WrennError(codeOfHttpStatus(fe.statusCode), fe.message, undefined, { cause: err });
   }
-  return new WrennError('internal', 'internal error', undefined, { cause: err });
+  return asWrennError(err);
 }
 
 export function sendError(reply: FastifyReply, err: WrennError): FastifyReply {
   // A refusal that ends at a known time (too_many_attempts) says when, in the standard header too.
   const retryAfterSec = err.details?.retryAfterSec;
   if (typeof retryAfterSec === 'number' && Number.isFinite(retryAfterSec) && retryAfterSec > 0) reply.header('retry-after', String(Math.ceil(retryAfterSec)));
-  return reply.code(err.httpStatus).type('application/json').send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+  return reply.code(err.httpStatus).type('application/json').send({ error: wireError(err) });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors raised before routing (a URL that does not
+ * decode, a failed constraint), which Fastify would otherwise answer in its own shape.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const e = err.code === 'FST_ERR_BAD_URL' ? new WrennError('invalid_argument', 'invalid path: it does not decode (bad percent-escapes)') : httpErrorOf(err);
+  request.log.info({ code: e.code, msg: e.message }, 'request refused');
+  void sendError(reply, e);
+}
+
+/**
+ * The server's `clientErrorHandler`: a request node's parser refused (malformed or too
+ * large headers), answered in our shape on the raw socket before it closes.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new WrennError('headers_too_large', 'the request headers are too large')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new WrennError('request_timeout', 'the request did not arrive in time')
+        : new WrennError('invalid_argument', `malformed HTTP request (${err.code ?? 'parse error'})`);
+  writeSocketError(socket, e);
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const e = asWrennError(err);
+    const e = httpErrorOf(err);
     if (e.httpStatus >= 500) request.log.error({ err, code: e.code }, 'request failed');
     else request.log.info({ code: e.code, msg: e.message }, 'request refused');
     return sendError(reply, e);

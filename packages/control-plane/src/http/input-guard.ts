@@ -8,10 +8,8 @@
  * - schemas never coerce types in bodies (`cmd: 123`, `args: "x"`, `timeout_sec: "30"` are
  *   400), while path params, query strings and headers, which are text on the wire, still
  *   convert to the numbers and booleans their schemas declare.
- * Client-side protocol errors (malformed headers) answer in the API's error shape too.
  */
-import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import { WrennError } from '@wrenn/shared';
@@ -95,30 +93,15 @@ function percentBytes(s: string): number[] {
 
 const BASE_AJV: AjvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, allowUnionTypes: true };
 
-/** Fastify options of the input rules (merged into the server's). */
-export const INPUT_SERVER_OPTIONS: Pick<FastifyServerOptions, 'routerOptions' | 'frameworkErrors'> = {
+/**
+ * Fastify options of the input rules (merged into the server's). Refusals raised before
+ * routing and by node's parser are rendered by http/errors.ts (`frameworkErrors`,
+ * `clientErrorHandler`), in the one error shape.
+ */
+export const INPUT_SERVER_OPTIONS: Pick<FastifyServerOptions, 'routerOptions'> = {
   // Ids are at most 128 characters; longer ones reach the route and its schema's 400.
   routerOptions: { maxParamLength: 1024 },
-  // Errors raised while routing (a path that does not decode): the API's shape, not Fastify's.
-  frameworkErrors: (err, _request, reply) => {
-    const message = err.code === 'FST_ERR_BAD_URL' ? 'invalid path: it does not decode (bad percent-escapes)' : `invalid request: ${err.message}`;
-    void (reply as unknown as FastifyReply).code(400).type('application/json').send({ error: { code: 'invalid_argument', message } });
-  },
 };
-
-/** Client errors the HTTP parser raises before Fastify sees a request, in the API's shape. */
-export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = JSON.stringify({
-    error: { code: tooLarge ? 'payload_too_large' : 'invalid_argument', message: tooLarge ? 'request headers are too large' : `malformed HTTP request (${err.code ?? 'parse error'})` },
-  });
-  socket.end(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-}
 
 export function installInputGuard(app: FastifyInstance): void {
   const strict = addFormats(new Ajv({ ...BASE_AJV, coerceTypes: false }));

@@ -3,12 +3,26 @@
  * the host's bearer token), created on first use and dropped when a host changes or goes.
  * Each host has its own HTTP/2 session, so a slow host never stalls calls to another (H9).
  */
-import { createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import type { Client, Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { HostAgentService } from '@wrenn/proto/hostagent';
 import { WrennError } from '@wrenn/shared';
+import { createWrennClient, fromConnectError } from '@wrenn/shared/connect';
 
 export type AgentClient = Client<typeof HostAgentService>;
+
+/**
+ * An agent's failure as a WrennError (every agent client decodes with this). An agent
+ * refusing credentials is our configuration problem (the host token), never the API
+ * caller's: it becomes `unavailable`, not a 401 the caller would blame on its own key.
+ */
+export function fromAgentError(err: unknown): WrennError {
+  const e = fromConnectError(err, 'the host agent');
+  if (e.code !== 'unauthenticated') return e;
+  const sent = e.cause !== undefined && (e.cause as { metadata?: Headers }).metadata?.get('x-wrenn-error-code');
+  const message = sent ? `the host agent was refused: ${e.message}` : 'the host agent refused the control plane (host token mismatch)';
+  return new WrennError('unavailable', message, undefined, { cause: e.cause ?? e });
+}
 
 interface Entry {
   url: string;
@@ -37,10 +51,11 @@ export class AgentPool {
       req.header.set('authorization', `Bearer ${token}`);
       return next(req);
     };
-    const client = createClient(
+    const client = createWrennClient(
       HostAgentService,
       // No gzip (see the agent's server): payloads are mostly incompressible file and output bytes.
       createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [...this.interceptors, auth], defaultTimeoutMs: this.defaultTimeoutMs, acceptCompression: [] }),
+      fromAgentError,
     );
     this.entries.set(hostId, { url, token, client });
     return client;

@@ -26,7 +26,7 @@ import { Counter, type Registry } from 'prom-client';
 import { sendJsonError, writeSocketError } from '@wrenn/shared/proxy';
 import type { ControlPlaneContext } from '../context.js';
 import { capsuleActivity } from '../domain/capsules/activity.js';
-import { asWrennError } from '../http/errors.js';
+import { asWrennError } from '@wrenn/shared/connect';
 import { proxyAddress, type ProxyAddress } from './proxy-address.js';
 import { AgentProxyPools, forwardRequest, forwardUpgrade } from './forward.js';
 import { ProxyTargets, unreachable } from './proxy-target.js';

@@ -17,7 +17,7 @@ import type { ControlPlaneContext } from '../context.js';
 import type { CapsuleHost } from '../domain/capsule-access.js';
 import { usableCapsule } from '../domain/capsules/pause.js';
 import { forgetUsableCapsules } from '../domain/capsules/usable-memo.js';
-import { asWrennError } from '../http/errors.js';
+import { asWrennError } from '@wrenn/shared/connect';
 
 export interface ProxyRoute {
   capsuleId: string;

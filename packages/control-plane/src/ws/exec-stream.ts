@@ -4,8 +4,8 @@
  * (KillProcess by pid, SIGKILL). The command belongs to the socket: when the client goes
  * away before it exits, it is killed (a background process is what outlives a client).
  */
-import { WrennError, type Logger } from '@wrenn/shared';
-import { asWrennError } from '../http/errors.js';
+import { WrennError, wireError, type Logger } from '@wrenn/shared';
+import { asWrennError } from '@wrenn/shared/connect';
 import { nextCommand, type OpenedCapsule } from './ws-auth.js';
 import { ExecStartMessage, expectMessage, isType } from './messages.js';
 import { relayProcessEvents } from './process-events.js';
@@ -72,7 +72,7 @@ export async function serveExecStream(channel: WsChannel, opened: OpenedCapsule,
       else throw new WrennError('invalid_argument', 'invalid' in m ? m.invalid : `unknown message type ${JSON.stringify(m.value.type)}: send {"type":"stop"}`);
     } catch (err) {
       const e = asWrennError(err);
-      await channel.send({ type: 'error', message: e.message, code: e.code });
+      await channel.send({ type: 'error', ...wireError(e) });
     }
   }
   await pump;

@@ -3,8 +3,8 @@
  * background process from now on (what envd kept while nobody listened comes first),
  * ending with `{type:"exit",exit_code}`. Closing the socket detaches; the process runs on.
  */
-import { WrennError, type Logger } from '@wrenn/shared';
-import { asWrennError } from '../http/errors.js';
+import { WrennError, wireError, type Logger } from '@wrenn/shared';
+import { asWrennError } from '@wrenn/shared/connect';
 import { nextCommand, type OpenedCapsule } from './ws-auth.js';
 import { processSelectorOf, relayProcessEvents } from './process-events.js';
 import type { WsChannel } from './ws-channel.js';
@@ -32,7 +32,7 @@ export async function serveProcessStream(channel: WsChannel, opened: OpenedCapsu
   for (;;) {
     const m = await nextCommand(channel);
     if (!m) break;
-    await channel.send({ type: 'error', message: 'this stream takes no messages (kill a process with DELETE /v1/capsules/{id}/processes/{selector})', code: 'invalid_argument' });
+    await channel.send({ type: 'error', ...wireError(new WrennError('invalid_argument', 'this stream takes no messages (kill a process with DELETE /v1/capsules/{id}/processes/{selector})')) });
   }
   await pump;
 }

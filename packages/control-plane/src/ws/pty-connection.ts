@@ -10,10 +10,10 @@
  * - messages received before the client closed are still dispatched after the close (a
  *   `kill` sent just before closing still kills).
  */
-import { WrennError, type Logger } from '@wrenn/shared';
+import { WrennError, wireError, type Logger } from '@wrenn/shared';
 import type { PtyEvent } from '@wrenn/proto/hostagent';
 import type { AgentClient } from '../infra/agent-pool.js';
-import { asWrennError } from '../http/errors.js';
+import { asWrennError } from '@wrenn/shared/connect';
 import { nextCommand, type OpenedCapsule } from './ws-auth.js';
 import type { PtySession, PtyClient } from './pty-session.js';
 import type { PtySessionRegistry } from './pty-registry.js';
@@ -140,7 +140,7 @@ async function consume(channel: WsChannel, session: PtySession): Promise<void> {
       await dispatch(m, channel, session);
     } catch (err) {
       const e = asWrennError(err);
-      await channel.send({ type: 'error', message: e.message, code: e.code, fatal: false });
+      await channel.send({ type: 'error', ...wireError(e), fatal: false });
     }
   }
 }

@@ -12,7 +12,7 @@
  * answering WebSocket pings, so a vanished client cannot hold a session forever.
  */
 import type { WebSocket, RawData } from 'ws';
-import { WrennError } from '@wrenn/shared';
+import { WrennError, wireError } from '@wrenn/shared';
 
 export const DEFAULT_MAX_QUEUED = 256;
 
@@ -132,9 +132,9 @@ export class WsChannel {
     if (this.inflight >= this.maxQueued) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Sends `{type:"error", message, fatal: true, code}` and closes with 4000 + HTTP status. */
+  /** Sends `{type:"error", code, reason, message, fatal: true}` (as REST's error) and closes with 4000 + HTTP status. */
   async fail(err: WrennError, extra: Record<string, unknown> = {}): Promise<void> {
-    await this.send({ type: 'error', message: err.message, code: err.code, fatal: true, ...extra });
+    await this.send({ type: 'error', ...wireError(err), fatal: true, ...extra });
     this.close(closeCodeOf(err), err.message);
   }
 

@@ -91,26 +91,26 @@ export class JsonSocket {
   }
 }
 
-/** HTTP status of a WebSocket error code (the same codes REST answers with). */
+/** HTTP status of a WebSocket error's published code (the status REST answers the same error with). */
 function statusOfCode(code: string): number {
-  if (code.endsWith('not_found')) return 404;
   const known: Record<string, number> = {
-    invalid_argument: 400,
-    unauthenticated: 401,
-    permission_denied: 403,
+    invalid_request: 400,
+    unauthorized: 401,
+    forbidden: 403,
+    not_found: 404,
+    invalid_state: 409,
     conflict: 409,
-    already_exists: 409,
-    capsule_busy: 409,
-    unavailable: 503,
-    host_at_capacity: 503,
-    deadline_exceeded: 504,
-    internal: 500,
+    host_has_capsules: 409,
+    host_unavailable: 503,
+    agent_error: 502,
+    internal_error: 500,
   };
   return known[code] ?? 0;
 }
 
-/** Server `{type:"error",message,code}` → WrennApiError with the status REST would give. */
+/** Server `{type:"error",code,reason,message}` → WrennApiError with the status REST would give. */
 export function streamError(m: Message, what: string): WrennApiError {
   const code = typeof m.code === 'string' ? m.code : 'stream_error';
-  return new WrennApiError(statusOfCode(code), code, `${what}: ${typeof m.message === 'string' ? m.message : 'unknown error'}`);
+  const reason = typeof m.reason === 'string' ? m.reason : code;
+  return new WrennApiError(statusOfCode(code), code, `${what}: ${typeof m.message === 'string' ? m.message : 'unknown error'}`, undefined, undefined, { reason });
 }

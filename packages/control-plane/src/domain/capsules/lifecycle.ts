@@ -6,7 +6,6 @@
  * reason, unknown template → 404, agent unreachable → 503).
  */
 import { sql } from 'kysely';
-import { Code } from '@connectrpc/connect';
 import { WrennError, isWrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule, Host } from '../../db/schema.js';
@@ -14,7 +13,7 @@ import type { AgentClient } from '../../infra/agent-pool.js';
 import { agentFor, getTeamCapsule } from '../capsule-access.js';
 import { newId } from '../ids.js';
 import { publicCapacityError } from '../scheduler.js';
-import { agentFailure, isCapsuleGone, isUnreachable, reasonOf } from './agent-errors.js';
+import { codeOf, reasonOf } from './agent-errors.js';
 import { ALLOWED_FROM, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
 import { assertTeamQuota } from './quota.js';
@@ -158,17 +157,17 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
     await inserted.catch(() => {}); // the row is there (or will never be) before it is marked
     await markError(ctx.db, id, reason).catch(() => {});
     log.info({ err: reason, durationMs: Date.now() - started }, 'capsule create failed');
-    const f = agentFailure(err);
+    const code = codeOf(err);
     // A call that timed out or broke mid-way may have left a capsule on the host: remove it
     // (the agent's Create is idempotent per id, so this cannot hit another capsule).
-    if (agent && (f.connect === Code.DeadlineExceeded || f.connect === Code.Canceled || f.connect === Code.Internal || f.wrenn === 'capsule_busy')) {
+    if (agent && (code === 'deadline_exceeded' || code === 'canceled' || code === 'internal' || code === 'capsule_busy')) {
       void agent.destroy({ capsuleId: id }, { timeoutMs: ctx.config.agentTimeoutMs }).catch(() => {});
     }
-    if (f.connect === Code.NotFound && (!f.wrenn || f.wrenn === 'not_found')) {
+    if (code === 'not_found') {
       throw new WrennError('template_not_found', `template ${input.template} does not exist: pick one listed by GET /v1/snapshots`, { template: input.template }, { cause: err });
     }
-    if (f.wrenn === 'template_not_found') {
-      throw new WrennError('template_not_found', `${f.message}: pick one listed by GET /v1/snapshots`, { template: input.template }, { cause: err });
+    if (code === 'template_not_found') {
+      throw new WrennError('template_not_found', `${(err as Error).message}: pick one listed by GET /v1/snapshots`, { template: input.template }, { cause: err });
     }
     throw err;
   }
@@ -193,7 +192,7 @@ export async function destroyCapsule(ctx: ControlPlaneContext, teamId: string, c
     }
   } catch (err) {
     const leftover = previous === 'missing' || previous === 'error';
-    if (!isCapsuleGone(err) && !(leftover && isUnreachable(err))) {
+    if (codeOf(err) !== 'capsule_not_found' && !(leftover && codeOf(err) === 'unavailable')) {
       // The capsule is still there: put it back as it was, so it stays usable and destroyable.
       await transition(ctx.db, capsule, ['stopping'], previous, 'destroy').catch(() => {});
       throw err;

@@ -15,7 +15,7 @@ import type { AgentClient } from '../../infra/agent-pool.js';
 import { agentFor, agentOfHost, getTeamCapsule, getTeamCapsuleWithHost, type CapsuleHost } from '../capsule-access.js';
 import { capsuleActivity } from './activity.js';
 import { recallUsable, rememberUsable, usableGeneration } from './usable-memo.js';
-import { isCapsuleGone, isUnimplemented, reasonOf } from './agent-errors.js';
+import { codeOf, reasonOf } from './agent-errors.js';
 import { busy, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
 
@@ -35,7 +35,7 @@ async function settleAfterFailure(ctx: ControlPlaneContext, agent: AgentClient, 
   try {
     agentStatus = (await agent.get({ capsuleId: capsule.id }, { timeoutMs: 30_000 })).capsule?.status;
   } catch (e) {
-    gone = isCapsuleGone(e);
+    gone = codeOf(e) === 'capsule_not_found';
   }
   const to: CapsuleStatus | undefined =
     agentStatus === AgentStatus.RUNNING ? 'running' : agentStatus === AgentStatus.PAUSED ? 'paused' : gone || agentStatus === AgentStatus.ERROR ? undefined : fallback;
@@ -57,7 +57,7 @@ export async function pauseCapsule(ctx: ControlPlaneContext, teamId: string, cap
   try {
     await agent.pause({ capsuleId }, { timeoutMs: ctx.config.agentTimeoutMs });
   } catch (err) {
-    if (isUnimplemented(err)) {
+    if (codeOf(err) === 'not_implemented') {
       await transition(ctx.db, capsule, ['pausing'], 'running', 'pause', { usage_accounted_at: sql`now()` as never }).catch(() => {});
       throw notImplemented(capsule, 'pause', err);
     }
@@ -79,7 +79,7 @@ export async function resumeCapsule(ctx: ControlPlaneContext, teamId: string, ca
   try {
     address = (await agent.resume({ capsuleId }, { timeoutMs: ctx.config.agentTimeoutMs })).capsule?.address;
   } catch (err) {
-    if (isUnimplemented(err)) {
+    if (codeOf(err) === 'not_implemented') {
       await transition(ctx.db, capsule, ['resuming'], 'paused', 'resume').catch(() => {});
       throw notImplemented(capsule, 'resume', err);
     }

@@ -10,7 +10,7 @@
  */
 import { sql } from 'kysely';
 import type { ControlPlaneContext, Worker } from '../../context.js';
-import { isUnimplemented, reasonOf } from './agent-errors.js';
+import { codeOf, reasonOf } from './agent-errors.js';
 import { capsuleActivity } from './activity.js';
 import { pauseCapsule } from './pause.js';
 import { accountUsage } from './usage.js';
@@ -132,7 +132,7 @@ export class CapsuleUsageWorker implements Worker {
         await pauseCapsule(this.ctx, c.team_id, c.id);
         paused++;
       } catch (err) {
-        if (isUnimplemented((err as { cause?: unknown }).cause) && c.host_id) this.cannotPause.add(c.host_id);
+        if (codeOf((err as { cause?: unknown }).cause) === 'not_implemented' && c.host_id) this.cannotPause.add(c.host_id);
         this.ctx.logger.info({ capsuleId: c.id, err: reasonOf(err) }, 'auto-pause failed');
       }
     }

@@ -12,10 +12,9 @@
  *
  * @example const results = await reconcileOnce(ctx); // what a test or an operator runs by hand
  */
-import { Code, ConnectError } from '@connectrpc/connect';
 import { CapsuleStatus as AgentStatus, type Capsule as AgentCapsule } from '@wrenn/proto/hostagent';
 import { sql } from 'kysely';
-import type { Logger } from '@wrenn/shared';
+import { WrennError, type Logger } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { CapsuleStatus, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
@@ -137,7 +136,7 @@ export async function reconcileHost(ctx: ControlPlaneContext, host: Host, opts: 
         result.destroyed.push(id);
         log.warn({ capsuleId: id }, 'reconcile: orphan capsule destroyed on its host');
       } catch (err) {
-        if (err instanceof ConnectError && err.code === Code.NotFound) return;
+        if (err instanceof WrennError && err.apiCode === 'not_found') return;
         log.warn({ capsuleId: id, err: (err as Error).message }, 'reconcile: could not destroy orphan capsule (next pass retries)');
       }
     }),

@@ -113,9 +113,9 @@ export async function deleteHost(ctx: ControlPlaneContext, id: string, force: bo
       .execute();
     if (live.length > 0 && !force) {
       throw new WrennError(
-        'conflict',
+        'host_has_capsules',
         `host ${id} still has ${live.length} capsule(s) that are not stopped: delete them first, or pass ?force=true to mark them error`,
-        { hostId: id, capsules: live.length, sandbox_ids: live.map((c) => c.id) },
+        { hostId: id, capsules: live.length, capsuleIds: live.map((c) => c.id), sandbox_ids: live.map((c) => c.id) },
       );
     }
     if (live.length > 0) {

@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ControlPlaneContext } from '../../context.js';
 import { flushAudit, recordAuditLater } from '../../domain/audit.js';
-import { asWrennError } from '../errors.js';
+import { httpErrorOf } from '../errors.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -61,7 +61,7 @@ export function installAudit(app: FastifyInstance, ctx: ControlPlaneContext): vo
   const createdBodies = new WeakMap<FastifyRequest, Record<string, unknown>>();
 
   app.addHook('onError', async (request, _reply, error) => {
-    errorCodes.set(request, asWrennError(error).code);
+    errorCodes.set(request, httpErrorOf(error).code);
   });
 
   // Creates name their new target only in the response body: keep its id (small JSON

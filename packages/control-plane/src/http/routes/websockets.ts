@@ -11,7 +11,7 @@ import type { WebSocket } from 'ws';
 import Type from 'typebox';
 import type { Logger, WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
-import { asWrennError } from '../errors.js';
+import { httpErrorOf } from '../errors.js';
 import { WsChannel } from '../../ws/ws-channel.js';
 import { openCapsule, wsHeaderAuth, type OpenedCapsule } from '../../ws/ws-auth.js';
 import { watchCredentials } from '../../ws/credential-watch.js';
@@ -76,7 +76,7 @@ function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (requ
         release?.();
       }
     } catch (err) {
-      const e = asWrennError(err);
+      const e = httpErrorOf(err);
       if (revoked) {
         log.debug({ code: e.code, msg: e.message }, `${operation} ended after the credentials were revoked`);
       } else {

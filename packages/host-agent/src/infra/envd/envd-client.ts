@@ -5,11 +5,12 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
+import type { Client, Interceptor } from '@connectrpc/connect';
+import { createWrennClient, fromConnectError } from '@wrenn/shared/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { Process, Signal, type ProcessEvent } from '@wrenn/proto/process';
 import { Filesystem } from '@wrenn/proto/filesystem';
-import { WrennError, sleep, type EnvdInitRequest, type ErrorCode } from '@wrenn/shared';
+import { WrennError, codeOfHttpStatus, isErrorCode, sleep, type EnvdInitRequest } from '@wrenn/shared';
 
 export type EnvdInit = EnvdInitRequest;
 
@@ -18,39 +19,14 @@ export interface ProcessSelector {
   tag?: string;
 }
 
-const CONNECT_TO_WRENN: Partial<Record<Code, ErrorCode>> = {
-  [Code.NotFound]: 'not_found',
-  [Code.PermissionDenied]: 'permission_denied',
-  [Code.InvalidArgument]: 'invalid_argument',
-  [Code.AlreadyExists]: 'already_exists',
-  [Code.Unauthenticated]: 'unauthenticated',
-  [Code.ResourceExhausted]: 'resource_exhausted',
-  [Code.DeadlineExceeded]: 'deadline_exceeded',
-  [Code.Canceled]: 'canceled',
-  [Code.FailedPrecondition]: 'failed_precondition',
-  [Code.Unavailable]: 'unavailable',
-};
-
-/** Re-throws envd's errors as WrennErrors with the same meaning. */
+/**
+ * envd's failures as WrennErrors: the one decoder (`fromConnectError`), which the clients
+ * below already apply to every call; for errors of raw requests (`request`) and for code
+ * that still wraps calls itself.
+ */
 export function fromEnvdError(err: unknown): WrennError {
-  if (err instanceof WrennError) return err;
-  if (err instanceof ConnectError) return new WrennError(CONNECT_TO_WRENN[err.code] ?? 'internal', err.rawMessage, undefined, { cause: err });
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ECONNREFUSED' || e?.code === 'ECONNRESET' || e?.code === 'EHOSTUNREACH') {
-    return new WrennError('unavailable', `capsule agent unreachable: ${e.message}`, undefined, { cause: err });
-  }
-  return new WrennError('internal', e?.message ?? String(err), undefined, { cause: err });
+  return fromConnectError(err, 'capsule agent (envd)');
 }
-
-const HTTP_TO_WRENN: Record<number, ErrorCode> = {
-  400: 'invalid_argument',
-  401: 'unauthenticated',
-  403: 'permission_denied',
-  404: 'file_not_found',
-  409: 'conflict',
-  416: 'range_not_satisfiable',
-  507: 'not_enough_disk_space',
-};
 
 export class EnvdClient {
   readonly baseUrl: string;
@@ -76,8 +52,8 @@ export class EnvdClient {
       interceptors: [auth],
       nodeOptions: { agent: this.agent },
     });
-    this.process = createClient(Process, transport);
-    this.fs = createClient(Filesystem, transport);
+    this.process = createWrennClient(Process, transport, fromEnvdError);
+    this.fs = createWrennClient(Filesystem, transport, fromEnvdError);
   }
 
   setAccessToken(token: string | undefined): void {
@@ -129,14 +105,18 @@ export class EnvdClient {
     return text ? (JSON.parse(text) as T) : undefined;
   }
 
+  /** envd's plain-route error `{code: <status>, message, reason: <wrenn code>}`: its reason, else the status's code. */
   static httpError(status: number, body: string): WrennError {
     let message = body;
+    let reason: unknown;
     try {
-      message = (JSON.parse(body) as { message?: string }).message ?? body;
+      const parsed = JSON.parse(body) as { message?: string; reason?: unknown };
+      message = parsed.message ?? body;
+      reason = parsed.reason;
     } catch {
       // not JSON: keep the text
     }
-    return new WrennError(HTTP_TO_WRENN[status] ?? 'internal', message || `envd answered HTTP ${status}`);
+    return new WrennError(isErrorCode(reason) ? reason : codeOfHttpStatus(status), message || `envd answered HTTP ${status}`);
   }
 
   async health(signal?: AbortSignal): Promise<boolean> {
@@ -182,14 +162,10 @@ export class EnvdClient {
   }
 
   async kill(sel: ProcessSelector, signal: 'SIGTERM' | 'SIGKILL', user?: string): Promise<void> {
-    try {
-      await this.process.sendSignal(
-        { process: this.selector(sel), signal: signal === 'SIGKILL' ? Signal.SIGKILL : Signal.SIGTERM },
-        { headers: EnvdClient.userHeaders(user) },
-      );
-    } catch (err) {
-      throw fromEnvdError(err);
-    }
+    await this.process.sendSignal(
+      { process: this.selector(sel), signal: signal === 'SIGKILL' ? Signal.SIGKILL : Signal.SIGTERM },
+      { headers: EnvdClient.userHeaders(user) },
+    );
   }
 
   close(): void {

@@ -100,15 +100,14 @@ export const AuditLogSchema = Type.Object({
 
 export const NoContent = Type.Null({ description: 'No content' });
 
-export const ErrorSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
-});
+export { ErrorSchema } from '../error-schema.js';
 
 /** 429 of the throttled routes (login, activate): the body says when, and so does Retry-After. */
 export const TooManyAttemptsSchema = Type.Object(
   {
     error: Type.Object({
-      code: Type.Literal('too_many_attempts'),
+      code: Type.Literal('invalid_request'),
+      reason: Type.Literal('too_many_attempts'),
       message: Type.String(),
       details: Type.Object({ retryAfterSec: Type.Integer({ minimum: 1, description: 'Seconds until an attempt is considered again' }) }),
     }),

@@ -8,7 +8,7 @@ import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
 import type { Capsule } from '../../../db/schema.js';
 import { getTeamCapsule } from '../../../domain/capsule-access.js';
-import { asWrennError } from '../../errors.js';
+import { httpErrorOf } from '../../errors.js';
 import { publicCapacityError } from '../../../domain/scheduler.js';
 import { createCapsule, destroyCapsule, nativeIdentity, pingCapsule, type Actor } from '../../../domain/capsules/lifecycle.js';
 import { listCapsules, STOPPED_VISIBLE_HOURS } from '../../../domain/capsules/list.js';
@@ -59,7 +59,7 @@ export async function lifecycleRoutes(app: FastifyInstance, ctx: ControlPlaneCon
         ...identityOf(b.template),
       }).catch((err: unknown) => {
         // Hosts' names, cores, memory and disk are for administrators only.
-        const e = asWrennError(err);
+        const e = httpErrorOf(err);
         const admin = request.auth?.kind === 'user' && request.auth.isAdmin;
         throw e.code === 'host_at_capacity' && !admin ? publicCapacityError(e) : err;
       });

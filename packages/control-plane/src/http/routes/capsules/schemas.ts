@@ -109,9 +109,8 @@ export function capsuleView(c: Capsule, hostIp = '') {
   };
 }
 
-export const ErrorSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
-});
+export { ErrorSchema } from '../error-schema.js';
+import { ErrorSchema } from '../error-schema.js';
 
 /** Error responses every capsule route can give, for the OpenAPI document. */
 export const CommonErrors = {
