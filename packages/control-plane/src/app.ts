@@ -20,7 +20,7 @@ import { openDatabase } from './db/database.js';
 import { AgentPool } from './infra/agent-pool.js';
 import { JwtIssuer } from './infra/secrets.js';
 import { PrincipalCache } from './infra/principal-cache.js';
-import type { Principal } from './http/plugins/auth.js';
+import type { Principal } from './domain/accounts/principal.js';
 import { Scheduler } from './domain/scheduler.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling } from './http/errors.js';
 import { INPUT_SERVER_OPTIONS, installInputGuard } from './http/input-guard.js';
@@ -33,7 +33,13 @@ import { installUpgradeGuard } from './ws/upgrade-guard.js';
 import { installCapsuleProxy } from './proxy/capsule-proxy.js';
 import type { ControlPlaneConfig } from './start/config.js';
 import { capsuleUsageWorker } from './domain/capsules/usage-worker.js';
-import { capsuleActivity } from './domain/capsules/activity.js';
+import { CapsuleActivity } from './domain/capsules/activity.js';
+import { AuditQueue } from './domain/audit.js';
+import { PtySessionRegistry } from './ws/pty-registry.js';
+import { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
+import { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
+import { KeyUseWrites } from './domain/accounts/key-use.js';
+import { ThrottlePruning } from './domain/accounts/throttle.js';
 import { hostLivenessWorker } from './workers/host-liveness.js';
 import { reconcilerWorker } from './workers/reconciler.js';
 
@@ -65,6 +71,20 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
+/**
+ * Closes what the control plane holds in memory (the ControlPlaneContext members after
+ * `principals`): pending writes are written (activity, audit), timers stopped, memories
+ * dropped. Called once, when the server closes, before the database does.
+ */
+export async function closeProcessState(ctx: ControlPlaneContext): Promise<void> {
+  ctx.ptys.close();
+  ctx.resumes.close();
+  ctx.usable.close();
+  ctx.keyUse.close();
+  ctx.throttle.close();
+  await Promise.all([ctx.activity.close(), ctx.audit.close()]);
+}
+
 /** Built-in workers; each route module that needs one adds it here through this registry. */
 export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker];
 
@@ -72,7 +92,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   const { config } = opts;
   const logger = opts.logger ?? createLogger({ name: 'wrenn-control-plane', level: config.logLevel });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, inMemory: opts.inMemoryDatabase }, logger);
-  const ctx: ControlPlaneContext = {
+  const base = {
     config,
     logger,
     db: database.db,
@@ -81,6 +101,17 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     agents: new AgentPool(config.agentTimeoutMs),
     scheduler: new Scheduler(database.db, config.overcommit),
     principals: new PrincipalCache<Principal>(config.authCacheTtlSec * 1000),
+  };
+  const activity = new CapsuleActivity(base);
+  const ctx: ControlPlaneContext = {
+    ...base,
+    activity,
+    audit: new AuditQueue(base),
+    ptys: new PtySessionRegistry({ config, logger, activity }),
+    resumes: new ResumesInFlight(),
+    usable: new UsableCapsuleMemo(),
+    keyUse: new KeyUseWrites(base),
+    throttle: new ThrottlePruning(),
   };
 
   const app: FastifyInstance = Fastify({
@@ -131,7 +162,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   proxy.countInto(metrics.registry);
   app.addHook('preClose', async () => proxy.close());
   installAudit(app, ctx);
-  app.addHook('onClose', async () => capsuleActivity(ctx).close());
+  // After the last request (and before the database closes): the process's state, in one place.
+  app.addHook('onClose', async () => closeProcessState(ctx));
 
   for (const ext of opts.extensions ?? []) await ext.middleware?.(app, ctx);
   await healthRoutes(app, ctx);

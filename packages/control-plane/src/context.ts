@@ -6,8 +6,15 @@ import type { AgentPool } from './infra/agent-pool.js';
 import type { JwtIssuer } from './infra/secrets.js';
 import type { ControlPlaneConfig } from './start/config.js';
 import type { Scheduler } from './domain/scheduler.js';
-import type { Principal } from './http/plugins/auth.js';
+import type { Principal } from './domain/accounts/principal.js';
 import type { PrincipalCache } from './infra/principal-cache.js';
+import type { CapsuleActivity } from './domain/capsules/activity.js';
+import type { AuditQueue } from './domain/audit.js';
+import type { PtySessionRegistry } from './ws/pty-registry.js';
+import type { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
+import type { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
+import type { KeyUseWrites } from './domain/accounts/key-use.js';
+import type { ThrottlePruning } from './domain/accounts/throttle.js';
 
 export interface ControlPlaneContext {
   readonly config: ControlPlaneConfig;
@@ -23,6 +30,26 @@ export interface ControlPlaneContext {
    * that ends one user's sessions, `forgetCachedSessions` (domain/accounts/sessions.ts).
    */
   readonly principals: PrincipalCache<Principal>;
+
+  // What this process holds in memory, beyond the database: each member has its own
+  // close(), and closeProcessState (app.ts) closes them all, in one place. This is the list
+  // of what must move to PostgreSQL (or be made safe to lose) for several replicas: see
+  // docs/architecture.md#where-state-lives.
+
+  /** Capsule activity noted and not yet written; capsules held by long operations. */
+  readonly activity: CapsuleActivity;
+  /** Audit entries queued and not yet written. */
+  readonly audit: AuditQueue;
+  /** Terminal sessions of this process, by capsule and tag. */
+  readonly ptys: PtySessionRegistry;
+  /** Auto-resumes under way here, shared by the callers that wait for them. */
+  readonly resumes: ResumesInFlight;
+  /** Capsules recently found usable (with the generation that invalidates them). */
+  readonly usable: UsableCapsuleMemo;
+  /** When each API key's use was last written. */
+  readonly keyUse: KeyUseWrites;
+  /** When stale login-failure rows were last pruned. */
+  readonly throttle: ThrottlePruning;
 }
 
 /** A background job of the control plane (reconciler, host liveness, rollups): started after listen, stopped on close. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { auditTarget, actionRoute } from '../src/http/plugins/audit.js';
-import { flushAudit, newAuditId } from '../src/domain/audit.js';
+import { newAuditId } from '../src/domain/audit.js';
 import { startControlPlane, seedTeam, type SeededTeam, type TestControlPlane } from './harness.js';
 
 interface Entry {
@@ -145,7 +145,7 @@ describe('audit log', () => {
     const names = Array.from({ length: 20 }, (_, i) => `burst ${i}`);
     const results = await Promise.all(names.map((name) => t.api('POST', '/v1/teams', { auth: team.jwt, body: { name } })));
     assert.ok(results.every((r) => r.status === 201));
-    await flushAudit(t.cp.ctx);
+    await t.cp.ctx.audit.flush();
     const rows = await allRows();
     assert.equal(rows.length, before + names.length);
     const created = new Set(results.map((r) => r.body.id as string));
@@ -159,7 +159,7 @@ describe('audit log', () => {
     await t.api('POST', '/v1/teams', { body: { name: 'anonymous' } });
     await t.api('DELETE', '/v1/api-keys/key-x');
     // Entries are queued and written in batches: write whatever (wrongly) got queued before counting.
-    await flushAudit(t.cp.ctx);
+    await t.cp.ctx.audit.flush();
     assert.equal((await allRows()).length, before);
   });
 

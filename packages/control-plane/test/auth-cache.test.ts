@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { PrincipalCache } from '../src/infra/principal-cache.js';
-import { resolvePrincipal } from '../src/http/plugins/auth.js';
+import { resolvePrincipal } from '../src/domain/accounts/principal.js';
 import { startControlPlane, seedTeam, type SeededTeam, type TestControlPlane } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

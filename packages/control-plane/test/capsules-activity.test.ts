@@ -8,7 +8,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { capsuleActivity } from '../src/domain/capsules/activity.js';
 import { CapsuleUsageWorker, USAGE_WORKER_NAME } from '../src/domain/capsules/usage-worker.js';
 import { startControlPlane, seedTeam, TIMER_WORKERS_OFF_BY_DEFAULT, type SeededTeam, type TestControlPlane } from './harness.js';
 import { WsClient } from './ws-support.js';
@@ -53,7 +52,7 @@ describe('capsule activity and auto-resume (real capsules)', () => {
     worker = new CapsuleUsageWorker(t.cp.ctx);
     team = await seedTeam(t.cp);
     // Held capsules are stamped every 10 s in production; a test cannot wait that long.
-    capsuleActivity(t.cp.ctx).pulseMs = 300;
+    t.cp.ctx.activity.pulseMs = 300;
   });
   after(async () => {
     for (const s of sockets) s.close();
@@ -79,7 +78,7 @@ describe('capsule activity and auto-resume (real capsules)', () => {
     await s.waitFor((m) => m.type === 'stdout');
     await makeIdle(id);
     await sleep(800); // longer than the (shortened) pulse
-    await capsuleActivity(t.cp.ctx).flush();
+    await t.cp.ctx.activity.flush();
     assert.ok((await idleSec(id)) < 10, 'refreshed while the command streams');
     await sleep(1200); // past timeout_sec
     assert.equal((await worker.tick()).autoPaused, 0);
@@ -91,7 +90,7 @@ describe('capsule activity and auto-resume (real capsules)', () => {
     assert.match(s.streamText('stdout'), /tick 8\n$/);
     // The same capsule, idle with no stream: the worker does pause it.
     await s.closed;
-    const activity = capsuleActivity(t.cp.ctx);
+    const activity = t.cp.ctx.activity;
     for (const deadline = Date.now() + 5000; activity.isHeld(id) && Date.now() < deadline; ) await sleep(20);
     assert.equal(activity.isHeld(id), false, 'released when the stream ended');
     await activity.flush();
@@ -111,7 +110,7 @@ describe('capsule activity and auto-resume (real capsules)', () => {
     await s.waitFor((m) => m.type === 'stdout');
     await makeIdle(id);
     await sleep(800);
-    await capsuleActivity(t.cp.ctx).flush();
+    await t.cp.ctx.activity.flush();
     assert.ok((await idleSec(id)) < 10, 'refreshed while the stream is open');
     await sleep(1200);
     await makeIdle(id);
@@ -128,11 +127,11 @@ describe('capsule activity and auto-resume (real capsules)', () => {
     s.send({ type: 'start', cols: 80, rows: 24, cmd: '/bin/sh', args: ['-c', 'while true; do echo out; sleep 0.2; done'] });
     await s.waitFor((m) => m.type === 'started');
     await s.waitForOutput('out');
-    await capsuleActivity(t.cp.ctx).flush();
+    await t.cp.ctx.activity.flush();
     await makeIdle(id);
     const seen = s.messages.length;
     await s.waitFor((m) => m.type === 'output', 5000, seen);
-    await capsuleActivity(t.cp.ctx).flush();
+    await t.cp.ctx.activity.flush();
     assert.ok((await idleSec(id)) < 10, 'output after the idle stamp refreshed it');
     s.send({ type: 'kill' });
     await s.closed;

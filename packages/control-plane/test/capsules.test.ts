@@ -8,7 +8,6 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { sql } from 'kysely';
-import { forgetUsableCapsules } from '../src/domain/capsules/usable-memo.js';
 import { startControlPlane, seedTeam, type SeededTeam, type TestControlPlane } from './harness.js';
 
 /** A 127.0.0.1 port nothing listens on. */
@@ -239,7 +238,7 @@ describe('capsules API: lifecycle', () => {
     await t.cp.ctx.db.updateTable('hosts').set({ agent_url: `http://127.0.0.1:${await closedPort()}` }).where('id', '=', t.hostId!).execute();
     // Changed behind the control plane's back: drop what it remembers of usable capsules
     // (a real address change comes through registration or a heartbeat, which do this).
-    forgetUsableCapsules();
+    t.cp.ctx.usable.forget();
     try {
       for (const [method, suffix, body] of [['POST', '/exec', { cmd: 'true' }], ['POST', '/ping'], ['DELETE', ''], ['POST', '/files/list', { path: '/' }]] as const) {
         const started = Date.now();
@@ -261,7 +260,7 @@ describe('capsules API: lifecycle', () => {
       assert.equal(rows[0]?.status, 'error');
     } finally {
       await t.cp.ctx.db.updateTable('hosts').set({ agent_url: real.agent_url }).where('id', '=', t.hostId!).execute();
-      forgetUsableCapsules();
+      t.cp.ctx.usable.forget();
     }
     const ok = await t.api('POST', `/v1/capsules/${id}/exec`, { auth: team.apiKey, body: { cmd: 'true' } });
     assert.equal(ok.status, 200, 'usable again once the agent is reachable');

@@ -13,7 +13,6 @@ import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import { sql } from 'kysely';
 import { openRawWebSocket, PROXY_TEST_SERVER_PY } from '@wrenn/host-agent/testing';
-import { capsuleActivity } from '../src/domain/capsules/activity.js';
 import { CapsuleUsageWorker, USAGE_WORKER_NAME } from '../src/domain/capsules/usage-worker.js';
 import { startControlPlane, seedTeam, TIMER_WORKERS_OFF_BY_DEFAULT, type SeededTeam, type TestControlPlane } from './harness.js';
 import { createHostViaApi, hostRow, linkFor } from './host-fixtures.js';
@@ -172,7 +171,7 @@ describe('control plane port proxy (real capsules)', () => {
     const id = await create({ timeout_sec: 1 });
     await makeIdle(id);
     assert.equal((await send('host', id, APP_PORT, '/hello')).status, 200);
-    await capsuleActivity(t.cp.ctx).flush();
+    await t.cp.ctx.activity.flush();
     assert.ok((await idleSec(id)) < 10, 'a proxied request refreshed last_activity_at');
     const slow = send('headers', id, APP_PORT, '/slow?ms=2500');
     await sleep(1500);
@@ -180,7 +179,7 @@ describe('control plane port proxy (real capsules)', () => {
     assert.equal((await worker.tick()).autoPaused, 0, 'never paused under an in-flight proxied request');
     assert.equal((await slow).status, 200);
     assert.equal(await status(id), 'running');
-    await capsuleActivity(t.cp.ctx).flush();
+    await t.cp.ctx.activity.flush();
     await makeIdle(id);
     assert.equal((await worker.tick()).autoPaused, 1);
     assert.equal(await status(id), 'paused');

@@ -2,7 +2,6 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startControlPlane, seedTeam, registerHostDirectly, type SeededTeam, type TestControlPlane } from './harness.js';
 import { WsClient, b64, createRunningCapsule, insertCapsuleRow } from './ws-support.js';
-import { ptySessions } from '../src/ws/pty-registry.js';
 
 const BASH = { type: 'start', cmd: '/bin/bash', args: ['--norc', '-i'], cols: 80, rows: 24 };
 
@@ -44,7 +43,7 @@ describe('WebSocket PTY (real capsule)', () => {
     const ws = await connect();
     ws.send(BASH);
     const { tag } = await ws.waitFor((m) => m.type === 'started');
-    const session = ptySessions(t.cp.ctx).get(capsuleId, tag);
+    const session = t.cp.ctx.ptys.get(capsuleId, tag);
     assert.ok(session, 'session registered');
     // The command's output (not the typed echo) has $((6*7)) expanded.
     const body = Array.from({ length: 1980 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz0123456789'[i % 36]).join('');
@@ -70,7 +69,7 @@ describe('WebSocket PTY (real capsule)', () => {
     assert.equal(session.inputMessages, typed.length + 1);
     assert.ok(session.inputCalls < 200, `PtySendInput calls: ${session.inputCalls} for ${session.inputMessages} input messages`);
     assert.equal((await ws.closed).code, 1000);
-    assert.equal(ptySessions(t.cp.ctx).get(capsuleId, tag), undefined, 'an exited session is forgotten');
+    assert.equal(t.cp.ctx.ptys.get(capsuleId, tag), undefined, 'an exited session is forgotten');
   });
 
   test('a session outlives its WebSocket: re-attach by tag gets the output produced meanwhile', async () => {
@@ -83,7 +82,7 @@ describe('WebSocket PTY (real capsule)', () => {
     first.close();
     await first.closed;
     await new Promise((r) => setTimeout(r, 2000));
-    const session = ptySessions(t.cp.ctx).get(capsuleId, started.tag);
+    const session = t.cp.ctx.ptys.get(capsuleId, started.tag);
     assert.ok(session && !session.attached && !session.ended, 'session kept, detached');
     const second = await connect();
     second.send({ type: 'connect', tag: started.tag });
@@ -169,7 +168,7 @@ describe('WebSocket PTY (real capsule)', () => {
       const deadline = Date.now() + 8000;
       while ((await listed()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       assert.equal(await listed(), false, 'terminal process killed after the idle timeout');
-      assert.equal(ptySessions(t2.cp.ctx).get(capsuleId, tag), undefined);
+      assert.equal(t2.cp.ctx.ptys.get(capsuleId, tag), undefined);
     });
 
     test('a terminal whose client left before it started still ends after the idle timeout', async () => {
@@ -191,7 +190,7 @@ describe('WebSocket PTY (real capsule)', () => {
       }
       assert.equal(seen, true, 'the terminal was started');
       assert.deepEqual(await fresh(), []);
-      assert.equal(ptySessions(t2.cp.ctx).size, 0);
+      assert.equal(t2.cp.ctx.ptys.size, 0);
     });
 
     test('the server sends {type:"ping"} periodically', async () => {

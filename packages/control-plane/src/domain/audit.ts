@@ -1,8 +1,8 @@
 /**
  * The audit log: who did what to which target, with what result. Entries are written off
  * the request path (`recordAuditLater`: queued, then written in batches) so a slow or
- * failing database never fails or slows the call being audited; `flushAudit` writes the
- * queue and waits (before the log is read, and on close).
+ * failing database never fails or slows the call being audited; `ctx.audit.flush()` writes
+ * the queue and waits (before the log is read, and on close).
  *
  * Ids sort by time (`log-` + milliseconds + a per-process sequence + random), so "newest
  * first" and the `before` cursor are a plain comparison on the primary key.
@@ -81,62 +81,68 @@ export const AUDIT_FLUSH_MS = 250;
 /** Rows per INSERT at most; a fuller queue is written at once. */
 const AUDIT_BATCH_ROWS = 500;
 
-interface AuditQueue {
-  rows: Array<ReturnType<typeof rowOf>>;
-  timer: NodeJS.Timeout | undefined;
-  /** The writes started and not finished, in order. */
-  writing: Promise<void>;
-}
-
-const queues = new WeakMap<ControlPlaneContext, AuditQueue>();
-
-function queueOf(ctx: ControlPlaneContext): AuditQueue {
-  let q = queues.get(ctx);
-  if (!q) queues.set(ctx, (q = { rows: [], timer: undefined, writing: Promise.resolve() }));
-  return q;
-}
-
-/** Starts writing what is queued (one INSERT per AUDIT_BATCH_ROWS rows); writes run one at a time. */
-function writeQueued(ctx: ControlPlaneContext, q: AuditQueue): void {
-  if (q.timer) clearTimeout(q.timer);
-  q.timer = undefined;
-  while (q.rows.length > 0) {
-    const batch = q.rows.splice(0, AUDIT_BATCH_ROWS);
-    q.writing = q.writing.then(() =>
-      ctx.db
-        .insertInto('audit_logs')
-        .values(batch)
-        .execute()
-        .then(
-          () => undefined,
-          (err: unknown) =>
-            ctx.logger.warn({ err, entries: batch.length, actions: [...new Set(batch.map((r) => r.action))].slice(0, 10) }, 'audit log write failed; the calls themselves were not affected'),
-        ),
-    );
-  }
-}
-
 /**
- * Records without making the caller wait: entries are queued and written together within
- * AUDIT_FLUSH_MS (a burst of calls costs one INSERT, not one each). The id and time are
- * taken now, so order and timestamps are those of the calls. A failure is logged, never thrown.
+ * The audit entries this process has queued and not yet written: one per control plane
+ * (`ctx.audit`), flushed before the log is read and on close.
  */
-export function recordAuditLater(ctx: ControlPlaneContext, entry: AuditEntry): void {
-  const q = queueOf(ctx);
-  q.rows.push(rowOf(entry, Date.now()));
-  if (q.rows.length >= AUDIT_BATCH_ROWS) writeQueued(ctx, q);
-  else if (!q.timer) {
-    q.timer = setTimeout(() => writeQueued(ctx, q), AUDIT_FLUSH_MS);
-    q.timer.unref();
+export class AuditQueue {
+  private rows: Array<ReturnType<typeof rowOf>> = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** The writes started and not finished, in order. */
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: Pick<ControlPlaneContext, 'db' | 'logger'>) {}
+
+  /**
+   * Records without making the caller wait: entries are queued and written together within
+   * AUDIT_FLUSH_MS (a burst of calls costs one INSERT, not one each). The id and time are
+   * taken now, so order and timestamps are those of the calls. A failure is logged, never thrown.
+   */
+  add(entry: AuditEntry): void {
+    this.rows.push(rowOf(entry, Date.now()));
+    if (this.rows.length >= AUDIT_BATCH_ROWS) this.writeQueued();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.writeQueued(), AUDIT_FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes the queued entries now and waits for every write (before reading the log). */
+  async flush(): Promise<void> {
+    this.writeQueued();
+    await this.writing;
+  }
+
+  /** The final flush (the database is still open). */
+  close(): Promise<void> {
+    return this.flush();
+  }
+
+  /** Starts writing what is queued (one INSERT per AUDIT_BATCH_ROWS rows); writes run one at a time. */
+  private writeQueued(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const { db, logger } = this.deps;
+    while (this.rows.length > 0) {
+      const batch = this.rows.splice(0, AUDIT_BATCH_ROWS);
+      this.writing = this.writing.then(() =>
+        db
+          .insertInto('audit_logs')
+          .values(batch)
+          .execute()
+          .then(
+            () => undefined,
+            (err: unknown) =>
+              logger.warn({ err, entries: batch.length, actions: [...new Set(batch.map((r) => r.action))].slice(0, 10) }, 'audit log write failed; the calls themselves were not affected'),
+          ),
+      );
+    }
   }
 }
 
-/** Writes the queued entries now and waits for every write (before reading the log, on close). */
-export async function flushAudit(ctx: ControlPlaneContext): Promise<void> {
-  const q = queues.get(ctx);
-  if (!q) return;
-  writeQueued(ctx, q);
-  await q.writing;
+/** Queues an entry on this control plane's AuditQueue (see `AuditQueue.add`). */
+export function recordAuditLater(ctx: ControlPlaneContext, entry: AuditEntry): void {
+  ctx.audit.add(entry);
 }
 
 export function auditView(row: AuditLog): AuditLogView {
@@ -163,7 +169,7 @@ export async function listAudit(
   page: { limit: number; before?: string | undefined },
 ): Promise<{ audit_logs: AuditLogView[]; next_before: string | null }> {
   // Entries of calls this process already answered are in the log when it is read.
-  await flushAudit(ctx);
+  await ctx.audit.flush();
   // Byte order ("C"), not the database's locale: ids are compared as the sortable strings they are.
   const byteOrderId = sql<string>`id collate "C"`;
   let q = ctx.db.selectFrom('audit_logs').selectAll();

@@ -25,7 +25,6 @@ import type { Duplex } from 'node:stream';
 import { Counter, type Registry } from 'prom-client';
 import { sendJsonError, writeSocketError } from '@wrenn/shared/proxy';
 import type { ControlPlaneContext } from '../context.js';
-import { capsuleActivity } from '../domain/capsules/activity.js';
 import { asWrennError } from '@wrenn/shared/connect';
 import { proxyAddress, type ProxyAddress } from './proxy-address.js';
 import { AgentProxyPools, forwardRequest, forwardUpgrade } from './forward.js';
@@ -59,7 +58,7 @@ export function installCapsuleProxy(server: Server, ctx: ControlPlaneContext): C
   if (api.length !== 1) throw new Error(`installCapsuleProxy: expected the server's one request listener (Fastify's), found ${api.length}`);
   const targets = new ProxyTargets(ctx);
   const pools = new AgentProxyPools();
-  const activity = capsuleActivity(ctx);
+  const activity = ctx.activity;
   const otherUpgrades = new EventEmitter();
   const log = ctx.logger.child({ component: 'proxy' });
   let requests: Counter<'kind' | 'outcome'> | undefined;

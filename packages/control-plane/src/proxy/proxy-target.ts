@@ -16,7 +16,6 @@ import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../context.js';
 import type { CapsuleHost } from '../domain/capsule-access.js';
 import { usableCapsule } from '../domain/capsules/pause.js';
-import { forgetUsableCapsules } from '../domain/capsules/usable-memo.js';
 import { asWrennError } from '@wrenn/shared/connect';
 
 export interface ProxyRoute {
@@ -91,7 +90,7 @@ export class ProxyTargets {
         url.port = String(health.proxyPort);
         const proxyUrl = url.origin;
         await this.ctx.db.updateTable('hosts').set({ proxy_url: proxyUrl }).where('id', '=', host.id).where('proxy_url', 'is', null).execute();
-        forgetUsableCapsules();
+        this.ctx.usable.forget();
         return proxyUrl;
       })();
       this.learnt.set(host.id, p);

@@ -16,7 +16,7 @@
 import { decodeJwt } from 'jose';
 import { WrennError, type Logger } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../context.js';
-import { authorize, resolvePrincipal } from '../http/plugins/auth.js';
+import { authorize, resolvePrincipal } from '../domain/accounts/principal.js';
 import { CAPSULE_ACCESS, type OpenedCapsule } from './ws-auth.js';
 import type { WsChannel } from './ws-channel.js';
 

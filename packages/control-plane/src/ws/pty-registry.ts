@@ -1,19 +1,20 @@
 /**
  * The PTY sessions this control plane process knows, by capsule and tag. One registry per
- * ControlPlaneContext, so the routes under /v1 and /api/v1 share it (a session started
- * on one can be re-attached on the other) and tests can read its counters.
+ * control plane (`ctx.ptys`), so the routes under /v1 and /api/v1 share it (a session
+ * started on one can be re-attached on the other) and tests can read its counters.
  *
- * @example ptySessions(cp.ctx).get(capsuleId, tag)?.inputCalls
+ * @example cp.ctx.ptys.get(capsuleId, tag)?.inputCalls
  */
-import type { ControlPlaneContext } from '../context.js';
+import type { ControlPlaneConfig } from '../start/config.js';
+import type { Logger } from '@wrenn/shared';
 import type { AgentClient } from '../infra/agent-pool.js';
+import type { CapsuleActivity } from '../domain/capsules/activity.js';
 import { PtySession } from './pty-session.js';
-import { capsuleActivity } from '../domain/capsules/activity.js';
 
 export class PtySessionRegistry {
   private readonly sessions = new Map<string, PtySession>();
 
-  constructor(private readonly ctx: ControlPlaneContext) {}
+  constructor(private readonly ctx: { config: ControlPlaneConfig; logger: Logger; activity: CapsuleActivity }) {}
 
   get(capsuleId: string, tag: string): PtySession | undefined {
     return this.sessions.get(key(capsuleId, tag));
@@ -27,7 +28,7 @@ export class PtySessionRegistry {
   getOrCreate(capsuleId: string, tag: string, pid: number, agent: AgentClient): PtySession {
     const existing = this.get(capsuleId, tag);
     if (existing && !existing.ended) return existing;
-    const activity = capsuleActivity(this.ctx);
+    const activity = this.ctx.activity;
     const session = new PtySession(capsuleId, tag, pid, agent, {
       idleTimeoutMs: this.ctx.config.ptyIdleTimeoutSec * 1000,
       logger: this.ctx.logger,
@@ -42,7 +43,7 @@ export class PtySessionRegistry {
   }
 
   /** Stops every idle timer (the terminals keep running in their capsules). */
-  dispose(): void {
+  close(): void {
     for (const s of this.sessions.values()) s.dispose();
     this.sessions.clear();
   }
@@ -50,15 +51,4 @@ export class PtySessionRegistry {
 
 function key(capsuleId: string, tag: string): string {
   return `${capsuleId}\u0000${tag}`;
-}
-
-const registries = new WeakMap<ControlPlaneContext, PtySessionRegistry>();
-
-export function ptySessions(ctx: ControlPlaneContext): PtySessionRegistry {
-  let r = registries.get(ctx);
-  if (!r) {
-    r = new PtySessionRegistry(ctx);
-    registries.set(ctx, r);
-  }
-  return r;
 }

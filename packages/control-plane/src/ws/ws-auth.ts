@@ -14,7 +14,7 @@ import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../context.js';
 import type { Capsule } from '../db/schema.js';
 import type { AgentClient } from '../infra/agent-pool.js';
-import { authorize, credentialsFrom, resolvePrincipal, type AuthScopeOptions, type Principal } from '../http/plugins/auth.js';
+import { authorize, credentialsFrom, resolvePrincipal, type AuthScopeOptions, type Principal } from '../domain/accounts/principal.js';
 import { usableCapsule } from '../domain/capsules/pause.js';
 import { AuthMessage, expectMessage, isType } from './messages.js';
 import { TIMED_OUT, type Inbound, type WsChannel } from './ws-channel.js';
@@ -33,7 +33,7 @@ export interface SocketAuth {
 /** onRequest hook of the WebSocket scope: header credentials, when present, must be valid. */
 export function wsHeaderAuth(ctx: ControlPlaneContext) {
   return async (request: FastifyRequest): Promise<void> => {
-    const creds = credentialsFrom(request);
+    const creds = credentialsFrom(request.headers);
     if (creds.apiKey || creds.bearer) request.auth = authorize(await resolvePrincipal(ctx, creds), CAPSULE_ACCESS);
   };
 }
@@ -41,7 +41,7 @@ export function wsHeaderAuth(ctx: ControlPlaneContext) {
 /** The principal and the credentials it came from: the upgrade headers, or the first message. */
 export async function authenticateSocket(ctx: ControlPlaneContext, channel: WsChannel, request: FastifyRequest): Promise<SocketAuth> {
   // wsHeaderAuth already checked header credentials when there were any.
-  if (request.auth) return { principal: request.auth, credentials: credentialsFrom(request) };
+  if (request.auth) return { principal: request.auth, credentials: credentialsFrom(request.headers) };
   const timeoutSec = ctx.config.wsAuthTimeoutSec;
   const first = await channel.next(timeoutSec * 1000);
   const how = `send X-API-Key or Authorization: Bearer with the upgrade request, or {"type":"auth","api_key":"wrn_..."} (or "token": "<JWT>") as the first message within ${timeoutSec} s`;

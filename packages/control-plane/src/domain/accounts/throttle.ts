@@ -49,7 +49,22 @@ export interface ThrottleOptions {
 
 /** Stale rows are deleted at most this often per replica. */
 const PRUNE_INTERVAL_MS = 60_000;
-const lastPrune = new WeakMap<ControlPlaneContext, number>();
+
+/** When this process last deleted stale `auth_failures` rows (`ctx.throttle`). */
+export class ThrottlePruning {
+  private lastPruneMs = 0;
+
+  /** True (and noted) when a prune is due for a window of `windowSec`. */
+  due(windowSec: number, now = Date.now()): boolean {
+    if (now - this.lastPruneMs < Math.min(PRUNE_INTERVAL_MS, windowSec * 1000)) return false;
+    this.lastPruneMs = now;
+    return true;
+  }
+
+  close(): void {
+    this.lastPruneMs = 0;
+  }
+}
 
 /**
  * The key a client address is counted under: IPv4 as is (also when IPv4-mapped), IPv6 by
@@ -71,9 +86,7 @@ export function clientAddressKey(ip: string): string {
 }
 
 async function pruneIfDue(ctx: ControlPlaneContext, windowSec: number): Promise<void> {
-  const now = Date.now();
-  if (now - (lastPrune.get(ctx) ?? 0) < Math.min(PRUNE_INTERVAL_MS, windowSec * 1000)) return;
-  lastPrune.set(ctx, now);
+  if (!ctx.throttle.due(windowSec)) return;
   try {
     await ctx.db.deleteFrom('auth_failures').where('failed_at', '<=', sql<Date>`now() - make_interval(secs => ${windowSec}::double precision)`).execute();
   } catch (err) {

@@ -9,10 +9,10 @@
  * capsule: while held it is stamped every HOLD_PULSE_MS, and the auto-pause worker of
  * this process skips it, so a capsule is never paused in the middle of one.
  *
- * One recorder per control plane (ControlPlaneContext); the auto-pause worker flushes it
+ * One recorder per control plane (`ctx.activity`); the auto-pause worker flushes it
  * before looking for idle capsules, and closing the control plane flushes it.
  */
-import { sql } from 'kysely';
+import { stampActivity } from '../../db/repos/capsules.js';
 import type { ControlPlaneContext } from '../../context.js';
 
 /** Longest a touch waits before it is written. */
@@ -30,7 +30,7 @@ export class CapsuleActivity {
   /** How often held capsules are stamped (tests shorten it before holding anything). */
   pulseMs = HOLD_PULSE_MS;
 
-  constructor(private readonly ctx: ControlPlaneContext) {}
+  constructor(private readonly ctx: Pick<ControlPlaneContext, 'db' | 'logger'>) {}
 
   /** Notes activity on a capsule; written within ACTIVITY_FLUSH_MS. */
   touch(capsuleId: string): void {
@@ -43,7 +43,7 @@ export class CapsuleActivity {
 
   /**
    * Keeps the capsule active until the returned release is called (idempotent).
-   * @example const release = capsuleActivity(ctx).hold(id); try { await longCall() } finally { release() }
+   * @example const release = ctx.activity.hold(id); try { await longCall() } finally { release() }
    */
   hold(capsuleId: string): () => void {
     this.touch(capsuleId);
@@ -84,12 +84,7 @@ export class CapsuleActivity {
       this.pending = new Set();
       // One write at a time, in order: a slow database never piles up statements here.
       this.writing = this.writing.then(() =>
-        this.ctx.db
-          .updateTable('capsules')
-          .set({ last_activity_at: sql`now()` as never })
-          .where('id', 'in', ids)
-          .execute()
-          .then(
+        stampActivity(this.ctx.db, ids).then(
             () => undefined,
             (err: unknown) => this.ctx.logger.warn({ err, capsules: ids.length }, 'could not record capsule activity; the calls themselves were not affected'),
           ),
@@ -105,13 +100,4 @@ export class CapsuleActivity {
     this.pulseTimer = undefined;
     await this.flush();
   }
-}
-
-const recorders = new WeakMap<ControlPlaneContext, CapsuleActivity>();
-
-/** The activity recorder of this control plane. */
-export function capsuleActivity(ctx: ControlPlaneContext): CapsuleActivity {
-  let r = recorders.get(ctx);
-  if (!r) recorders.set(ctx, (r = new CapsuleActivity(ctx)));
-  return r;
 }

@@ -5,7 +5,6 @@
  * `cmd: "/bin/sh", args: ["-c", "..."]` for shell syntax.
  */
 import type { ControlPlaneContext } from '../../context.js';
-import { capsuleActivity } from './activity.js';
 import { usableCapsule } from './pause.js';
 
 export interface CommandInput {
@@ -54,7 +53,7 @@ export function encodeOutput(stdout: Uint8Array, stderr: Uint8Array): Pick<ExecO
 export async function execCommand(ctx: ControlPlaneContext, teamId: string, capsuleId: string, input: ExecInput, signal?: AbortSignal): Promise<ExecOutcome> {
   const { agent } = await usableCapsule(ctx, teamId, capsuleId, 'exec');
   // A long command keeps its capsule from being auto-paused under it.
-  const release = capsuleActivity(ctx).hold(capsuleId);
+  const release = ctx.activity.hold(capsuleId);
   const res = await agent
     .exec(
       {

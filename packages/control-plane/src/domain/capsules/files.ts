@@ -6,7 +6,6 @@
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import { renameAlreadyExists, renameNotFound } from './agent-errors.js';
-import { capsuleActivity } from './activity.js';
 import { usableCapsule } from './pause.js';
 
 /** A directory entry as Wrenn's API shows it (`modified_at`: Unix seconds, 0 when unknown). */
@@ -95,7 +94,7 @@ export async function writeFile(
   signal?: AbortSignal,
 ): Promise<{ path: string; size: number }> {
   const { agent } = await usableCapsule(ctx, teamId, capsuleId, 'write a file');
-  const release = capsuleActivity(ctx).hold(capsuleId); // no auto-pause mid-transfer
+  const release = ctx.activity.hold(capsuleId); // no auto-pause mid-transfer
   try {
     const res = await agent.writeFile(writeMessages(capsuleId, path, body), { timeoutMs: ctx.config.agentTimeoutMs, ...(signal ? { signal } : {}) });
     return { path: res.path, size: Number(res.size) };
@@ -114,7 +113,7 @@ export async function readFile(ctx: ControlPlaneContext, teamId: string, capsule
   const { agent } = await usableCapsule(ctx, teamId, capsuleId, 'read a file');
   // No auto-pause mid-transfer: held until the stream ends or the client goes away
   // (a generator never iterated never runs its `finally`, hence the signal too).
-  const release = capsuleActivity(ctx).hold(capsuleId);
+  const release = ctx.activity.hold(capsuleId);
   signal?.addEventListener('abort', release, { once: true });
   const stream = agent.readFile({ capsuleId, path }, { timeoutMs: ctx.config.agentTimeoutMs, ...(signal ? { signal } : {}) });
   const it = stream[Symbol.asyncIterator]();

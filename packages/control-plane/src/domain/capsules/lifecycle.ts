@@ -10,6 +10,7 @@ import { WrennError, isWrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
+import { insertCapsule, stampActivity } from '../../db/repos/capsules.js';
 import { agentFor, getTeamCapsule } from '../capsule-access.js';
 import { newId } from '../ids.js';
 import { publicCapacityError } from '../scheduler.js';
@@ -99,10 +100,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
     // Not placed: the capsule is still listed, as `error` with the reason (for the team:
     // without the hosts' names and sizes).
     const reason = isWrennError(err) && err.code === 'host_at_capacity' ? reasonOf(publicCapacityError(err)) : reasonOf(err);
-    await ctx.db
-      .insertInto('capsules')
-      .values({ ...row, host_id: null, status: 'error', error: reason.slice(0, 2000) })
-      .execute()
+    await insertCapsule(ctx.db, { ...row, host_id: null, status: 'error', error: reason.slice(0, 2000) })
       .catch((e: unknown) => log.warn({ err: e }, 'could not record the failed capsule'));
     log.info({ err: reason, durationMs: Date.now() - started }, 'capsule create failed: not placed');
     throw err;
@@ -110,10 +108,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
   // The row is written while the agent works (database and host in parallel); both must
   // succeed. A capsule the reconciler finds on the host a moment before its row exists is
   // within its orphan grace period.
-  const inserted = ctx.db
-    .insertInto('capsules')
-    .values({ ...row, host_id: host.id, status: 'starting', error: null })
-    .execute();
+  const inserted = insertCapsule(ctx.db, { ...row, host_id: host.id, status: 'starting', error: null });
 
   let agent: AgentClient | undefined;
   try {
@@ -143,7 +138,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
     if (made.status === 'rejected') throw made.reason;
     const res = made.value;
     const now = sql`now()` as never;
-    const created = await transition(ctx.db, { id }, ['starting'], 'running', 'start the capsule', {
+    const created = await transition(ctx, { id }, ['starting'], 'running', 'start the capsule', {
       address: res.capsule?.address || null,
       envd_token: res.envdAccessToken || null,
       disk_size_mb: res.capsule?.diskSizeMb || input.diskSizeMb || 0,
@@ -155,7 +150,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
   } catch (err) {
     const reason = reasonOf(err);
     await inserted.catch(() => {}); // the row is there (or will never be) before it is marked
-    await markError(ctx.db, id, reason).catch(() => {});
+    await markError(ctx, id, reason).catch(() => {});
     log.info({ err: reason, durationMs: Date.now() - started }, 'capsule create failed');
     const code = codeOf(err);
     // A call that timed out or broke mid-way may have left a capsule on the host: remove it
@@ -184,7 +179,7 @@ export async function destroyCapsule(ctx: ControlPlaneContext, teamId: string, c
   if (capsule.status === 'stopped') return capsule;
   const previous = capsule.status;
   await accountUsage(ctx.db, { capsuleId });
-  await transition(ctx.db, capsule, ALLOWED_FROM.destroy, 'stopping', 'destroy');
+  await transition(ctx, capsule, ALLOWED_FROM.destroy, 'stopping', 'destroy');
   try {
     if (capsule.host_id) {
       const agent = await agentFor(ctx, capsule);
@@ -194,11 +189,11 @@ export async function destroyCapsule(ctx: ControlPlaneContext, teamId: string, c
     const leftover = previous === 'missing' || previous === 'error';
     if (codeOf(err) !== 'capsule_not_found' && !(leftover && codeOf(err) === 'unavailable')) {
       // The capsule is still there: put it back as it was, so it stays usable and destroyable.
-      await transition(ctx.db, capsule, ['stopping'], previous, 'destroy').catch(() => {});
+      await transition(ctx, capsule, ['stopping'], previous, 'destroy').catch(() => {});
       throw err;
     }
   }
-  const row = await transition(ctx.db, capsule, ['stopping'], 'stopped', 'destroy', {
+  const row = await transition(ctx, capsule, ['stopping'], 'stopped', 'destroy', {
     stopped_at: sql`now()` as never,
     address: null,
     envd_token: null,
@@ -211,6 +206,6 @@ export async function destroyCapsule(ctx: ControlPlaneContext, teamId: string, c
 export async function pingCapsule(ctx: ControlPlaneContext, teamId: string, capsuleId: string): Promise<{ status: Capsule['status']; healthy: boolean }> {
   const { capsule, agent } = await usableCapsule(ctx, teamId, capsuleId, 'ping');
   const res = await agent.ping({ capsuleId }, { timeoutMs: 30_000 });
-  await ctx.db.updateTable('capsules').set({ last_activity_at: sql`now()` as never }).where('id', '=', capsuleId).execute();
+  await stampActivity(ctx.db, [capsuleId]);
   return { status: capsule.status, healthy: res.healthy };
 }

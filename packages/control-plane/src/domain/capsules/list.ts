@@ -3,9 +3,10 @@
  * client that just destroyed one still sees it), newest first. Stopped rows are kept
  * for GET by id and usage history, but lists stay short.
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { Capsule, CapsuleStatus, Database } from '../../db/schema.js';
+import { listTeamCapsules } from '../../db/repos/capsules.js';
 import { ALL_STATUSES } from './status.js';
 
 export const STOPPED_VISIBLE_HOURS = 24;
@@ -15,11 +16,5 @@ const LIST_LIMIT = 1000;
 export async function listCapsules(db: Kysely<Database>, teamId: string, statuses?: string[]): Promise<Capsule[]> {
   const unknown = statuses?.filter((s) => !ALL_STATUSES.includes(s as CapsuleStatus));
   if (unknown?.length) throw new WrennError('invalid_argument', `unknown status ${unknown.join(', ')}: use ${ALL_STATUSES.join(', ')}`);
-  let q = db
-    .selectFrom('capsules')
-    .selectAll()
-    .where('team_id', '=', teamId)
-    .where((eb) => eb.or([eb('status', '!=', 'stopped'), eb('stopped_at', '>=', sql<Date>`now() - interval '${sql.raw(String(STOPPED_VISIBLE_HOURS))} hours'`)]));
-  if (statuses?.length) q = q.where('status', 'in', statuses as CapsuleStatus[]);
-  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(LIST_LIMIT).execute();
+  return listTeamCapsules(db, teamId, { statuses: statuses as CapsuleStatus[] | undefined, stoppedVisibleHours: STOPPED_VISIBLE_HOURS, limit: LIST_LIMIT });
 }

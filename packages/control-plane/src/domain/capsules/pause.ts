@@ -13,8 +13,6 @@ import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule, CapsuleStatus } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
 import { agentFor, agentOfHost, getTeamCapsule, getTeamCapsuleWithHost, type CapsuleHost } from '../capsule-access.js';
-import { capsuleActivity } from './activity.js';
-import { recallUsable, rememberUsable, usableGeneration } from './usable-memo.js';
 import { codeOf, reasonOf } from './agent-errors.js';
 import { busy, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
@@ -40,9 +38,9 @@ async function settleAfterFailure(ctx: ControlPlaneContext, agent: AgentClient, 
   const to: CapsuleStatus | undefined =
     agentStatus === AgentStatus.RUNNING ? 'running' : agentStatus === AgentStatus.PAUSED ? 'paused' : gone || agentStatus === AgentStatus.ERROR ? undefined : fallback;
   if (to) {
-    await transition(ctx.db, capsule, [from], to, 'settle', to === 'running' ? { usage_accounted_at: sql`now()` as never } : {}).catch(() => {});
+    await transition(ctx, capsule, [from], to, 'settle', to === 'running' ? { usage_accounted_at: sql`now()` as never } : {}).catch(() => {});
   } else {
-    await markError(ctx.db, capsule.id, `${from === 'pausing' ? 'pause' : 'resume'} failed and the capsule is gone from its host: ${reasonOf(err)}`);
+    await markError(ctx, capsule.id, `${from === 'pausing' ? 'pause' : 'resume'} failed and the capsule is gone from its host: ${reasonOf(err)}`);
   }
 }
 
@@ -53,19 +51,19 @@ export async function pauseCapsule(ctx: ControlPlaneContext, teamId: string, cap
   if (capsule.status !== 'running') throw busy(capsule, 'pause');
   const agent = await agentFor(ctx, capsule);
   await accountUsage(ctx.db, { capsuleId });
-  await transition(ctx.db, capsule, ['running'], 'pausing', 'pause');
+  await transition(ctx, capsule, ['running'], 'pausing', 'pause');
   try {
     await agent.pause({ capsuleId }, { timeoutMs: ctx.config.agentTimeoutMs });
   } catch (err) {
     if (codeOf(err) === 'not_implemented') {
-      await transition(ctx.db, capsule, ['pausing'], 'running', 'pause', { usage_accounted_at: sql`now()` as never }).catch(() => {});
+      await transition(ctx, capsule, ['pausing'], 'running', 'pause', { usage_accounted_at: sql`now()` as never }).catch(() => {});
       throw notImplemented(capsule, 'pause', err);
     }
     await settleAfterFailure(ctx, agent, capsule, 'pausing', 'running', err);
     throw err;
   }
   ctx.logger.info({ capsuleId, teamId }, 'capsule paused');
-  return transition(ctx.db, capsule, ['pausing'], 'paused', 'pause');
+  return transition(ctx, capsule, ['pausing'], 'paused', 'pause');
 }
 
 /** Resumes a paused capsule; resuming a running capsule returns it unchanged. */
@@ -74,13 +72,13 @@ export async function resumeCapsule(ctx: ControlPlaneContext, teamId: string, ca
   if (capsule.status === 'running') return capsule;
   if (capsule.status !== 'paused') throw busy(capsule, 'resume');
   const agent = await agentFor(ctx, capsule);
-  await transition(ctx.db, capsule, ['paused'], 'resuming', 'resume');
+  await transition(ctx, capsule, ['paused'], 'resuming', 'resume');
   let address: string | undefined;
   try {
     address = (await agent.resume({ capsuleId }, { timeoutMs: ctx.config.agentTimeoutMs })).capsule?.address;
   } catch (err) {
     if (codeOf(err) === 'not_implemented') {
-      await transition(ctx.db, capsule, ['resuming'], 'paused', 'resume').catch(() => {});
+      await transition(ctx, capsule, ['resuming'], 'paused', 'resume').catch(() => {});
       throw notImplemented(capsule, 'resume', err);
     }
     await settleAfterFailure(ctx, agent, capsule, 'resuming', 'paused', err);
@@ -88,7 +86,7 @@ export async function resumeCapsule(ctx: ControlPlaneContext, teamId: string, ca
   }
   const now = sql`now()` as never;
   ctx.logger.info({ capsuleId, teamId }, 'capsule resumed');
-  return transition(ctx.db, capsule, ['resuming'], 'running', 'resume', {
+  return transition(ctx, capsule, ['resuming'], 'running', 'resume', {
     ...(address ? { address } : {}),
     last_activity_at: now,
     usage_accounted_at: now,
@@ -96,7 +94,6 @@ export async function resumeCapsule(ctx: ControlPlaneContext, teamId: string, ca
 }
 
 const AUTO_RESUME_POLL_MS = 50;
-const resumesInFlight = new WeakMap<ControlPlaneContext, Map<string, Promise<Capsule>>>();
 
 /**
  * Auto-resume shared by every caller that finds the capsule paused: a burst of requests
@@ -105,19 +102,14 @@ const resumesInFlight = new WeakMap<ControlPlaneContext, Map<string, Promise<Cap
  * started by another control-plane replica is waited for by watching the row.
  */
 async function autoResume(ctx: ControlPlaneContext, teamId: string, capsule: Capsule, operation: string): Promise<Capsule> {
-  let inFlight = resumesInFlight.get(ctx);
-  if (!inFlight) resumesInFlight.set(ctx, (inFlight = new Map()));
-  const mine = inFlight.get(capsule.id);
+  const mine = ctx.resumes.get(capsule.id);
   if (mine) return mine;
   if (capsule.status === 'resuming') return waitWhileResuming(ctx, teamId, capsule.id);
-  const resume = resumeCapsule(ctx, teamId, capsule.id)
-    .then((resumed) => {
-      ctx.logger.info({ capsuleId: capsule.id, teamId, operation }, 'capsule auto-resumed');
-      return resumed;
-    })
-    .finally(() => inFlight.delete(capsule.id));
-  inFlight.set(capsule.id, resume);
-  return resume;
+  return ctx.resumes.start(capsule.id, async () => {
+    const resumed = await resumeCapsule(ctx, teamId, capsule.id);
+    ctx.logger.info({ capsuleId: capsule.id, teamId, operation }, 'capsule auto-resumed');
+    return resumed;
+  });
 }
 
 async function waitWhileResuming(ctx: ControlPlaneContext, teamId: string, capsuleId: string): Promise<Capsule> {
@@ -142,20 +134,20 @@ export async function usableCapsule(
   capsuleId: string,
   operation: string,
 ): Promise<{ capsule: Capsule; agent: AgentClient; host: CapsuleHost | undefined }> {
-  const known = recallUsable(ctx, teamId, capsuleId);
+  const known = ctx.usable.recall(teamId, capsuleId);
   if (known) {
     const agent = agentOfHost(ctx, known.capsule, known.host);
-    capsuleActivity(ctx).touch(capsuleId);
+    ctx.activity.touch(capsuleId);
     return { capsule: known.capsule, agent, host: known.host };
   }
-  const generation = usableGeneration();
+  const generation = ctx.usable.generation;
   let { capsule, host } = await getTeamCapsuleWithHost(ctx, teamId, capsuleId);
   if (capsule.auto_resume && (capsule.status === 'paused' || capsule.status === 'resuming')) {
     capsule = await autoResume(ctx, teamId, capsule, operation);
   }
   if (capsule.status !== 'running') throw busy(capsule, operation);
   const agent = agentOfHost(ctx, capsule, host);
-  rememberUsable(ctx, capsule, host, generation);
-  capsuleActivity(ctx).touch(capsule.id);
+  ctx.usable.remember(capsule, host, generation);
+  ctx.activity.touch(capsule.id);
   return { capsule, agent, host };
 }

@@ -1,15 +1,15 @@
 /**
- * The capsule status machine (ARCHITECTURE.md):
+ * The capsule status machine (docs/architecture.md#a-capsules-life):
  *   pending → starting → running ⇄ pausing → paused → resuming → running
  *   running | paused | error | missing → stopping → stopped;  any failure → error.
  * Every change is one conditional UPDATE (`... where status in (from)`), so two requests
  * (or two control-plane replicas) racing on one capsule cannot both win: the loser gets a
  * 409 naming the state it found. Every change also drops what usable-memo.ts remembers.
  */
-import { sql, type Kysely } from 'kysely';
+import type { ControlPlaneContext } from '../../context.js';
 import { WrennError } from '@wrenn/shared';
-import type { Capsule, CapsuleStatus, CapsuleUpdate, Database } from '../../db/schema.js';
-import { forgetUsableCapsules } from './usable-memo.js';
+import type { Capsule, CapsuleStatus, CapsuleUpdate } from '../../db/schema.js';
+import { findCapsule, markCapsuleError, moveCapsuleStatus } from '../../db/repos/capsules.js';
 
 /**
  * States from which an operation may start. exec, files, processes and ping need
@@ -36,7 +36,7 @@ export function busy(capsule: Pick<Capsule, 'id' | 'status' | 'error'>, operatio
  * the current state when the capsule is no longer in `from` (someone else moved it).
  */
 export async function transition(
-  db: Kysely<Database>,
+  ctx: Pick<ControlPlaneContext, 'db' | 'usable'>,
   capsule: Pick<Capsule, 'id'>,
   from: readonly CapsuleStatus[],
   to: CapsuleStatus,
@@ -44,29 +44,18 @@ export async function transition(
   patch: CapsuleUpdate = {},
 ): Promise<Capsule> {
   // Before and after the write: no call is answered from a stale "usable" memory meanwhile.
-  forgetUsableCapsules();
-  const row = await db
-    .updateTable('capsules')
-    .set({ ...patch, status: to, updated_at: sql`now()` as never })
-    .where('id', '=', capsule.id)
-    .where('status', 'in', [...from])
-    .returningAll()
-    .executeTakeFirst();
-  forgetUsableCapsules();
+  ctx.usable.forget();
+  const row = await moveCapsuleStatus(ctx.db, capsule.id, from, to, patch);
+  ctx.usable.forget();
   if (row) return row;
-  const current = await db.selectFrom('capsules').select(['id', 'status', 'error']).where('id', '=', capsule.id).executeTakeFirst();
+  const current = await findCapsule(ctx.db, capsule.id);
   if (!current) throw new WrennError('capsule_not_found', `capsule ${capsule.id} not found`, { capsuleId: capsule.id });
   throw busy(current, operation);
 }
 
 /** Records a failure: status `error` with the reason (whatever the state was). */
-export async function markError(db: Kysely<Database>, capsuleId: string, reason: string): Promise<void> {
-  forgetUsableCapsules();
-  await db
-    .updateTable('capsules')
-    .set({ status: 'error', error: reason.slice(0, 2000), updated_at: sql`now()` as never })
-    .where('id', '=', capsuleId)
-    .where('status', '!=', 'stopped')
-    .execute();
-  forgetUsableCapsules();
+export async function markError(ctx: Pick<ControlPlaneContext, 'db' | 'usable'>, capsuleId: string, reason: string): Promise<void> {
+  ctx.usable.forget();
+  await markCapsuleError(ctx.db, capsuleId, reason);
+  ctx.usable.forget();
 }

@@ -11,7 +11,6 @@
 import { sql } from 'kysely';
 import type { ControlPlaneContext, Worker } from '../../context.js';
 import { codeOf, reasonOf } from './agent-errors.js';
-import { capsuleActivity } from './activity.js';
 import { pauseCapsule } from './pause.js';
 import { accountUsage } from './usage.js';
 
@@ -115,7 +114,7 @@ export class CapsuleUsageWorker implements Worker {
 
   private async autoPause(): Promise<number> {
     // Activity is written behind the calls (activity.ts): make it current first.
-    const activity = capsuleActivity(this.ctx);
+    const activity = this.ctx.activity;
     await activity.flush();
     const idle = await this.ctx.db
       .selectFrom('capsules')

@@ -11,7 +11,6 @@ import type { HostStatus } from '../../db/schema.js';
 import { newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
 import { newId } from '../ids.js';
 import { secondsFromNow } from './registry.js';
-import { forgetUsableCapsules } from '../capsules/usable-memo.js';
 
 export const HOST_ACCESS_TTL_SEC = 3600;
 export const REFRESH_TOKEN_TTL_SEC = 30 * 24 * 3600;
@@ -116,7 +115,7 @@ export async function registerAgent(ctx: ControlPlaneContext, input: RegisterInp
       .execute();
     return issueSession(ctx, hostId, tx);
   });
-  forgetUsableCapsules(); // the host may have a new address and token
+  ctx.usable.forget(); // the host may have a new address and token
   ctx.logger.info({ hostId, agentUrl: input.agent_url, version: input.version, vcpus: input.vcpus_total }, 'host agent registered');
   return session;
 }
@@ -187,7 +186,7 @@ export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, 
   if (!row) throw new WrennError('not_found', `host ${hostId} was deleted`, { hostId });
   const proxyMoved = Boolean(hb.proxy_url && hb.proxy_url !== before.proxy_url);
   if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token) || proxyMoved || before.status !== row.status) {
-    forgetUsableCapsules(); // calls must reach the host where it is now
+    ctx.usable.forget(); // calls must reach the host where it is now
   }
   if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token)) {
     ctx.agents.evict(hostId);

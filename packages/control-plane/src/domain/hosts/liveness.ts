@@ -8,7 +8,6 @@
 import { sql } from 'kysely';
 import type { ControlPlaneContext } from '../../context.js';
 import type { CapsuleStatus } from '../../db/schema.js';
-import { forgetUsableCapsules } from '../capsules/usable-memo.js';
 
 /** Capsule states that need a live host; `pending`/`stopping` belong to an operation in flight, which settles them. */
 export const HOST_BOUND_STATUSES: readonly CapsuleStatus[] = ['starting', 'running', 'pausing', 'paused', 'resuming'];
@@ -42,7 +41,7 @@ export async function markStaleHosts(ctx: ControlPlaneContext): Promise<Liveness
     .execute();
   const silent = [...down.map((h) => h.id), ...stale.filter((h) => h.status === 'draining').map((h) => h.id)];
   if (silent.length === 0) return { hostsDown: [], capsulesMissing: [] };
-  forgetUsableCapsules(); // their capsules are no longer usable
+  ctx.usable.forget(); // their capsules are no longer usable
   const missing = await ctx.db
     .updateTable('capsules')
     .set({ status: 'missing', updated_at: sql`now()` as never })
@@ -50,7 +49,7 @@ export async function markStaleHosts(ctx: ControlPlaneContext): Promise<Liveness
     .where('status', 'in', [...HOST_BOUND_STATUSES])
     .returning(['id', 'host_id'])
     .execute();
-  forgetUsableCapsules();
+  ctx.usable.forget();
   for (const h of down) ctx.logger.warn({ hostId: h.id, afterSec: staleAfter }, 'host stopped heartbeating: marked down');
   for (const c of missing) ctx.logger.warn({ hostId: c.host_id, capsuleId: c.id }, 'capsule marked missing: its host stopped heartbeating');
   return { hostsDown: down.map((h) => h.id), capsulesMissing: missing.map((c) => c.id) };

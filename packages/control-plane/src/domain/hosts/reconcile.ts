@@ -18,7 +18,6 @@ import { WrennError, type Logger } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { CapsuleStatus, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
-import { forgetUsableCapsules } from '../capsules/usable-memo.js';
 import { FINISHED_CAPSULE_STATUSES } from './registry.js';
 
 export interface ReconcileOptions {
@@ -188,7 +187,7 @@ async function transition(
   from: CapsuleStatus,
   to: { status: CapsuleStatus; error?: string | null; stopped?: boolean },
 ): Promise<boolean> {
-  forgetUsableCapsules();
+  ctx.usable.forget();
   const res = await ctx.db
     .updateTable('capsules')
     .set({
@@ -201,6 +200,6 @@ async function transition(
     .where('host_id', '=', hostId)
     .where('status', '=', from)
     .executeTakeFirst();
-  forgetUsableCapsules();
+  ctx.usable.forget();
   return Number(res.numUpdatedRows) > 0;
 }

@@ -9,7 +9,6 @@ import type { ControlPlaneContext } from '../../context.js';
 import type { CapsuleStatus, Host, HostType } from '../../db/schema.js';
 import { newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
 import { newId } from '../ids.js';
-import { forgetUsableCapsules } from '../capsules/usable-memo.js';
 
 /** A registration token is good for one use within this time. */
 export const REGISTRATION_TOKEN_TTL_SEC = 24 * 3600;
@@ -130,7 +129,7 @@ export async function deleteHost(ctx: ControlPlaneContext, id: string, force: bo
     return { capsulesMarked: live.length };
   });
   ctx.agents.evict(id);
-  forgetUsableCapsules();
+  ctx.usable.forget();
   ctx.logger.info({ hostId: id, force, capsulesMarked: outcome.capsulesMarked }, 'host deleted');
   return outcome;
 }

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ControlPlaneContext } from '../../context.js';
-import { flushAudit, recordAuditLater } from '../../domain/audit.js';
+import { recordAuditLater } from '../../domain/audit.js';
 import { httpErrorOf } from '../errors.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -112,9 +112,5 @@ export function installAudit(app: FastifyInstance, ctx: ControlPlaneContext): vo
     } catch (err) {
       request.log.warn({ err }, 'could not prepare the audit log entry');
     }
-  });
-
-  app.addHook('onClose', async () => {
-    await flushAudit(ctx);
   });
 }

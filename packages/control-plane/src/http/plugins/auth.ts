@@ -1,163 +1,19 @@
 /**
- * Who is calling. A route is authenticated because of the scope it is registered in
- * (`authScope(...)`), never because it remembered to check. Sources: `X-API-Key: wrn_...`
- * (team key, stored as SHA-256), `Authorization: Bearer <JWT>` (user or host, HS256).
+ * Authentication of HTTP routes. A route is authenticated because of the scope it is
+ * registered in (`authScope(...)`), never because it remembered to check; who the caller
+ * is comes from domain/accounts/principal.ts.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
-import type { Role } from '../../db/schema.js';
-import { API_KEY_PATTERN, sha256Hex } from '../../infra/secrets.js';
+import { authorize, credentialsFrom, resolvePrincipal, type AuthScopeOptions, type Principal } from '../../domain/accounts/principal.js';
 
-export type Principal =
-  | { kind: 'user'; userId: string; teamId: string; role: Role; isAdmin: boolean }
-  | { kind: 'apiKey'; keyId: string; teamId: string; userId: string | null }
-  | { kind: 'host'; hostId: string };
-
-export type PrincipalKind = Principal['kind'];
+export type { AuthScopeOptions, Principal, PrincipalKind } from '../../domain/accounts/principal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     auth?: Principal;
   }
-}
-
-/** An API key's use is written to the database at most this often (one write). */
-const LAST_USED_WRITE_INTERVAL_MS = 60_000;
-const lastUsedWrites = new WeakMap<ControlPlaneContext, Map<string, number>>();
-
-/** Records that key `keyId` was used (throttled; never delays or fails the call). */
-function recordKeyUse(ctx: ControlPlaneContext, keyId: string, lastUsedAt: Date | null): void {
-  let writes = lastUsedWrites.get(ctx);
-  if (!writes) lastUsedWrites.set(ctx, (writes = new Map()));
-  const now = Date.now();
-  const last = Math.max(writes.get(keyId) ?? 0, lastUsedAt?.getTime() ?? 0);
-  if (now - last <= LAST_USED_WRITE_INTERVAL_MS) return;
-  writes.set(keyId, now);
-  if (writes.size > 10_000) writes.delete(writes.keys().next().value!);
-  void ctx.db.updateTable('api_keys').set({ last_used_at: sql`now()` as never }).where('id', '=', keyId).execute().catch(() => {});
-}
-
-/**
- * Resolves credentials (headers or, for WebSockets, the first message) to a principal.
- * Team principals (API keys, user JWTs) come from `ctx.principals` when seen in the last
- * few seconds (see infra/principal-cache.ts); host JWTs are checked every time.
- */
-export async function resolvePrincipal(
-  ctx: ControlPlaneContext,
-  creds: { apiKey?: string | undefined; bearer?: string | undefined },
-): Promise<Principal | undefined> {
-  const cache = ctx.principals;
-  if (creds.apiKey) {
-    if (!API_KEY_PATTERN.test(creds.apiKey)) throw new WrennError('unauthenticated', 'malformed API key (expected wrn_ followed by 32 hex digits)');
-    const keyHash = sha256Hex(creds.apiKey);
-    const cacheKey = `k:${keyHash}`;
-    const cached = cache.get(cacheKey);
-    if (cached?.kind === 'apiKey') {
-      recordKeyUse(ctx, cached.keyId, null);
-      return cached;
-    }
-    return cache.shared(cacheKey, async () => {
-      const generation = cache.generation;
-      const row = await ctx.db
-        .selectFrom('api_keys')
-        .leftJoin('users', 'users.id', 'api_keys.created_by')
-        .leftJoin('memberships', (j) => j.onRef('memberships.team_id', '=', 'api_keys.team_id').onRef('memberships.user_id', '=', 'api_keys.created_by'))
-        .select(['api_keys.id', 'api_keys.team_id', 'api_keys.created_by', 'api_keys.revoked_at', 'api_keys.revoked_reason', 'api_keys.last_used_at', 'users.active as creator_active', 'memberships.role as creator_role'])
-        .where('api_keys.key_hash', '=', keyHash)
-        .executeTakeFirst();
-      if (!row) throw new WrennError('unauthenticated', 'unknown or revoked API key');
-      if (row.revoked_at) throw new WrennError('unauthenticated', keyRevokedMessage(row.revoked_reason));
-      // A key acts for its creator: it is suspended while they are disabled, and dead once
-      // they are no longer a member (removal also revokes it; this covers rows changed by hand).
-      if (row.created_by && row.creator_active === false) throw new WrennError('unauthenticated', 'this API key is suspended: the user who created it is disabled');
-      if (row.created_by && !row.creator_role) throw new WrennError('unauthenticated', 'this API key no longer works: the user who created it is not a member of the team any more');
-      recordKeyUse(ctx, row.id, row.last_used_at);
-      const principal: Principal = { kind: 'apiKey', keyId: row.id, teamId: row.team_id, userId: row.created_by };
-      cache.set(cacheKey, principal, generation);
-      return principal;
-    });
-  }
-  if (creds.bearer) {
-    const cacheKey = `j:${creds.bearer}`;
-    const cached = cache.get(cacheKey);
-    if (cached) return cached;
-    return cache.shared(cacheKey, () => lookupToken(ctx, creds.bearer!, cacheKey));
-  }
-  return undefined;
-}
-
-/** A JWT's principal from the database (user and membership, or host), cached unless a host's. */
-async function lookupToken(ctx: ControlPlaneContext, bearer: string, cacheKey: string): Promise<Principal> {
-  const cache = ctx.principals;
-  const generation = cache.generation;
-  const claims = await ctx.jwt.verify(bearer);
-  if (claims.kind === 'host') {
-    const host = await ctx.db.selectFrom('hosts').select(['id']).where('id', '=', claims.host).executeTakeFirst();
-    if (!host) throw new WrennError('unauthenticated', 'this host was deleted');
-    return { kind: 'host', hostId: host.id };
-  }
-  const m = await ctx.db
-    .selectFrom('users')
-    .innerJoin('memberships', 'memberships.user_id', 'users.id')
-    .leftJoin('membership_versions', (j) => j.onRef('membership_versions.user_id', '=', 'users.id').onRef('membership_versions.team_id', '=', 'memberships.team_id'))
-    .select(['users.id', 'users.is_admin', 'users.active', 'users.session_version', 'memberships.role', 'membership_versions.version as membership_version'])
-    .where('users.id', '=', claims.user)
-    .where('memberships.team_id', '=', claims.team)
-    .executeTakeFirst();
-  if (!m || !m.active) throw new WrennError('unauthenticated', 'the user is disabled or no longer a member of this team');
-  // Revoked sessions (password changed, logout-all, disabled or reset by an administrator)
-  // bumped the user's version. This replica forgets the user's cached entries when it
-  // revokes; other replicas refuse the token once their entry expires (WRENN_AUTH_CACHE_TTL_SEC).
-  if ((claims.sv ?? 0) !== m.session_version) {
-    throw new WrennError('unauthenticated', 'this session was ended (password changed, logged out everywhere, or reset by an administrator): log in again');
-  }
-  // Issued for an earlier membership of this team (the user was removed since, maybe re-added).
-  if ((claims.mv ?? 0) !== (m.membership_version ?? 0)) {
-    throw new WrennError('unauthenticated', 'this session was issued before you were removed from the team: log in again');
-  }
-  const principal: Principal = { kind: 'user', userId: m.id, teamId: claims.team, role: m.role, isAdmin: m.is_admin };
-  // Never past the token's own expiry: an expired JWT is refused on time.
-  cache.set(cacheKey, principal, generation, typeof claims.exp === 'number' ? claims.exp * 1000 : Date.now());
-  return principal;
-}
-
-function keyRevokedMessage(reason: string | null): string {
-  if (reason === 'member_removed') return 'this API key was revoked: the user who created it was removed from the team';
-  if (reason === 'user_deleted') return 'this API key was revoked: the user who created it deleted their account';
-  return 'unknown or revoked API key';
-}
-
-export function credentialsFrom(request: FastifyRequest): { apiKey?: string; bearer?: string } {
-  const apiKey = request.headers['x-api-key'];
-  const authz = request.headers.authorization;
-  const bearer = typeof authz === 'string' && /^Bearer\s+/i.test(authz) ? authz.replace(/^Bearer\s+/i, '').trim() : undefined;
-  return {
-    ...(typeof apiKey === 'string' && apiKey ? { apiKey } : {}),
-    ...(bearer ? { bearer } : {}),
-  };
-}
-
-export interface AuthScopeOptions {
-  allow: PrincipalKind[];
-  admin?: boolean;
-}
-
-/** Checks a resolved principal against a scope's rules. */
-export function authorize(principal: Principal | undefined, opts: AuthScopeOptions): Principal {
-  if (!principal) {
-    const how = opts.allow.includes('apiKey') ? 'an X-API-Key header or a Bearer token' : 'a Bearer token (log in)';
-    throw new WrennError('unauthenticated', `authentication required: send ${how}`);
-  }
-  if (!opts.allow.includes(principal.kind)) {
-    const need = opts.allow.includes('user') ? 'a user token (API keys cannot manage accounts, keys, teams or hosts)' : `a ${opts.allow.join(' or ')} credential`;
-    throw new WrennError('permission_denied', `this route needs ${need}`);
-  }
-  if (opts.admin && !(principal.kind === 'user' && principal.isAdmin)) {
-    throw new WrennError('permission_denied', 'this route is for administrators');
-  }
-  return principal;
 }
 
 /**
@@ -166,7 +22,7 @@ export function authorize(principal: Principal | undefined, opts: AuthScopeOptio
  */
 export function authScope(scope: FastifyInstance, ctx: ControlPlaneContext, opts: AuthScopeOptions): void {
   scope.addHook('onRequest', async (request) => {
-    request.auth = authorize(await resolvePrincipal(ctx, credentialsFrom(request)), opts);
+    request.auth = authorize(await resolvePrincipal(ctx, credentialsFrom(request.headers)), opts);
   });
 }
 

@@ -15,11 +15,9 @@ import { httpErrorOf } from '../errors.js';
 import { WsChannel } from '../../ws/ws-channel.js';
 import { openCapsule, wsHeaderAuth, type OpenedCapsule } from '../../ws/ws-auth.js';
 import { watchCredentials } from '../../ws/credential-watch.js';
-import { ptySessions } from '../../ws/pty-registry.js';
 import { servePty } from '../../ws/pty-connection.js';
 import { serveExecStream } from '../../ws/exec-stream.js';
 import { serveProcessStream } from '../../ws/process-stream.js';
-import { capsuleActivity } from '../../domain/capsules/activity.js';
 
 const CapsuleParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 const ProcessParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }), selector: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -69,7 +67,7 @@ function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (requ
       stopWatch = watchCredentials(ctx, channel, opened, log, (err) => {
         revoked = err;
       });
-      const release = opts.holdWhileOpen ? capsuleActivity(ctx).hold(opened.capsule.id) : undefined;
+      const release = opts.holdWhileOpen ? ctx.activity.hold(opened.capsule.id) : undefined;
       try {
         await serve(request)(channel, opened, log);
       } finally {
@@ -94,8 +92,7 @@ function capsuleSocket(ctx: ControlPlaneContext, operation: string, serve: (requ
 }
 
 export async function websocketsRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
-  const sessions = ptySessions(ctx);
-  app.addHook('onClose', async () => sessions.dispose());
+  const sessions = ctx.ptys;
   await app.register(async (s) => {
     s.addHook('onRequest', wsHeaderAuth(ctx));
     s.get(
