@@ -7,7 +7,7 @@ import type { Client, Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { HostAgentService } from '@wrenn/proto/hostagent';
 import { WrennError } from '@wrenn/shared';
-import { createWrennClient, fromConnectError } from '@wrenn/shared/connect';
+import { ERROR_CODE_HEADER, createWrennClient, fromConnectError } from '@wrenn/shared/connect';
 
 export type AgentClient = Client<typeof HostAgentService>;
 
@@ -19,7 +19,7 @@ export type AgentClient = Client<typeof HostAgentService>;
 export function fromAgentError(err: unknown): WrennError {
   const e = fromConnectError(err, 'the host agent');
   if (e.code !== 'unauthenticated') return e;
-  const sent = e.cause !== undefined && (e.cause as { metadata?: Headers }).metadata?.get('x-wrenn-error-code');
+  const sent = e.cause !== undefined && (e.cause as { metadata?: Headers }).metadata?.get(ERROR_CODE_HEADER);
   const message = sent ? `the host agent was refused: ${e.message}` : 'the host agent refused the control plane (host token mismatch)';
   return new WrennError('unavailable', message, undefined, { cause: e.cause ?? e });
 }
