@@ -1,5 +1,5 @@
 /**
- * createControlPlane: the whole HTTP API as a library (C6). The CLI is a thin wrapper;
+ * createControlPlane: the whole HTTP API as a library (docs/decisions.md#c6). The CLI is a thin wrapper;
  * other packages extend it with routes, background workers and middleware instead of
  * copying the bootstrap.
  *
@@ -119,7 +119,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128 ? req.headers['x-request-id'] : randomUUID()),
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: false }),
     trustProxy: config.trustProxy, // request.ip: the client behind a trusted proxy (per-address login throttling)
-    // C4: a client that never finishes its headers, or idles, cannot hold a socket forever.
+    // docs/decisions.md#c4: a client that never finishes its headers, or idles, cannot hold a socket forever.
     // Bodies and streams (file transfers, WebSockets) may take as long as they need.
     connectionTimeout: 0,
     keepAliveTimeout: 65_000,

@@ -92,7 +92,7 @@ describe('audit log', () => {
 
   test('an API key actor is recorded as actor_key_id (with no user id)', async () => {
     // No accounts route both mutates and accepts API keys (they are user-token routes), so a route added
-    // through the extension point (C6) stands in for the capsule routes that do.
+    // through the extension point (docs/decisions.md#c6) stands in for the capsule routes that do.
     const requestId = `req-${randomBytes(6).toString('hex')}`;
     const extension = {
       name: 'audit-probe',

@@ -4,7 +4,7 @@
  * reach a server in the capsule without an API key; envd's /health answers 502 for a
  * paused capsule (the e2b SDK's isRunning()); a paused auto_resume capsule is resumed by
  * traffic; WebSockets tunnel through while a spoofed Upgrade on an API route is still
- * refused (C1); proxied traffic keeps a capsule with timeout_sec awake; requests are
+ * refused (docs/decisions.md#c1); proxied traffic keeps a capsule with timeout_sec awake; requests are
  * counted in /metrics; the agent's proxy URL is learnt from its Health or its registration.
  */
 import { test, describe, before, after } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * E3: /snapshot/prepare quiesces envd (port forwarding stopped, keep-alive off, idle
+ * docs/decisions.md#e3: /snapshot/prepare quiesces envd (port forwarding stopped, keep-alive off, idle
  * connections closed) and the /init that follows a restore restarts it, closing the
  * connections opened before the snapshot while keeping the one it arrives on.
  */

@@ -1,5 +1,5 @@
 /**
- * envd must run on any root filesystem (E8): here a busybox-only rootfs with no libc and no
+ * envd must run on any root filesystem (docs/decisions.md#e8): here a busybox-only rootfs with no libc and no
  * node of its own, with the runtime directory bind-mounted read-only at /.wrenn, exactly as
  * a capsule sees it. The sandbox is a private mount+pid namespace chrooted into the rootfs
  * (the runc driver has its own tests); the network is the host's so the test reaches envd

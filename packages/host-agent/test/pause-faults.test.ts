@@ -1,6 +1,6 @@
 /**
  * A pause that fails half-way leaves the capsule running (thawed, sampler restarted) or,
- * if it cannot run any more, destroyed and marked error (H3, H11) — never a record that
+ * if it cannot run any more, destroyed and marked error (docs/decisions.md#h3, #h11) — never a record that
  * says running while the capsule cannot execute. Faults: the snapshot disk fills up during
  * the dump; CRIU fails at once; CRIU is killed in the middle of the dump; CRIU hangs in a
  * dump or a restore (the deadline WRENN_PAUSE_TIMEOUT_MS kills it).

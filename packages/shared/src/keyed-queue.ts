@@ -1,5 +1,5 @@
 /**
- * Serialises work per key: operations on one capsule run one after another (H2), while
+ * Serialises work per key: operations on one capsule run one after another (docs/decisions.md#h2), while
  * different keys never wait on each other.
  */
 export class KeyedQueue {

@@ -1,7 +1,7 @@
 /**
  * Connect clients for the host agents, one per host (HTTP/2 to the agent's RPC port, with
  * the host's bearer token), created on first use and dropped when a host changes or goes.
- * Each host has its own HTTP/2 session, so a slow host never stalls calls to another (H9).
+ * Each host has its own HTTP/2 session, so a slow host never stalls calls to another (docs/decisions.md#h9).
  */
 import type { Client, Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';

@@ -7,7 +7,7 @@
  *
  * Upgrades: the server's only `upgrade` listener is this proxy; Upgrade requests that are
  * not proxied go on to @fastify/websocket through `otherUpgrades` (its `options.server`),
- * so its routing and the C1 guard (ws/upgrade-guard.ts) still decide every non-proxied
+ * so its routing and the docs/decisions.md#c1 guard (ws/upgrade-guard.ts) still decide every non-proxied
  * Upgrade: a proxied Upgrade is a tunnel to the capsule, a spoofed one on an API route is
  * refused as before.
  *

@@ -1,7 +1,7 @@
 /**
  * The control plane's hop: a proxied request goes to its capsule's host agent proxy
  * listener, with the agent token and the target in PROXY_HEADERS, over a keep-alive pool
- * per agent (separate from the RPC connections, H9: a busy dev server never slows exec or
+ * per agent (separate from the RPC connections, docs/decisions.md#h9: a busy dev server never slows exec or
  * terminals). Plain node:http/net, as on the agent (see host-agent/src/proxy/forward.ts);
  * an Upgrade is a byte tunnel to the agent, whose answer (101 or an error) passes through.
  */

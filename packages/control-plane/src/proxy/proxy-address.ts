@@ -1,6 +1,6 @@
 /**
- * Which requests are proxied to a capsule port, and to which: E2B's two forms (REFERENCE-API
- * section 3), which the unmodified `e2b` SDK uses with E2B_SANDBOX_URL or a sandbox domain.
+ * Which requests are proxied to a capsule port, and to which: E2B's two forms (docs/decisions.md#a5),
+ * which the unmodified `e2b` SDK uses with E2B_SANDBOX_URL or a sandbox domain.
  *
  *   Host: {port}-{capsuleId}.{WRENN_PROXY_DOMAIN}          (when the domain is configured)
  *   E2b-Sandbox-Id: {capsuleId} + E2b-Sandbox-Port: {port} (always)

@@ -22,7 +22,7 @@ export interface ControlPlaneConfig {
   hostDownAfterSec: number;
   /** Reconciler period. WRENN_RECONCILE_INTERVAL_SEC, default 30. */
   reconcileIntervalSec: number;
-  /** Deadline of control plane → agent calls (H4: minutes, not seconds). WRENN_AGENT_TIMEOUT_MS, default 300000. */
+  /** Deadline of control plane → agent calls (docs/decisions.md#h4: minutes, not seconds). WRENN_AGENT_TIMEOUT_MS, default 300000. */
   agentTimeoutMs: number;
   /** Allow POST /v1/auth/signup. WRENN_SIGNUP, default true. */
   signupEnabled: boolean;

@@ -1,5 +1,5 @@
 /**
- * Client → server messages of the WebSocket routes (REFERENCE-API.md section 1), as
+ * Client → server messages of the WebSocket routes (docs/decisions.md#a3), as
  * TypeBox schemas, and their validation. Server → client messages are built inline by
  * the handlers: started/output/exit/error/ping (PTY), start/stdout/stderr/exit/error
  * (exec and process streams).

@@ -1,7 +1,7 @@
 /**
  * Relays a process's event stream from the agent (ExecStream, ConnectProcess) to a
  * WebSocket: `{type:"start",pid}`, `{type:"stdout"|"stderr",data,encoding}`,
- * `{type:"exit",exit_code}`. Each send waits while the client is behind (C3), so a slow
+ * `{type:"exit",exit_code}`. Each send waits while the client is behind (docs/decisions.md#c3), so a slow
  * client slows the stream down instead of growing a buffer here.
  */
 import type { ExecStreamEvent } from '@wrenn/proto/hostagent';

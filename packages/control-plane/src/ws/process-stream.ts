@@ -1,5 +1,5 @@
 /**
- * One WebSocket on `GET /capsules/{id}/processes/{selector}/stream` (C5): the output of a
+ * One WebSocket on `GET /capsules/{id}/processes/{selector}/stream` (docs/decisions.md#c5): the output of a
  * background process from now on (what envd kept while nobody listened comes first),
  * ending with `{type:"exit",exit_code}`. Closing the socket detaches; the process runs on.
  */

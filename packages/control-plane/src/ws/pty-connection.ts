@@ -1,7 +1,7 @@
 /**
  * One WebSocket on `GET /capsules/{id}/pty`: starts a terminal (`start`) or re-attaches to
  * one by tag (`connect`), relays its output, and feeds it the client's input, resizes and
- * kill (C2):
+ * kill (docs/decisions.md#c2):
  * - the socket is read into a queue (WsChannel) and one consumer loop dispatches the
  *   RPCs, so reading never waits on an RPC;
  * - input messages queued back to back are coalesced into one PtySendInput;

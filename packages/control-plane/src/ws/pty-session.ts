@@ -24,7 +24,7 @@ export interface PtySessionOptions {
 }
 
 export class PtySession {
-  /** PtySendInput calls made for this session (C2: far fewer than input messages). */
+  /** PtySendInput calls made for this session (docs/decisions.md#c2: far fewer than input messages). */
   inputCalls = 0;
   /** Input messages received from clients. */
   inputMessages = 0;

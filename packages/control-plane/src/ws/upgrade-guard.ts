@@ -1,5 +1,5 @@
 /**
- * C1: only WebSocket routes accept upgrade requests. @fastify/websocket dispatches every
+ * docs/decisions.md#c1: only WebSocket routes accept upgrade requests. @fastify/websocket dispatches every
  * upgrade through the normal router and, for a route that is not a WebSocket route,
  * completes the handshake before closing the socket. This guard refuses the upgrade
  * instead (a plain HTTP error, no handshake), after the route's own authentication ran,

@@ -1,5 +1,5 @@
 /**
- * Authentication and capsule access for WebSocket routes (C1). Credentials in the upgrade
+ * Authentication and capsule access for WebSocket routes (docs/decisions.md#c1). Credentials in the upgrade
  * request (X-API-Key or Authorization: Bearer) are checked before the handshake, and a
  * bad one refuses it with 401. Browsers cannot set headers on a WebSocket, so an upgrade
  * without credentials is accepted and must send `{type:"auth", api_key | token}` as its

@@ -1,7 +1,7 @@
 /**
- * A JSON message channel over one WebSocket, with bounded buffers in both directions (C3):
+ * A JSON message channel over one WebSocket, with bounded buffers in both directions (docs/decisions.md#c3):
  * - inbound: every frame is parsed into a queue as it arrives, so reading the socket never
- *   waits for whatever the consumer does with a message (C2); when the queue holds
+ *   waits for whatever the consumer does with a message (docs/decisions.md#c2); when the queue holds
  *   `maxQueued` messages the socket is paused (TCP back-pressure to the client), never
  *   emptied by dropping. Frames ws already read before the pause are still queued, so
  *   the bound is `maxQueued` messages plus one socket read (64 KiB);
@@ -121,7 +121,7 @@ export class WsChannel {
     return head && accept(head) ? this.take() : undefined;
   }
 
-  /** Sends a JSON message; resolves when the outbound buffer has room again (C3). */
+  /** Sends a JSON message; resolves when the outbound buffer has room again (docs/decisions.md#c3). */
   async send(message: object): Promise<void> {
     if (this.isClosed || this.socket.readyState !== this.socket.OPEN) return;
     this.inflight++;

@@ -1,6 +1,6 @@
 /**
  * Tracks envd's open client connections so /snapshot/prepare can close the idle ones and
- * the /init after a restore can close those opened before the snapshot (E3): their peers
+ * the /init after a restore can close those opened before the snapshot (docs/decisions.md#e3): their peers
  * are gone, and a restored socket would otherwise hang until its keep-alive expires.
  */
 import type { Server } from 'node:http';

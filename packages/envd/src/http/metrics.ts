@@ -1,4 +1,4 @@
-/** GET /metrics: the capsule's CPU, memory (its own cgroup, E7) and disk usage as JSON. */
+/** GET /metrics: the capsule's CPU, memory (its own cgroup, docs/decisions.md#e7) and disk usage as JSON. */
 import type { EnvdContext } from '../core/context.js';
 import { MetricsCollector } from '../metrics/collector.js';
 import type { HttpRouter } from './router.js';

@@ -1,5 +1,5 @@
 /**
- * Reading memory and CPU figures from a located cgroup (E7: the capsule's own numbers,
+ * Reading memory and CPU figures from a located cgroup (docs/decisions.md#e7: the capsule's own numbers,
  * not the host's). Used memory leaves out reclaimable page cache (inactive_file), as
  * `free` and container runtimes do; an unlimited cgroup reports the machine's memory.
  */

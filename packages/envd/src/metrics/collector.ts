@@ -1,6 +1,6 @@
 /**
  * What GET /metrics reports: CPU, memory and disk of the capsule. CPU and memory come
- * from the capsule's own cgroup (E7); CPU usage is the rate between this call and the
+ * from the capsule's own cgroup (docs/decisions.md#e7); CPU usage is the rate between this call and the
  * previous one (the host agent polls about every second), or over a short fresh window
  * when there is no recent previous sample.
  */

@@ -2,7 +2,7 @@
  * Figures for envd running where it has no cgroup of its own to read (a VM backend,
  * where the kernel is the capsule's own): memory as MemTotal − MemAvailable and CPU from
  * /proc/stat. Never used when a cgroup was found, since on a container host these are
- * the host's numbers (E7).
+ * the host's numbers (docs/decisions.md#e7).
  */
 import { promises as fsp } from 'node:fs';
 import type { MemoryFigures } from './cgroup-read.js';

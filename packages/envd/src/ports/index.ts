@@ -1,9 +1,9 @@
 /**
- * The port subsystem (E6): a program in the capsule that listens only on 127.0.0.1 (or
+ * The port subsystem (docs/decisions.md#e6): a program in the capsule that listens only on 127.0.0.1 (or
  * ::1) cannot be reached through the capsule's network interface, so every scan
  * interval envd reads the namespace's listening sockets and keeps one forwarder per
  * such port on the external address, removing it when the port closes. Stoppable and
- * restartable any number of times (E5): stop() clears the timer and closes every
+ * restartable any number of times (docs/decisions.md#e5): stop() clears the timer and closes every
  * forwarder and its connections.
  */
 import { networkInterfaces } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Which ports need a forwarder (E6): those whose listeners are all on loopback
+ * Which ports need a forwarder (docs/decisions.md#e6): those whose listeners are all on loopback
  * (127.0.0.1 or ::1). A port that also listens on a wildcard address or on the external
  * address is reachable from the host already.
  */

@@ -1,7 +1,7 @@
 /**
  * The one small interface both kinds of child implement: a process on pipes
  * (pipe-child.ts) and a process on a PTY (pty-child.ts). Keeping them apart means waiting
- * on a pipe process never touches PTY state (E2), and everything above this file treats
+ * on a pipe process never touches PTY state (docs/decisions.md#e2), and everything above this file treats
  * both alike.
  */
 import type { ChildExit } from './exit-status.js';

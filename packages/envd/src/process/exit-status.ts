@@ -11,7 +11,7 @@ export interface ChildExit {
   readonly signal: NodeJS.Signals | null;
 }
 
-/** The terminal event of a process, cached on it and sent to every client (E1). */
+/** The terminal event of a process, cached on it and sent to every client (docs/decisions.md#e1). */
 export interface EndInfo {
   /** Exit code, or -1 when a signal ended the process. */
   readonly exitCode: number;

@@ -1,7 +1,7 @@
 /**
  * The registry of processes envd started: live ones by pid and by (unique) tag, and
  * recently exited ones, kept addressable for a while so a late Connect still gets the
- * end event (E1). Owns every child: killAll() ends them all when envd closes.
+ * end event (docs/decisions.md#e1). Owns every child: killAll() ends them all when envd closes.
  */
 import { WrennError, type Logger } from '@wrenn/shared';
 import type { EnvdContext } from '../core/context.js';

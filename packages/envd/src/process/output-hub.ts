@@ -6,7 +6,7 @@
  * - clients attached: each gets every event in its own queue; when any queue grows past
  *   HIGH_WATER_BYTES the child is paused (it blocks on a full pipe/PTY) until every queue
  *   is back under LOW_WATER_BYTES, so huge outputs stream at the client's pace.
- * The end event is cached (E1): a client attaching after the exit gets the backlog and
+ * The end event is cached (docs/decisions.md#e1): a client attaching after the exit gets the backlog and
  * the end at once.
  */
 import { Deque } from './deque.js';
@@ -77,7 +77,7 @@ export class OutputHub {
 
   /**
    * Attaches a client: it first gets the backlog, then live events. Attaching and checking
-   * the cached end happen in one synchronous step, so no event can fall in between (E1).
+   * the cached end happen in one synchronous step, so no event can fall in between (docs/decisions.md#e1).
    */
   subscribe(): Subscription {
     const sub = new Subscription(this);

@@ -10,7 +10,7 @@ import { Spawner, type StartedTool, type ToolExit, type ToolRequest } from './sp
 
 export interface RunOptions {
   signal?: AbortSignal;
-  /** Kill the tool after this long (default: no limit; callers pass deadlines, H4). */
+  /** Kill the tool after this long (default: no limit; callers pass deadlines, docs/decisions.md#h4). */
   timeoutMs?: number;
   /** Written to the tool's stdin, then stdin is closed. */
   input?: string | Buffer;

@@ -1,8 +1,8 @@
 /**
  * Every proxied exchange (one HTTP request and its response, or one upgraded tunnel) is
- * owned by its capsule: a per-capsule set, so a pause can drain them (H1) and a destroy
+ * owned by its capsule: a per-capsule set, so a pause can drain them (docs/decisions.md#h1) and a destroy
  * can close them, and a per-capsule keep-alive pool to the capsule's ports, so one slow
- * capsule never holds sockets another needs (H9, H10: cached per capsule, evicted on
+ * capsule never holds sockets another needs (docs/decisions.md#h9, #h10: cached per capsule, evicted on
  * destroy and pause).
  *
  * @example
@@ -125,7 +125,7 @@ export class CapsuleConnections {
   }
 
   /**
-   * H1: refuses new exchanges, lets open ones finish within `graceMs` (or until `signal`
+   * docs/decisions.md#h1: refuses new exchanges, lets open ones finish within `graceMs` (or until `signal`
    * aborts), then destroys the rest and the capsule's idle pooled sockets, so no connection
    * of ours is left for the dump to find. New exchanges are refused again from then on by
    * the capsule's status (pausing), which the caller set before draining.

@@ -29,7 +29,7 @@ export interface CapsuleTarget {
   port: number;
 }
 
-/** H10: a port that is just opening gets a few tries before the caller sees 502. */
+/** docs/decisions.md#h10: a port that is just opening gets a few tries before the caller sees 502. */
 const DIAL_ATTEMPTS = 3;
 const DIAL_BACKOFF_MS = [100, 300];
 /** A capsule's TCP stack answers at once (even frozen); this only bounds a broken route. */

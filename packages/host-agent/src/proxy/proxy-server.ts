@@ -124,7 +124,7 @@ export function createProxyServer(deps: ProxyServerDeps): ProxyServer {
   const server = createServer(onRequest);
   server.on('upgrade', onUpgrade);
   // Streams (process output, long polls, downloads) may last as long as they need; a
-  // client that never finishes its headers may not (C4).
+  // client that never finishes its headers may not (docs/decisions.md#c4).
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;

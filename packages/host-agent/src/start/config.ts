@@ -29,7 +29,7 @@ export interface AgentConfig {
   proxyAdvertiseUrl: string | undefined;
   /** Bearer token callers must present. WRENN_AGENT_TOKEN; generated and stored under dataDir when unset. */
   token: string | undefined;
-  /** Default writable-layer size. WRENN_DEFAULT_ROOTFS_SIZE, default 5G (never smaller than the template, H6). */
+  /** Default writable-layer size. WRENN_DEFAULT_ROOTFS_SIZE, default 5G (never smaller than the template, docs/decisions.md#h6). */
   defaultRootfsSizeBytes: number;
   /** Pool capsules take their addresses from. WRENN_NETWORK_CIDR, default 10.88.0.0/16. */
   networkCidr: string;
@@ -78,9 +78,9 @@ export interface AgentConfig {
    * capsules of tens of GB. WRENN_PAUSE_TIMEOUT_MS, default 300000 (5 min).
    */
   pauseTimeoutMs: number;
-  /** Deadline of envd's /snapshot/prepare during a pause (H4). WRENN_SNAPSHOT_PREPARE_TIMEOUT_MS, default 30000. */
+  /** Deadline of envd's /snapshot/prepare during a pause (docs/decisions.md#h4). WRENN_SNAPSHOT_PREPARE_TIMEOUT_MS, default 30000. */
   snapshotPrepareTimeoutMs: number;
-  /** Grace period for proxied connections to drain before a pause force-closes them (H1). WRENN_PAUSE_DRAIN_GRACE_MS, default 5000. */
+  /** Grace period for proxied connections to drain before a pause force-closes them (docs/decisions.md#h1). WRENN_PAUSE_DRAIN_GRACE_MS, default 5000. */
   pauseDrainGraceMs: number;
   /** How long Create waits for envd to answer /health. WRENN_ENVD_START_TIMEOUT_MS, default 20000. */
   envdStartTimeoutMs: number;

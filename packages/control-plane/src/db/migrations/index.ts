@@ -1,5 +1,5 @@
 /**
- * Migrations ship inside the package (C6) as code, listed here in order; the Migrator
+ * Migrations ship inside the package (docs/decisions.md#c6) as code, listed here in order; the Migrator
  * records applied ones in kysely_migration.
  */
 import type { Migration, MigrationProvider } from 'kysely';

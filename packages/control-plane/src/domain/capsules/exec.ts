@@ -1,6 +1,6 @@
 /**
  * Commands in a capsule: run to completion (output returned as UTF-8 text, or base64 when
- * it is not valid UTF-8), or start in the background (C5: pid + tag; list, kill and
+ * it is not valid UTF-8), or start in the background (docs/decisions.md#c5: pid + tag; list, kill and
  * reconnect later). `cmd` is run with `args` as given, without a shell: pass
  * `cmd: "/bin/sh", args: ["-c", "..."]` for shell syntax.
  */

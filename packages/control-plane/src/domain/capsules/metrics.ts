@@ -1,5 +1,5 @@
 /**
- * Resource samples of one capsule, from its host agent's ring buffers (H8: 1 s samples
+ * Resource samples of one capsule, from its host agent's ring buffers (docs/decisions.md#h8: 1 s samples
  * for 10 min, 30 s for 2 h, 5 min for 24 h).
  */
 import type { ControlPlaneContext } from '../../context.js';

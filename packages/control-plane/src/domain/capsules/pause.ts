@@ -1,7 +1,7 @@
 /**
  * Pause and resume through the host agent's Pause/Resume RPCs, on the status machine
  * running → pausing → paused → resuming → running. A failed pause is followed by a
- * liveness check (H3, H11): the capsule goes back to what the agent says it is, or to
+ * liveness check (docs/decisions.md#h3, #h11): the capsule goes back to what the agent says it is, or to
  * `error` when the agent no longer has it, never to a `running` that cannot execute.
  * An agent without these RPCs answers Unimplemented: the capsule is left as it was and the
  * caller gets 501.

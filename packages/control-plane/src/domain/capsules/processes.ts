@@ -1,5 +1,5 @@
 /**
- * Background processes of a running capsule (C5): list them, kill one by PID or by tag.
+ * Background processes of a running capsule (docs/decisions.md#c5): list them, kill one by PID or by tag.
  * A selector of only digits is a PID, anything else a tag (so tags are never all digits).
  */
 import type { ControlPlaneContext } from '../../context.js';

@@ -1,5 +1,5 @@
 /**
- * The capsules REST API (REFERENCE-API.md section 1): lifecycle, exec, files, processes,
+ * The capsules REST API (docs/decisions.md#a1): lifecycle, exec, files, processes,
  * metrics, stats and usage. Every route takes a user JWT or an API key and acts on the
  * caller's team only: another team's capsule id is a 404, like an unknown one. WebSocket
  * routes (pty, exec/stream, process streams) live in websockets.ts.

@@ -1,5 +1,5 @@
 /**
- * Snapshot templates: `POST /snapshots` saves a running
+ * Snapshot templates (docs/decisions.md#a4): `POST /snapshots` saves a running
  * capsule (memory + disk) as a team template, `GET /snapshots?type=base|snapshot`,
  * `DELETE /snapshots/{name}`. User JWT or API key; team-scoped.
  */

@@ -1,5 +1,5 @@
 /**
- * WebSocket routes of a capsule (REFERENCE-API.md section 1): terminal (`/pty`), streamed
+ * WebSocket routes of a capsule (docs/decisions.md#a3): terminal (`/pty`), streamed
  * exec (`/exec/stream`) and a background process's output (`/processes/{selector}/stream`).
  * They are the only routes that accept upgrades (see ws/upgrade-guard.ts). Authentication
  * is by header on the upgrade or by a first `{type:"auth"}` message (ws/ws-auth.ts), and

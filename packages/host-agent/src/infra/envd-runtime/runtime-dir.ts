@@ -2,7 +2,7 @@
  * The envd runtime directory, bind-mounted read-only at /.wrenn in every capsule: the
  * host's node binary with its own dynamic loader and libraries, the bundled envd, its
  * native addons and a static tini. With the loader invoked explicitly, node runs on any
- * rootfs — Debian, Alpine, busybox, or one with no libc at all (E8).
+ * rootfs — Debian, Alpine, busybox, or one with no libc at all (docs/decisions.md#e8).
  *
  * The directory is content-addressed (node version + envd bundle hash) so a new envd
  * gets a new directory while running capsules keep the one they were started with.

@@ -1,7 +1,7 @@
 /**
  * The host agent's client for one capsule's envd (HTTP/1.1 + Connect over the capsule's
  * veth). Each capsule gets its own keep-alive connection pool so a slow capsule never
- * stalls calls to another (H9).
+ * stalls calls to another (docs/decisions.md#h9).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';

@@ -5,7 +5,7 @@
  * of it on unplumb, on failure half-way, and for leftovers after an agent restart.
  *
  * Operations on one slot must be serialised by the caller (the agent serialises everything
- * per capsule, H2); different slots are independent.
+ * per capsule, docs/decisions.md#h2); different slots are independent.
  *
  * @example
  * const net = await NetworkManager.open({ logger, pool }, signal);

@@ -27,13 +27,13 @@ export interface PlumbOptions {
   denyOut?: string[];
   /** Exceptions to `denyOut` (never to the host's deny set). */
   allowOut?: string[];
-  /** Sustained rate limit in bytes/s, each direction (H10); 0 = unlimited. */
+  /** Sustained rate limit in bytes/s, each direction (docs/decisions.md#h10); 0 = unlimited. */
   rateBytesPerSec: number;
   /** Bytes that may pass at full speed before the rate applies. */
   burstBytes: number;
 }
 
-/** H10 defaults: 200 MB/s sustained, 100 MB burst, egress on. */
+/** docs/decisions.md#h10 defaults: 200 MB/s sustained, 100 MB burst, egress on. */
 export const DEFAULT_PLUMB_OPTIONS: Readonly<PlumbOptions> = Object.freeze({
   egress: true,
   rateBytesPerSec: 200_000_000,

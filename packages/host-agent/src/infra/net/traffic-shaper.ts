@@ -1,5 +1,5 @@
 /**
- * Per-capsule rate limit (H10) with `tc`, both directions on the host side where the capsule
+ * Per-capsule rate limit (docs/decisions.md#h10) with `tc`, both directions on the host side where the capsule
  * cannot touch it:
  * - download (host → capsule) leaves through the host veth end: a `tbf` root qdisc there;
  * - upload (capsule → host) arrives on the host veth end; ingress cannot queue, and this

@@ -2,7 +2,7 @@
  * A capsule's root filesystem: the template's shifted tree as read-only overlay lower, and
  * a writable upper layer inside a per-capsule sparse ext4 image (loop device), so the
  * capsule's disk is limited to the image size and filling it gives ENOSPC inside the capsule
- * only (H6).
+ * only (docs/decisions.md#h6).
  *
  *   <capsuleDir>/upper.ext4          sparse image, max(disk size, template + headroom)
  *   <capsuleDir>/upper-mnt/          the image, mounted (upper/ and work/ inside)
@@ -26,7 +26,7 @@ import { removeTreeSafely } from './remove-tree.js';
 export interface CreateCapsuleRootfsOptions {
   capsuleDir: string;
   template: Pick<TemplateInfo, 'name' | 'lowerDir' | 'sizeBytes'>;
-  /** Requested disk size; the image is never smaller than the template needs (H6). */
+  /** Requested disk size; the image is never smaller than the template needs (docs/decisions.md#h6). */
   diskSizeBytes: number;
   idMapping: IdMapping;
   signal?: AbortSignal;

@@ -1,6 +1,6 @@
 /**
  * The sparse ext4 image that holds a capsule's writable layer: its size is the capsule's
- * disk limit (a full disk is ENOSPC inside the capsule, H6), its blocks are allocated only
+ * disk limit (a full disk is ENOSPC inside the capsule, docs/decisions.md#h6), its blocks are allocated only
  * as the capsule writes.
  *
  * mkfs choices: no reserved blocks (-m 0: they are reserved for host uid 0, which nothing
@@ -21,7 +21,7 @@ export const MIN_IMAGE_BYTES = 64 * MiB;
 
 /**
  * Size of a capsule's image: the requested disk size, but never less than the template
- * plus room for ext4 metadata and for a full copy-up of the template (H6).
+ * plus room for ext4 metadata and for a full copy-up of the template (docs/decisions.md#h6).
  */
 export function upperImageSizeBytes(diskSizeBytes: number, templateSizeBytes: number): number {
   if (!Number.isFinite(diskSizeBytes) || diskSizeBytes < 0) {

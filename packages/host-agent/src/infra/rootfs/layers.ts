@@ -8,7 +8,7 @@ export interface TemplateInfo {
   name: string;
   /** Read-only directory used as overlay lowerdir (owned by the mapped uid range). */
   lowerDir: string;
-  /** Bytes used by the template's files (decides the minimum upper size, H6). */
+  /** Bytes used by the template's files (decides the minimum upper size, docs/decisions.md#h6). */
   sizeBytes: number;
   defaultUser: string;
   defaultWorkdir?: string;

@@ -1,6 +1,6 @@
 /**
  * template.json: what the agent needs to use a template without looking at its files
- * (defaults, size for H6, the id mapping its owners were shifted into) and what decides
+ * (defaults, size for docs/decisions.md#h6, the id mapping its owners were shifted into) and what decides
  * whether a built-in template must be rebuilt (its recipe version).
  */
 import { readFile, writeFile } from 'node:fs/promises';

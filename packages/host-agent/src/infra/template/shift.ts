@@ -11,7 +11,7 @@
  * An id outside the mapped range fails the whole shift: the caller discards the tree.
  *
  * The walk also measures the tree (du-like: allocated bytes of each inode once), which
- * decides the minimum size of a capsule's writable layer (H6).
+ * decides the minimum size of a capsule's writable layer (docs/decisions.md#h6).
  */
 import { chmod, lchown } from 'node:fs/promises';
 import type { Stats } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * POST /capsules/{id}/exec: run a command to completion (200 with its output) or, with
- * `background: true`, start it and answer 202 {pid, tag} at once (C5).
+ * `background: true`, start it and answer 202 {pid, tag} at once (docs/decisions.md#c5).
  */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';

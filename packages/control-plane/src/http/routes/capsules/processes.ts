@@ -1,4 +1,4 @@
-/** GET /capsules/{id}/processes and DELETE /capsules/{id}/processes/{selector} (C5). */
+/** GET /capsules/{id}/processes and DELETE /capsules/{id}/processes/{selector} (docs/decisions.md#c5). */
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';

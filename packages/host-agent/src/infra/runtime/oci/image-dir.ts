@@ -1,6 +1,6 @@
 /**
  * CRIU image directories must be readable by the capsule's mapped uid during restore
- * (PLATFORM-NOTES: "Unable to open timens-0.img: Permission denied" until the directory
+ * (docs/decisions.md#p2: "Unable to open timens-0.img: Permission denied" until the directory
  * was 0755 and its files 0644). CRIU writes them 0600, so every checkpoint is followed by
  * this pass, and every restore is preceded by it (images may have been copied around).
  */

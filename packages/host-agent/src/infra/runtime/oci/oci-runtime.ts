@@ -3,7 +3,7 @@
  * runc keeps its state under `<dataDir>/runc` (--root), so our containers are separate from
  * anything else on the host; every capsule's cgroup is `/<cgroupParent>/<id>`.
  *
- * Operations on one capsule must be serialised by the caller (H2); the driver itself keeps
+ * Operations on one capsule must be serialised by the caller (docs/decisions.md#h2); the driver itself keeps
  * no per-capsule state in memory, so a restarted agent sees everything through runc and
  * the cgroup tree.
  *
@@ -59,7 +59,7 @@ export interface OciRuntimeOptions {
   criuPath?: string;
   /** Parent cgroup of every capsule (default "wrenn"). */
   cgroupParent?: string;
-  /** Deadline for short runc commands (state, kill, pause, delete); default 60 s (H4). */
+  /** Deadline for short runc commands (state, kill, pause, delete); default 60 s (docs/decisions.md#h4). */
   commandTimeoutMs?: number;
   /**
    * Shared object preloaded into `criu lazy-pages` (scripts/criu/lazy-pages-shim.c): its
@@ -213,7 +213,7 @@ export class OciRuntime implements Runtime {
     const args = argv.checkpointArgs(this.globals(), { id, ...opts });
     const prepareMs = Date.now() - started;
     const spawnedAt = Date.now();
-    // No default deadline: a multi-GB dump takes as long as it takes (H4); callers pass one.
+    // No default deadline: a multi-GB dump takes as long as it takes (docs/decisions.md#h4); callers pass one.
     // runc and the CRIU it starts are one process group, killed together on expiry.
     try {
       await this.cli.call(args, `runc checkpoint ${id}`, {

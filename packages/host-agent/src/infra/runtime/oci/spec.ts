@@ -4,7 +4,7 @@
  *
  * Decisions that are not obvious:
  * - Every namespace is created by runc (no `path`): joining pre-made namespaces breaks CRIU
- *   restore (PLATFORM-NOTES). The network namespace starts with only `lo`; the network
+ *   restore (docs/decisions.md#p3). The network namespace starts with only `lo`; the network
  *   layer plumbs a veth into it by the init PID afterwards.
  * - noNewPrivileges is false: `sudo` (setuid root) must work for non-root users inside the
  *   capsule. Safe because "root" there is an unprivileged host uid (user namespace), the
