@@ -5,3 +5,4 @@ export * from './size.js';
 export * from './keyed-queue.js';
 export * from './envd-api.js';
 export * from './recipe/index.js';
+export * from './env.js';

@@ -132,46 +132,56 @@ export class Scheduler {
       const name = req.template.name;
       throw new WrennError('template_not_found', `template ${name} does not exist: pick one listed by GET /v1/snapshots`, { template: name });
     }
-    if (pinnedHostId && !req.pinnedHostId) req = { ...req, pinnedHostId };
-    const reasons: string[] = [];
-    const fits: Array<{ load: HostLoad; score: number }> = [];
-    for (const load of loads) {
-      const { host } = load;
-      if (req.pinnedHostId && host.id !== req.pinnedHostId) continue;
-      if (host.type === 'byoc' && host.team_id !== req.teamId) continue; // not even named: another team's host
-      if (req.hostTags?.length) {
-        const tags = tagsOf(host);
-        const missing = req.hostTags.filter((t) => !tags.includes(t));
-        if (missing.length > 0) {
-          reasons.push(`${host.id} lacks tag ${missing.join(', ')}`);
-          continue;
-        }
-      }
-      if (host.status !== 'up') {
-        reasons.push(`${host.id} is ${host.status}`);
+    return chooseHost(loads, pinnedHostId && !req.pinnedHostId ? { ...req, pinnedHostId } : req, this.ratios);
+  }
+}
+
+/**
+ * The choice itself, from the hosts' loads (pure: no I/O). Only `up` hosts that fit the
+ * request (its tags; another team's BYOC host never; cores; memory, CPU and disk left to
+ * commit within `ratios`) qualify, only the pinned one when `req.pinnedHostId` is set;
+ * among them the one with the most room (memory, then CPU, a little for disk). Nothing
+ * fits: 503 host_at_capacity naming each host's reason.
+ */
+export function chooseHost(loads: readonly HostLoad[], req: PlacementRequest, ratios: OvercommitRatios = DEFAULT_OVERCOMMIT): Host {
+  const reasons: string[] = [];
+  const fits: Array<{ load: HostLoad; score: number }> = [];
+  for (const load of loads) {
+    const { host } = load;
+    if (req.pinnedHostId && host.id !== req.pinnedHostId) continue;
+    if (host.type === 'byoc' && host.team_id !== req.teamId) continue; // not even named: another team's host
+    if (req.hostTags?.length) {
+      const tags = tagsOf(host);
+      const missing = req.hostTags.filter((t) => !tags.includes(t));
+      if (missing.length > 0) {
+        reasons.push(`${host.id} lacks tag ${missing.join(', ')}`);
         continue;
       }
-      const memTotalMb = Number(host.memory_total_bytes) / 1048576;
-      const { cpu, memory, disk } = this.ratios;
-      const memRoomMb = memTotalMb * memory - load.committedMemoryMb;
-      const cpuRoom = host.vcpus_total * cpu - load.committedVcpus;
-      const diskFreeMb = Number(host.disk_free_bytes) / 1048576;
-      // Granted sizes are counted, not what the sparse disks use so far: two capsules of
-      // 60 GB do not both fit in 77 GB free, even while both are still empty.
-      const diskRoomMb = diskFreeMb * disk - load.committedDiskMb;
-      if (req.vcpus > host.vcpus_total) reasons.push(`${host.id} has ${host.vcpus_total} cores`);
-      else if (req.memoryMb > memRoomMb) reasons.push(`${host.id} has ${Math.max(0, Math.floor(memRoomMb))} MB of memory left to commit`);
-      else if (req.vcpus > cpuRoom) reasons.push(`${host.id} has ${Math.max(0, Math.round(cpuRoom * 100) / 100)} vCPUs left to commit`);
-      else if (diskFreeMb > 0 && req.diskSizeMb > diskRoomMb) {
-        reasons.push(`${host.id} has ${Math.max(0, Math.floor(diskRoomMb))} MB of disk left to grant (${Math.floor(diskFreeMb)} MB free, ${load.committedDiskMb} MB granted)`);
-      } else fits.push({ load, score: memRoomMb / Math.max(1, memTotalMb) + cpuRoom / Math.max(1, host.vcpus_total * cpu) + Math.min(1, Math.max(0, diskRoomMb) / 1e6) * 0.1 });
     }
-    if (fits.length === 0) {
-      if (req.hostTags?.length && reasons.length === 0) throw new WrennError('host_at_capacity', `no host carries the tags ${req.hostTags.join(', ')}`);
-      if (req.pinnedHostId && reasons.length === 0) throw new WrennError('host_at_capacity', `host ${req.pinnedHostId} that holds this template is not registered`);
-      throw new WrennError('host_at_capacity', `no host can take ${req.vcpus} vCPU / ${req.memoryMb} MB now: ${reasons.join('; ')}`);
+    if (host.status !== 'up') {
+      reasons.push(`${host.id} is ${host.status}`);
+      continue;
     }
-    fits.sort((a, b) => b.score - a.score);
-    return fits[0]!.load.host;
+    const memTotalMb = Number(host.memory_total_bytes) / 1048576;
+    const { cpu, memory, disk } = ratios;
+    const memRoomMb = memTotalMb * memory - load.committedMemoryMb;
+    const cpuRoom = host.vcpus_total * cpu - load.committedVcpus;
+    const diskFreeMb = Number(host.disk_free_bytes) / 1048576;
+    // Granted sizes are counted, not what the sparse disks use so far: two capsules of
+    // 60 GB do not both fit in 77 GB free, even while both are still empty.
+    const diskRoomMb = diskFreeMb * disk - load.committedDiskMb;
+    if (req.vcpus > host.vcpus_total) reasons.push(`${host.id} has ${host.vcpus_total} cores`);
+    else if (req.memoryMb > memRoomMb) reasons.push(`${host.id} has ${Math.max(0, Math.floor(memRoomMb))} MB of memory left to commit`);
+    else if (req.vcpus > cpuRoom) reasons.push(`${host.id} has ${Math.max(0, Math.round(cpuRoom * 100) / 100)} vCPUs left to commit`);
+    else if (diskFreeMb > 0 && req.diskSizeMb > diskRoomMb) {
+      reasons.push(`${host.id} has ${Math.max(0, Math.floor(diskRoomMb))} MB of disk left to grant (${Math.floor(diskFreeMb)} MB free, ${load.committedDiskMb} MB granted)`);
+    } else fits.push({ load, score: memRoomMb / Math.max(1, memTotalMb) + cpuRoom / Math.max(1, host.vcpus_total * cpu) + Math.min(1, Math.max(0, diskRoomMb) / 1e6) * 0.1 });
   }
+  if (fits.length === 0) {
+    if (req.hostTags?.length && reasons.length === 0) throw new WrennError('host_at_capacity', `no host carries the tags ${req.hostTags.join(', ')}`);
+    if (req.pinnedHostId && reasons.length === 0) throw new WrennError('host_at_capacity', `host ${req.pinnedHostId} that holds this template is not registered`);
+    throw new WrennError('host_at_capacity', `no host can take ${req.vcpus} vCPU / ${req.memoryMb} MB now: ${reasons.join('; ')}`);
+  }
+  fits.sort((a, b) => b.score - a.score);
+  return fits[0]!.load.host;
 }

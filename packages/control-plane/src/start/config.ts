@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_OVERCOMMIT, type OvercommitRatios } from '../domain/scheduler.js';
+import { int } from '@wrenn/shared';
 
 export interface ControlPlaneConfig {
   /** WRENN_CP_HOST (default 127.0.0.1) and WRENN_CP_PORT (default 8080). */
@@ -114,13 +115,6 @@ function positiveNumberOrZero(env: NodeJS.ProcessEnv, name: string): number {
   return positiveNumber(env, name, 0);
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 function trustProxyFrom(env: NodeJS.ProcessEnv): boolean | string[] {
   const raw = (env.WRENN_TRUST_PROXY ?? '').trim();

@@ -1,5 +1,6 @@
 /** envd configuration: command-line flags win over environment variables over defaults. */
 import { parseArgs } from 'node:util';
+import { intFrom } from '@wrenn/shared';
 
 export interface EnvdConfig {
   /** TCP port of the HTTP/Connect server. `--port`, WRENN_ENVD_PORT, default 49983. */
@@ -21,13 +22,6 @@ export interface EnvdConfig {
   /** Filesystem whose usage /metrics reports. WRENN_ENVD_DISK_PATH, default /. */
   readonly diskPath: string;
   readonly logLevel: string;
-}
-
-function intFrom(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
-  return n;
 }
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): EnvdConfig {

@@ -1,7 +1,7 @@
 /** Host agent configuration from WRENN_* environment variables, validated once at start. */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { parseSize } from '@wrenn/shared';
+import { int, parseSize } from '@wrenn/shared';
 import { defaultCriuPath } from '../infra/criu/criu-probe.js';
 import { parseEgressAllow } from '../infra/net/egress-policy.js';
 
@@ -110,14 +110,6 @@ function httpUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (!/^https?:\/\/[^\s/]+/.test(raw)) throw new Error(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
   return raw;
-}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 export function parseWarmPool(text: string): Record<string, number> {
