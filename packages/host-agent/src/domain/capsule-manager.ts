@@ -1,6 +1,6 @@
 /**
  * The capsules of this host, as the RPC layer sees them: queries, and each operation run
- * in its capsule's queue (H2) and handed to the module that does it — create
+ * in its capsule's queue (docs/decisions.md#h2) and handed to the module that does it — create
  * (lifecycle/create.ts), destroy (lifecycle/destroy.ts), recover (lifecycle/recover.ts), pause
  * and resume (pause/), snapshot templates (snapshot-templates/). Status changes go through
  * CapsuleRegistry.transition only.

@@ -90,10 +90,10 @@ export interface HostFacts {
   pause: PauseHostSupport;
 }
 
-/** Lets proxied connections to the capsule finish within `graceMs`, then force-closes them (H1). */
+/** Lets proxied connections to the capsule finish within `graceMs`, then force-closes them (docs/decisions.md#h1). */
 export type DrainConnections = (capsuleId: string, graceMs: number, signal: AbortSignal) => Promise<void>;
 
-/** Proxied connections to capsules (src/proxy): drained before a pause (H1), closed on destroy. */
+/** Proxied connections to capsules (src/proxy): drained before a pause (docs/decisions.md#h1), closed on destroy. */
 export interface ProxiedConnectionsPort {
   drain: DrainConnections;
   close(capsuleId: string): void;

@@ -1,5 +1,5 @@
 /**
- * The capsules this agent holds, in memory: the live map, the per-capsule queue (H2: every
+ * The capsules this agent holds, in memory: the live map, the per-capsule queue (docs/decisions.md#h2: every
  * operation on one capsule runs after the previous one; different capsules never wait on
  * each other) and the one place a capsule's status changes, `transition`, which refuses a
  * move the status machine (STATUS_MOVES) does not have or a capsule not in the state the

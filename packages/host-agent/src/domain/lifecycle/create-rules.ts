@@ -91,7 +91,7 @@ export function createSpec(req: CreateCapsuleRequest): CreateSpec {
   return spec;
 }
 
-/** The shape of a capsule from a base template; the disk never smaller than the template (H6). */
+/** The shape of a capsule from a base template; the disk never smaller than the template (docs/decisions.md#h6). */
 export function baseShape(spec: CreateSpec, template: Pick<TemplateInfo, 'sizeBytes'>, defaultDiskBytes: number): CapsuleShape {
   const requested = spec.diskSizeMb > 0 ? spec.diskSizeMb * MiB : defaultDiskBytes;
   return {

@@ -1,7 +1,7 @@
 /**
  * Samples one capsule every second (cpu %, its own memory, its disk) into tiered ring
  * buffers. Owned by the capsule's live entry: stopped on destroy and pause, restarted on
- * resume, and never more than one timer per capsule (H8).
+ * resume, and never more than one timer per capsule (docs/decisions.md#h8).
  */
 import type { Logger } from '@wrenn/shared';
 import { TieredMetrics, type MetricSample } from './tiers.js';

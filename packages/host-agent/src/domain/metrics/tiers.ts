@@ -1,5 +1,5 @@
 /**
- * Metrics history of one capsule in three tiers (H8): 1 s samples for 10 minutes, 30 s
+ * Metrics history of one capsule in three tiers (docs/decisions.md#h8): 1 s samples for 10 minutes, 30 s
  * averages for 2 hours, 5 min averages for 24 hours. Bounded memory: ~1,100 points.
  */
 import { RingBuffer } from './ring-buffer.js';

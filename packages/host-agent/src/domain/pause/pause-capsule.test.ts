@@ -1,5 +1,5 @@
 /**
- * The pause order (H1) and what a failed pause leaves, as the order of calls on in-memory
+ * The pause order (docs/decisions.md#h1) and what a failed pause leaves, as the order of calls on in-memory
  * ports. The real pause, with runc and CRIU, is test/pause*.test.ts; these pin the order.
  */
 import { afterEach, describe, test } from 'node:test';

@@ -1,8 +1,8 @@
 /**
- * Pausing a running capsule, in the order of H1: (status `pausing` is set by the caller) →
+ * Pausing a running capsule, in the order of docs/decisions.md#h1: (status `pausing` is set by the caller) →
  * metrics stopped → proxied connections drained → envd /snapshot/prepare → the capsule's
  * processes dumped with their memory (`memory`) or stopped (`filesystem`) → metadata
- * written (H5) → `paused`; then, after the reply, the network unplumbed (the slot, hence
+ * written (docs/decisions.md#h5) → `paused`; then, after the reply, the network unplumbed (the slot, hence
  * the address, stays reserved) and the rootfs unmounted (the disk image stays).
  *
  * Any failure before the processes are gone revives the capsule or marks it error
@@ -140,8 +140,8 @@ export async function pauseCapsule(
 }
 
 /**
- * envd quiesces (E3): port scanner stopped, idle connections closed, disk synced, caches
- * dropped (H7: the dump then holds used memory, not cache). Its own deadline (H4). For a
+ * envd quiesces (docs/decisions.md#e3): port scanner stopped, idle connections closed, disk synced, caches
+ * dropped (docs/decisions.md#h7: the dump then holds used memory, not cache). Its own deadline (docs/decisions.md#h4). For a
  * filesystem pause this is only a courtesy (the processes are stopped anyway): a failure
  * there does not fail the pause.
  */

@@ -1,6 +1,6 @@
 /**
  * Pause, resume and snapshot cleanup for the capsule manager. The manager serialises every
- * call per capsule (H2) and owns the records; this class owns what lives beside them: the
+ * call per capsule (docs/decisions.md#h2) and owns the records; this class owns what lives beside them: the
  * snapshots on disk and the lazy-restore page servers still loading a capsule's memory.
  *
  * @example
@@ -18,7 +18,7 @@ import { recoverPauseState, type RecoveredAs } from './pause-recovery.js';
 import { resumeCapsule } from './resume-capsule.js';
 import { SnapshotStore, type SnapshotMetadata } from './snapshot-store.js';
 
-/** Default deadline of a pause or resume when the caller gives none (H4: generous). */
+/** Default deadline of a pause or resume when the caller gives none (docs/decisions.md#h4: generous). */
 export const DEFAULT_PAUSE_TIMEOUT_MS = 10 * 60_000;
 
 export class PauseController {

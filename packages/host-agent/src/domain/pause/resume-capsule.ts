@@ -2,7 +2,7 @@
  * Resuming a paused capsule (status `resuming` is set by the caller): its disk mounted
  * again, then either its memory restored (`runc restore` into the same bundle and id, lazy
  * pages where enabled) or a cold start of the same disk, the veth plumbed again at the
- * same address, envd /init (E3: after a restore it closes the connections from before the
+ * same address, envd /init (docs/decisions.md#e3: after a restore it closes the connections from before the
  * snapshot and restarts its port scanner), watchers restarted → `running`.
  *
  * Failure before the restored processes ran leaves the capsule `paused` with its snapshot

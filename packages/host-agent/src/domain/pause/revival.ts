@@ -1,5 +1,5 @@
 /**
- * After a failed pause or an interrupted one (H3, H11): bring the capsule back to running
+ * After a failed pause or an interrupted one (docs/decisions.md#h3, #h11): bring the capsule back to running
  * if it can still run, otherwise release everything it holds and mark it `error`. Never a
  * record that says running while the capsule cannot execute.
  */
@@ -12,7 +12,7 @@ import type { SnapshotStore } from './snapshot-store.js';
 /** The states a revival or a failure starts from: an operation that took the capsule out of running. */
 const INTERRUPTED: readonly CapsuleStatus[] = ['pausing', 'resuming', 'snapshotting'];
 
-/** Deadline of the revival itself: its own, never the (possibly cancelled) caller's (H3). */
+/** Deadline of the revival itself: its own, never the (possibly cancelled) caller's (docs/decisions.md#h3). */
 export const REVIVAL_TIMEOUT_MS = 30_000;
 
 /** envd's /init body for a capsule that already exists (after restore, or after a failed pause). */
@@ -48,7 +48,7 @@ export async function reviveIfAlive(kit: CapsuleKit, capsule: LiveCapsule): Prom
   capsule.envd?.close();
   const envd = kit.envd.connect(record.address, record.envdAccessToken);
   try {
-    // The liveness check of H11: a capsule whose processes are gone, or stuck, fails here.
+    // The liveness check of docs/decisions.md#h11: a capsule whose processes are gone, or stuck, fails here.
     await envd.waitHealthy(5_000, signal);
     await envd.init(initBody(record), signal);
   } catch {

@@ -1,10 +1,10 @@
 /**
  * Snapshots of paused capsules on disk: `<snapshotDir>/<runtimeId>/` holds the CRIU image
- * (`memory/`) and `snapshot.json`, the metadata a resume needs (H5). The capsule's disk
+ * (`memory/`) and `snapshot.json`, the metadata a resume needs (docs/decisions.md#h5). The capsule's disk
  * stays in its capsule directory (the ext4 image is kept across the pause).
  *
  * Directories are 0711 and the image dir 0755 with 0644 files: CRIU restores as the
- * capsule's mapped root, which must read the image (PLATFORM-NOTES).
+ * capsule's mapped root, which must read the image (docs/decisions.md#p2).
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';

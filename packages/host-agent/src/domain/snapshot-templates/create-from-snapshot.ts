@@ -6,7 +6,7 @@
  *    processes (the netns comes back from the image with only `lo`),
  *  - the connections of the original closed (CRIU tcp-close),
  *  - the new capsule's hostname;
- * then envd /init with the new id, token, envs and metadata (E3: it re-reads them, closes
+ * then envd /init with the new id, token, envs and metadata (docs/decisions.md#e3: it re-reads them, closes
  * the connections from before the snapshot and restarts its port scanner).
  *
  * The image is shared by every capsule made from the template and only read; each restore

@@ -4,7 +4,7 @@
  *
  *   <name>/template.json   metadata (0600: it holds the image's envd token)
  *   <name>/memory/         CRIU image, only ever read by restores (0755 dir, 0644 files:
- *                          CRIU restores as the capsule's mapped root, PLATFORM-NOTES)
+ *                          CRIU restores as the capsule's mapped root, docs/decisions.md#p2)
  *   <name>/disk.ext4       sparse copy of the source's disk, copied again for each capsule
  *   .tmp/<name>-<random>/  snapshots being taken; renamed into place only when complete
  *   .trash/                replaced or deleted templates on their way out

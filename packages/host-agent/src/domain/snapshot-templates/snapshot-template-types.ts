@@ -3,7 +3,7 @@
  * its disk, from which new capsules continue. Their metadata on disk and as callers see it.
  */
 
-/** template.json of a snapshot template (everything a create from it needs, H5). */
+/** template.json of a snapshot template (everything a create from it needs, docs/decisions.md#h5). */
 export interface SnapshotTemplateMetadata {
   version: 1;
   kind: 'snapshot';

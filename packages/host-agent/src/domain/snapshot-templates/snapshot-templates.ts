@@ -1,6 +1,6 @@
 /**
  * Snapshot templates for the capsule manager: take one from a running capsule, start
- * capsules from one, list and delete them. The manager serialises per capsule (H2); this
+ * capsules from one, list and delete them. The manager serialises per capsule (docs/decisions.md#h2); this
  * class serialises per template name and counts the capsules being created from each
  * template — until their memory is fully loaded (lazy restore reads the image) — so a
  * template in use is never deleted or replaced under them.

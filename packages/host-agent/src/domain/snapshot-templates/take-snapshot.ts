@@ -2,7 +2,7 @@
  * Saving a running capsule (status `snapshotting`, set by the caller) as a snapshot
  * template, leaving it running:
  *
- *   envd /snapshot/prepare (E3) → processes frozen (cgroup freezer) → disk copied with the
+ *   envd /snapshot/prepare (docs/decisions.md#e3) → processes frozen (cgroup freezer) → disk copied with the
  *   filesystem frozen → memory dumped with --leave-running → processes thawed → envd /init
  *   (port scanner and forwarders restarted, the agent's new connection kept)
  *
@@ -11,7 +11,7 @@
  * during the dump, which reads through it). TCP connections are dumped established and,
  * with the network locked by CRIU meanwhile, continue in the source.
  *
- * Any failure thaws the capsule and brings it back (or marks it error, H3): a snapshot
+ * Any failure thaws the capsule and brings it back (or marks it error, docs/decisions.md#h3): a snapshot
  * never costs the source its life.
  */
 import { readdir, stat } from 'node:fs/promises';

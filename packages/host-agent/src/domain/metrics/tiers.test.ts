@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RingBuffer } from '../src/domain/metrics/ring-buffer.js';
-import { TieredMetrics, type MetricSample } from '../src/domain/metrics/tiers.js';
+import { RingBuffer } from './ring-buffer.js';
+import { TieredMetrics, type MetricSample } from './tiers.js';
 
 const sample = (tsMs: number, cpuPct = 10): MetricSample => ({
   tsMs,

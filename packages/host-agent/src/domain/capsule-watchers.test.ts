@@ -6,8 +6,8 @@
 import { test, describe, mock, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '@wrenn/shared';
-import { CapsuleWatchers, type WatchedCapsule } from '../src/domain/capsule-watchers.js';
-import type { CapsuleRecord } from '../src/domain/capsule-record.js';
+import { CapsuleWatchers, type WatchedCapsule } from './capsule-watchers.js';
+import type { CapsuleRecord } from './capsule-record.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
