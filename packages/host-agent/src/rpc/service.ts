@@ -17,6 +17,11 @@ import type { AgentConfig } from '../start/config.js';
 import { listedSnapshot } from '../domain/snapshot-templates/listing.js';
 import { toCapsule, toTemplate } from './convert.js';
 import { Admission } from './admission.js';
+import { flattenCapsuleRoot, type TemplateStore } from '../infra/template/index.js';
+import { assertRunning } from '../domain/capsule-record.js';
+import { CapsuleStore } from '../domain/capsule-store.js';
+import { listedBase } from '../domain/snapshot-templates/listing.js';
+import type { Logger } from '@wrenn/shared';
 
 export interface ServiceDeps {
   config: AgentConfig;
@@ -27,6 +32,9 @@ export interface ServiceDeps {
   cgroupMode: string;
   /** Port of the proxy listener (0: none); the control plane learns it from Health. */
   proxyPort: number;
+  /** Base templates (FlattenTemplate, DeleteBaseTemplate, a template's default env on Create). */
+  templates: TemplateStore;
+  logger: Logger;
 }
 
 /** Size of ReadFile messages (the last one may be smaller). */
@@ -85,6 +93,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
   // Starts and restores wait for a turn (see admission.ts); their deadlines begin with it.
   const admission = new Admission(deps.config.startConcurrency);
   const envdOf = (id: string, op: string) => manager.envdOf(required(id, 'capsule_id'), op);
+  const capsuleDirs = new CapsuleStore(deps.config.dataDir);
 
   router.service(HostAgentService, {
     async health() {
@@ -104,6 +113,9 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
     },
 
     async create(req, ctx: HandlerContext) {
+      // A base template's default environment (ENV of the build that made it) under the caller's.
+      const base = await deps.templates.get(req.template || 'minimal').catch(() => undefined);
+      const envs = base && Object.keys(base.defaultEnv).length > 0 ? { ...base.defaultEnv, ...req.envs } : req.envs;
       // Unset fields keep their wire value (0, '', absent): the defaults are the domain's (create-rules.ts).
       const request = {
         capsuleId: required(req.capsuleId, 'capsule_id'),
@@ -111,7 +123,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
         vcpus: req.vcpus,
         memoryMb: req.memoryMb,
         diskSizeMb: req.diskSizeMb,
-        envs: req.envs,
+        envs,
         metadata: req.metadata,
         lifetimeSec: req.lifetimeSec,
         autoPauseSec: req.autoPauseSec,
@@ -370,6 +382,29 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
 
     async deleteTemplate(req) {
       await manager.deleteTemplate(required(req.name, 'name'));
+      return {};
+    },
+
+    async flattenTemplate(req, ctx: HandlerContext) {
+      const record = manager.get(required(req.capsuleId, 'capsule_id'));
+      assertRunning(record, 'flatten');
+      const name = required(req.name, 'name');
+      if ((await manager.listTemplates().catch(() => [])).some((t) => t.name === name)) {
+        throw new WrennError('already_exists', `template ${name} already exists on this host: delete it first or choose another name`, { template: name });
+      }
+      const out = await flattenCapsuleRoot({
+        store: deps.templates,
+        capsuleDir: capsuleDirs.dirOf(record.runtimeId),
+        name,
+        defaults: { defaultUser: req.defaultUser || record.defaultUser, defaultEnv: req.defaultEnv, ...(req.defaultWorkdir ? { defaultWorkdir: req.defaultWorkdir } : {}) },
+        logger: deps.logger.child({ capsuleId: record.id }),
+        signal: ctx.signal,
+      });
+      return { template: toTemplate(listedBase(out.template)), addedBytes: BigInt(out.addedBytes), durationMs: out.durationMs };
+    },
+
+    async deleteBaseTemplate(req, ctx: HandlerContext) {
+      await deps.templates.removeFlattened(required(req.name, 'name'), { signal: ctx.signal });
       return {};
     },
 

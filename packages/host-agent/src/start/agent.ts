@@ -224,6 +224,8 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
           runtimeName: runtime.name,
           cgroupMode: layout.mode,
           proxyPort,
+          templates,
+          logger: log,
         }),
     });
     port = await server.listen(config.port, config.host);

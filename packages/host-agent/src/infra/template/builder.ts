@@ -17,6 +17,8 @@ export interface BuildContext {
 
 export interface TemplateRecipe {
   source: TemplateSource;
+  /** The tree it makes is already owned by capsule-range ids (a capsule's root): measured, not shifted. */
+  alreadyShifted?: boolean;
   phases: BuildPhase[];
   build(ctx: BuildContext): Promise<TemplateDefaults>;
 }

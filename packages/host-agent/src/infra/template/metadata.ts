@@ -11,7 +11,8 @@ import type { TemplateInfo } from '../rootfs/layers.js';
 /** Format of template.json; bump when fields change incompatibly. */
 export const TEMPLATE_JSON_VERSION = 1;
 
-export type TemplateSourceKind = 'minimal' | 'busybox' | 'import';
+/** `build`: a capsule's root flattened by FlattenTemplate (a template build's result). */
+export type TemplateSourceKind = 'minimal' | 'busybox' | 'import' | 'build';
 
 export interface TemplateSource {
   kind: TemplateSourceKind;

@@ -35,6 +35,7 @@ import {
 } from './metadata.js';
 import type { BuildPhase, ProgressListener } from './progress.js';
 import { shiftTreeOwnership, validateIdMapping } from './shift.js';
+import { measureShiftedTree } from './measure.js';
 
 export interface TemplateStoreOptions {
   dataDir: string;
@@ -56,6 +57,11 @@ export interface ImportRootfsOptions {
   replace?: boolean;
   onProgress?: ProgressListener;
   signal?: AbortSignal;
+}
+
+export interface FlattenOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
 }
 
 const SHIFT_PHASE: BuildPhase = { message: 'shifting owners into the capsule id range', weight: 3 };
@@ -148,6 +154,44 @@ export class TemplateStore {
     });
   }
 
+  /**
+   * Copies a mounted capsule root (`mergedDir`: its template and everything written on
+   * top, owners already in the capsule id range) into a new template `name`. The caller
+   * keeps the capsule from writing meanwhile (FlattenTemplate freezes its writable layer).
+   */
+  async flatten(name: string, mergedDir: string, defaults: TemplateDefaults, opts: FlattenOptions = {}): Promise<TemplateInfo> {
+    assertValidTemplateName(name);
+    const source = resolve(mergedDir);
+    const recipe: TemplateRecipe = {
+      source: { kind: 'build', recipeVersion: 1 },
+      alreadyShifted: true,
+      phases: [{ message: `copying the capsule root ${source}`, weight: 10 }],
+      async build(ctx) {
+        ctx.phase(0);
+        // --one-file-system: whatever is mounted below the root (never expected) stays out.
+        await run('cp', ['--archive', '--one-file-system', '--reflink=auto', '--no-target-directory', '--', source, ctx.rootfsDir], { signal: ctx.signal });
+        return defaults;
+      },
+    };
+    return this.exclusive(name, opts.signal, async () => {
+      if (await readTemplateMetadata(this.metadataPath(name))) {
+        throw new WrennError('already_exists', `template ${name} already exists: delete it first or choose another name`, { template: name });
+      }
+      return this.build(name, recipe, opts);
+    });
+  }
+
+  /** Deletes a template that FlattenTemplate made (never a built-in or imported one); refused while in use. */
+  async removeFlattened(name: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    assertValidTemplateName(name);
+    const metadata = await readTemplateMetadata(this.metadataPath(name));
+    if (!metadata) throw new WrennError('template_not_found', `template ${name} does not exist`, { template: name });
+    if (metadata.source.kind !== 'build') {
+      throw new WrennError('failed_precondition', `template ${name} was not made by a build (${metadata.source.kind}); only built templates are deleted through the API`, { template: name });
+    }
+    await this.remove(name, opts);
+  }
+
   /** Deletes what crashed builds left in `.tmp/` (each name under its lock). */
   async removeStaleBuilds(opts: { signal?: AbortSignal } = {}): Promise<void> {
     for (const name of await readdir(join(this.templatesDir, '.tmp')).catch(() => [] as string[])) {
@@ -193,8 +237,15 @@ export class TemplateStore {
       const defaults = await recipe.build({ rootfsDir, signal: opts.signal, logger: log, phase: (i) => progress.start(i) });
 
       progress.start(recipe.phases.length);
-      const shift = await shiftTreeOwnership(rootfsDir, this.idMapping, { signal: opts.signal });
-      log.info({ entries: shift.entries, inodes: shift.inodes, sizeBytes: shift.sizeBytes, xattrFiles: shift.xattrFiles, durationMs: shift.durationMs }, 'owners shifted');
+      let shift: { entries: number; sizeBytes: number; durationMs: number };
+      if (recipe.alreadyShifted) {
+        shift = await measureShiftedTree(rootfsDir, this.idMapping, { signal: opts.signal });
+        log.info(shift, 'tree measured (owners already in the capsule range)');
+      } else {
+        const shifted = await shiftTreeOwnership(rootfsDir, this.idMapping, { signal: opts.signal });
+        log.info({ entries: shifted.entries, inodes: shifted.inodes, sizeBytes: shifted.sizeBytes, xattrFiles: shifted.xattrFiles, durationMs: shifted.durationMs }, 'owners shifted');
+        shift = shifted;
+      }
 
       progress.start(recipe.phases.length + 1);
       const metadata: TemplateMetadata = {
