@@ -42,6 +42,7 @@ import { KeyUseWrites } from './domain/accounts/key-use.js';
 import { ThrottlePruning } from './domain/accounts/throttle.js';
 import { hostLivenessWorker } from './workers/host-liveness.js';
 import { reconcilerWorker } from './workers/reconciler.js';
+import { buildsWorker } from './workers/builds.js';
 
 export interface ControlPlaneExtension {
   readonly name: string;
@@ -86,7 +87,7 @@ export async function closeProcessState(ctx: ControlPlaneContext): Promise<void>
 }
 
 /** Built-in workers; each route module that needs one adds it here through this registry. */
-export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker];
+export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker, buildsWorker];
 
 export async function createControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { config } = opts;

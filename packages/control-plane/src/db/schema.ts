@@ -130,6 +130,10 @@ export interface TemplatesTable {
   default_user: string | null;
   default_env: Json<Record<string, string>>;
   created_at: Timestamp;
+  /** Resources of templates made by builds (migration 009). */
+  vcpus: number | null;
+  memory_mb: number | null;
+  build_id: string | null;
 }
 
 export interface CapsulesTable {
@@ -157,11 +161,15 @@ export interface CapsulesTable {
   usage_accounted_at: NullableTimestamp;
 }
 
+export type BuildStatus = 'pending' | 'running' | 'success' | 'failed' | 'cancelled';
+
+/** A template build (migrations 001, 009). `team_id` null: an administrator's build of a platform template. */
 export interface BuildsTable {
   id: string;
   team_id: string | null;
   name: string;
-  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  status: BuildStatus;
+  /** The request: recipe lines, healthcheck, vcpus, memory_mb, skip_pre_post. */
   spec: Json<unknown>;
   current_step: Generated<number>;
   total_steps: Generated<number>;
@@ -170,6 +178,24 @@ export interface BuildsTable {
   created_by: string | null;
   created_at: Timestamp;
   finished_at: NullableTimestamp;
+  base_template: Generated<string>;
+  host_id: string | null;
+  /** The build capsule on host_id while the build runs. */
+  capsule_id: string | null;
+  default_user: Generated<string>;
+  default_env: Json<Record<string, string>>;
+  /** What the build produced: `base` (flattened) or `snapshot` (with memory). */
+  template_type: 'base' | 'snapshot' | null;
+  started_at: NullableTimestamp;
+  /** Written by the control plane running the build; a stale one means that runner died. */
+  heartbeat_at: NullableTimestamp;
+  updated_at: Timestamp;
+}
+
+/** The uploaded context archive of a build, until the build ends (migration 009). */
+export interface BuildContextsTable {
+  build_id: string;
+  data: Buffer;
 }
 
 export interface AuditLogsTable {
@@ -218,6 +244,7 @@ export interface Database {
   templates: TemplatesTable;
   capsules: CapsulesTable;
   builds: BuildsTable;
+  build_contexts: BuildContextsTable;
   audit_logs: AuditLogsTable;
   metric_points: MetricPointsTable;
   daily_usage: DailyUsageTable;
@@ -232,3 +259,4 @@ export type Capsule = Selectable<CapsulesTable>;
 export type NewCapsule = Insertable<CapsulesTable>;
 export type CapsuleUpdate = Updateable<CapsulesTable>;
 export type AuditLog = Selectable<AuditLogsTable>;
+export type Build = Selectable<BuildsTable>;

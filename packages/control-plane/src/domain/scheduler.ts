@@ -64,6 +64,19 @@ const ACTIVE = ['pending', 'starting', 'running', 'pausing', 'resuming'] as cons
 /** Capsules whose disk is kept on their host (a paused capsule keeps its disk). */
 const HOLDING_DISK = [...ACTIVE, 'paused'] as const;
 
+export interface TemplateDefaults {
+  env: Record<string, string>;
+  user: string | null;
+}
+
+/** json_build_object comes back parsed (Postgres) or as text (some drivers). */
+function parseDefaults(raw: unknown): TemplateDefaults | null {
+  if (raw === null || raw === undefined) return null;
+  const v = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { env?: unknown; user?: unknown };
+  const env = typeof v.env === 'string' ? (JSON.parse(v.env) as Record<string, string>) : ((v.env ?? {}) as Record<string, string>);
+  return { env, user: typeof v.user === 'string' && v.user ? v.user : null };
+}
+
 export interface HostLoad {
   host: Host;
   committedMemoryMb: number;
@@ -83,15 +96,25 @@ export class Scheduler {
     return (await this.loadsAndPin()).loads;
   }
 
-  private async loadsAndPin(template?: { name: string; teamId: string }): Promise<{ loads: HostLoad[]; pinnedHostId: string | null; foreignSnapshot: boolean }> {
+  private async loadsAndPin(
+    template?: { name: string; teamId: string },
+  ): Promise<{ loads: HostLoad[]; pinnedHostId: string | null; foreignSnapshot: boolean; defaults: TemplateDefaults | null }> {
+    // Snapshot templates and templates made by builds live on one host (host_id).
     const pin = template
-      ? sql<string | null>`(select case when t.kind = 'snapshot' then t.host_id end from templates t
+      ? sql<string | null>`(select t.host_id from templates t
           where t.name = ${template.name} and (t.team_id = ${template.teamId} or t.team_id is null)
           order by (t.team_id is null) limit 1)`
       : sql<string | null>`null`;
     const foreign = template
-      ? sql<boolean>`exists (select 1 from templates t where t.name = ${template.name} and t.kind = 'snapshot' and t.team_id <> ${template.teamId})`
+      ? sql<boolean>`exists (select 1 from templates t where t.name = ${template.name} and t.team_id <> ${template.teamId})
+          and not exists (select 1 from templates t where t.name = ${template.name} and (t.team_id = ${template.teamId} or t.team_id is null))`
       : sql<boolean>`false`;
+    // What a build put in the template (ENV, USER) applies to every capsule from it (T4).
+    const defaults = template
+      ? sql<{ env: Record<string, string>; user: string | null } | null>`(select json_build_object('env', t.default_env, 'user', t.default_user) from templates t
+          where t.name = ${template.name} and t.build_id is not null and (t.team_id = ${template.teamId} or t.team_id is null)
+          order by (t.team_id is null) limit 1)`
+      : sql<null>`null`;
     const rows = await this.db
       .selectFrom('hosts')
       .leftJoin(
@@ -110,10 +133,10 @@ export class Scheduler {
         (join) => join.onRef('load.host_id', '=', 'hosts.id'),
       )
       .selectAll('hosts')
-      .select(['load.committed_mem', 'load.committed_cpu', 'load.committed_disk', pin.as('pinned_host_id'), foreign.as('foreign_snapshot')])
+      .select(['load.committed_mem', 'load.committed_cpu', 'load.committed_disk', pin.as('pinned_host_id'), foreign.as('foreign_snapshot'), defaults.as('template_defaults')])
       .execute();
     return {
-      loads: rows.map(({ committed_mem, committed_cpu, committed_disk, pinned_host_id: _p, foreign_snapshot: _f, ...host }) => ({
+      loads: rows.map(({ committed_mem, committed_cpu, committed_disk, pinned_host_id: _p, foreign_snapshot: _f, template_defaults: _d, ...host }) => ({
         host,
         committedMemoryMb: Number(committed_mem ?? 0),
         committedVcpus: Number(committed_cpu ?? 0),
@@ -121,18 +144,24 @@ export class Scheduler {
       })),
       pinnedHostId: rows[0]?.pinned_host_id ?? null,
       foreignSnapshot: rows[0]?.foreign_snapshot === true,
+      defaults: parseDefaults(rows[0]?.template_defaults),
     };
   }
 
   async pick(req: PlacementRequest): Promise<Host> {
-    const { loads, pinnedHostId, foreignSnapshot } = await this.loadsAndPin(req.template);
+    return (await this.place(req)).host;
+  }
+
+  /** The host, and the defaults a build gave the template (null for other templates). */
+  async place(req: PlacementRequest): Promise<{ host: Host; defaults: TemplateDefaults | null }> {
+    const { loads, pinnedHostId, foreignSnapshot, defaults } = await this.loadsAndPin(req.template);
     if (loads.length === 0) throw new WrennError('host_at_capacity', 'no host is registered: start a host agent and register it (POST /v1/hosts)');
     if (req.template && foreignSnapshot) {
       // Another team's snapshot is indistinguishable from a missing template.
       const name = req.template.name;
       throw new WrennError('template_not_found', `template ${name} does not exist: pick one listed by GET /v1/snapshots`, { template: name });
     }
-    return chooseHost(loads, pinnedHostId && !req.pinnedHostId ? { ...req, pinnedHostId } : req, this.ratios);
+    return { host: chooseHost(loads, pinnedHostId && !req.pinnedHostId ? { ...req, pinnedHostId } : req, this.ratios), defaults };
   }
 }
 

@@ -84,7 +84,9 @@ export async function listSnapshots(ctx: ControlPlaneContext, teamId: string, ty
   const out: SnapshotView[] = [];
   if (type !== 'snapshot') {
     const hosts = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token']).where('status', '=', 'up').execute();
-    const seen = new Set<string>();
+    // Templates a build made for another team live on hosts too: never listed to this team.
+    const others = await ctx.db.selectFrom('templates').select('name').where('team_id', 'is not', null).where('team_id', '<>', teamId).execute();
+    const seen = new Set<string>(others.map((o) => o.name));
     const lists = await Promise.allSettled(
       hosts.map(async (h) => ({ h, res: await ctx.agents.get(h.id, h.agent_url, h.agent_token).listTemplates({}, { timeoutMs: 10_000 }) })),
     );

@@ -92,6 +92,12 @@ export interface ControlPlaneConfig {
    */
   metricsToken: string | undefined;
   logLevel: string;
+  /** Template builds running at once on one host. WRENN_BUILDS_PER_HOST, default 2. */
+  buildsPerHost: number;
+  /** Largest build context archive accepted. WRENN_BUILD_CONTEXT_MAX_BYTES, default 100 MB. */
+  buildContextMaxBytes: number;
+  /** Timeout of a RUN step that names none. WRENN_BUILD_STEP_TIMEOUT_SEC, default 600. */
+  buildStepTimeoutSec: number;
 }
 
 export interface TeamQuota {
@@ -200,5 +206,8 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
       diskMb: int(env, 'WRENN_TEAM_MAX_DISK_MB', 0),
     },
     logLevel: env.WRENN_LOG_LEVEL || 'info',
+    buildsPerHost: int(env, 'WRENN_BUILDS_PER_HOST', 2, 1),
+    buildContextMaxBytes: int(env, 'WRENN_BUILD_CONTEXT_MAX_BYTES', 100_000_000, 1024),
+    buildStepTimeoutSec: int(env, 'WRENN_BUILD_STEP_TIMEOUT_SEC', 600, 1),
   };
 }

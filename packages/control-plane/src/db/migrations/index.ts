@@ -11,6 +11,7 @@ import * as m005 from './005_host_proxy_url.js';
 import * as m006 from './006_password_throttle.js';
 import * as m007 from './007_keys_follow_owner.js';
 import * as m008HostsByocTags from './008_hosts_byoc_tags.js';
+import * as m009 from './009_template_builds.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006_password_throttle': m006,
   '007_keys_follow_owner': m007,
   '008_hosts_byoc_tags': m008HostsByocTags,
+  '009_template_builds': m009,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -19,6 +19,7 @@ import { ALLOWED_FROM, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
 import { assertTeamQuota } from './quota.js';
 import { usableCapsule } from './pause.js';
+import type { TemplateDefaults } from '../scheduler.js';
 
 export interface Actor {
   teamId: string;
@@ -85,17 +86,18 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
   // Over the team's quota: refused before anything is recorded or placed.
   await assertTeamQuota(ctx, actor.teamId, { vcpus: input.vcpus, memoryMb: input.memoryMb, diskSizeMb: input.diskSizeMb ?? 0 });
   let host: Host;
+  let defaults: TemplateDefaults | null = null;
   try {
     // In the same query as the hosts: a snapshot template pins placement to its host, and
     // another team's snapshot is a 404 like a missing template.
-    host = await ctx.scheduler.pick({
+    ({ host, defaults } = await ctx.scheduler.place({
       vcpus: input.vcpus,
       memoryMb: input.memoryMb,
       diskSizeMb: input.diskSizeMb ?? 0,
       template: { name: input.template, teamId: actor.teamId },
       teamId: actor.teamId,
       ...(input.hostTags?.length ? { hostTags: input.hostTags } : {}),
-    });
+    }));
   } catch (err) {
     // Not placed: the capsule is still listed, as `error` with the reason (for the team:
     // without the hosts' names and sizes).
@@ -120,7 +122,8 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
         vcpus: input.vcpus,
         memoryMb: input.memoryMb,
         diskSizeMb: input.diskSizeMb ?? 0,
-        envs: input.envs,
+        envs: defaults ? { ...defaults.env, ...input.envs } : input.envs,
+        ...(defaults?.user ? { defaultUser: defaults.user } : {}),
         metadata: input.metadata,
         // Lifetime and auto-pause are the control plane's business (timeout_sec), not the agent's.
         lifetimeSec: 0,

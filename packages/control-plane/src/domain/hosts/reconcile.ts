@@ -151,7 +151,7 @@ function counts(r: HostReconcileResult) {
 
 /**
  * Capsules on the host the database does not expect there: orphans when it has no row
- * (past the grace period) or a stopped/error one. Rows are read after the listing, so a
+ * (past the grace period) and no running template build owns them, or a stopped/error one. Rows are read after the listing, so a
  * create whose row was written meanwhile is seen.
  */
 async function findOrphans(ctx: ControlPlaneContext, hostId: string, candidates: AgentCapsule[], graceMs: number, log: Logger): Promise<string[]> {
@@ -162,9 +162,22 @@ async function findOrphans(ctx: ControlPlaneContext, hostId: string, candidates:
     .where('id', 'in', candidates.map((c) => c.id))
     .execute();
   const byId = new Map(rows.map((r) => [r.id, r]));
+  // A template build's capsule has no capsule row: it belongs to its build while that runs
+  // (and is an orphan like any other once the build has ended).
+  const building = new Set(
+    (
+      await ctx.db
+        .selectFrom('builds')
+        .select('capsule_id')
+        .where('capsule_id', 'in', candidates.map((c) => c.id))
+        .where('status', 'in', ['pending', 'running'])
+        .execute()
+    ).map((b) => b.capsule_id),
+  );
   const orphans: string[] = [];
   for (const c of candidates) {
     const row = byId.get(c.id);
+    if (building.has(c.id)) continue;
     if (!row) {
       if (Date.now() - Number(c.createdAtMs) >= graceMs) orphans.push(c.id);
       continue;

@@ -10,8 +10,9 @@ import { capsulesRoutes } from './capsules.js';
 import { websocketsRoutes } from './websockets.js';
 import { snapshotsRoutes } from './snapshots.js';
 import { adminCapsulesRoutes } from './admin-capsules.js';
+import { buildsRoutes } from './builds.js';
 
 export type RouteModule = (app: FastifyInstance, ctx: ControlPlaneContext) => Promise<void>;
 
 /** Modules whose routes live under /v1 (they register paths without the version prefix). */
-export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes, snapshotsRoutes, adminCapsulesRoutes];
+export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes, snapshotsRoutes, adminCapsulesRoutes, buildsRoutes];

@@ -1,0 +1,22 @@
+/** Worker: starts pending template builds (and fails those whose runner died) every second and whenever a build is created or ends. */
+import type { ControlPlaneContext, Worker } from '../context.js';
+import { buildRunners } from '../domain/builds/registry.js';
+
+export const BUILDS_WORKER = 'builds';
+
+export function buildsWorker(ctx: ControlPlaneContext): Worker {
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    name: BUILDS_WORKER,
+    start(c) {
+      const runners = buildRunners(c);
+      runners.start();
+      timer = setInterval(() => runners.wake(), 1000);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await buildRunners(ctx).stop();
+    },
+  };
+}
