@@ -9,6 +9,7 @@ import { ptyCommand } from './commands/pty.js';
 import { filesCommand } from './commands/files.js';
 import { templatesCommand } from './commands/templates.js';
 import { upCommand } from './commands/up.js';
+import { buildsCommand } from './commands/builds.js';
 
 export function buildProgram(): Command {
   const program = new Command('wrenn')
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   ptyCommand(program);
   filesCommand(program);
   templatesCommand(program);
+  buildsCommand(program);
   return program;
 }
 

@@ -12,6 +12,7 @@ import { CapsulesApi } from './api/capsules.js';
 import { FilesApi } from './api/files.js';
 import { ProcessesApi } from './api/processes.js';
 import { ApiKeysApi, AuthApi, HostsApi, TemplatesApi } from './api/accounts.js';
+import { BuildsApi } from './api/builds.js';
 import { PtySession, type PtyOptions } from './ws/pty.js';
 import { OutputStream, type ExecStreamOptions, type StreamListeners } from './ws/exec-stream.js';
 import { capsulePort, type CapsulePortTarget } from './proxy.js';
@@ -33,6 +34,8 @@ export class Wrenn {
   readonly apiKeys: ApiKeysApi;
   readonly hosts: HostsApi;
   readonly templates: TemplatesApi;
+  /** Template builds (recipes, Dockerfiles) and the templates they make. */
+  readonly builds: BuildsApi;
   private readonly proxyDomain: string | undefined;
 
   constructor(opts: WrennOptions) {
@@ -48,6 +51,7 @@ export class Wrenn {
     this.apiKeys = new ApiKeysApi(this.http);
     this.hosts = new HostsApi(this.http);
     this.templates = new TemplatesApi(this.http);
+    this.builds = new BuildsApi(this.http);
   }
 
   /** Opens (or, with `tag`, re-attaches to) an interactive terminal. */

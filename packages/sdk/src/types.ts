@@ -187,3 +187,57 @@ export interface Template {
   sizeBytes?: number;
   [field: string]: unknown;
 }
+
+/** One step of a template build (its output is capped; the end is kept). */
+export interface BuildLogEntry {
+  step: number;
+  phase: string;
+  cmd: string;
+  stdout: string;
+  stderr: string;
+  /** -1 while running or when stopped (timeout, cancel). */
+  exit: number;
+  ok: boolean;
+  elapsedMs: number;
+  running?: boolean;
+  timedOut?: boolean;
+  truncated?: boolean;
+}
+
+export interface Build {
+  id: string;
+  name: string;
+  teamId: string | null;
+  baseTemplate: string;
+  recipe: string[];
+  healthcheck?: string;
+  vcpus: number;
+  memoryMb: number;
+  status: 'pending' | 'running' | 'success' | 'failed' | 'cancelled';
+  currentStep: number;
+  totalSteps: number;
+  logs: BuildLogEntry[];
+  error?: string;
+  sandboxId?: string;
+  hostId?: string;
+  defaultUser: string;
+  defaultEnv: Record<string, string>;
+  templateType?: 'base' | 'snapshot';
+  createdAt: string;
+  startedAt?: string;
+  completedAt?: string;
+}
+
+export interface BuildTemplate {
+  name: string;
+  type: 'base' | 'snapshot';
+  vcpus: number;
+  memoryMb: number;
+  sizeBytes: number;
+  teamId: string | null;
+  hostId: string | null;
+  buildId: string | null;
+  defaultUser: string | null;
+  defaultEnv: Record<string, string>;
+  createdAt: string;
+}

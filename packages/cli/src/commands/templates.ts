@@ -1,8 +1,9 @@
-/** `wrenn templates ls|snapshot|rm`: the templates capsules can start from, and the team's snapshots. */
+/** `wrenn templates ls|build|snapshot|rm`: the templates capsules can start from, the team's builds and snapshots. */
 import type { Command } from 'commander';
 import { isWrennApiError } from '@wrenn/sdk';
 import { clientFor, globalFlags, run } from '../context.js';
 import { errorLine, humanBytes, printJson, table } from '../output.js';
+import { templatesBuildCommand } from './builds.js';
 
 export function templatesCommand(program: Command): void {
   const templates = program.command('templates').alias('template').description('templates capsules start from');
@@ -13,16 +14,17 @@ export function templatesCommand(program: Command): void {
     .option('--type <type>', 'base or snapshot')
     .action(
       run(async (opts: { type?: 'base' | 'snapshot' }, cmd: Command) => {
-        const list = await clientFor(cmd)
-          .templates.list(opts.type ? { type: opts.type } : {})
+        // Base templates, platform templates, the team's builds and snapshots (GET /v1/templates).
+        const all = await clientFor(cmd)
+          .builds.templates()
           .catch((err: unknown) => {
-            // An older server without the snapshots API answers "no route".
-            if (isWrennApiError(err, 'not_found') && /no route/.test(err.message)) throw new Error('this server does not list templates yet (no GET /v1/snapshots): upgrade it');
+            if (isWrennApiError(err, 'not_found') && /no route/.test(err.message)) throw new Error('this server does not list templates yet (no GET /v1/templates): upgrade it');
             throw err;
           });
+        const list = opts.type ? all.filter((t) => t.type === opts.type) : all;
         if (globalFlags(cmd).json) return printJson(list);
-        const rows = list.map((t) => ({ name: t.name, type: t.type ?? '', size: typeof t.sizeBytes === 'number' ? humanBytes(t.sizeBytes) : '' }));
-        process.stdout.write(`${table(rows, ['name', 'type', 'size'])}\n`);
+        const rows = list.map((t) => ({ name: t.name, type: t.type, size: humanBytes(t.sizeBytes), owner: t.teamId ? 'team' : 'platform', build: t.buildId ?? '' }));
+        process.stdout.write(`${table(rows, ['name', 'type', 'size', 'owner', 'build'])}\n`);
       }),
     );
   templates
@@ -37,16 +39,17 @@ export function templatesCommand(program: Command): void {
         process.stdout.write(`${t.name}\n`);
       }),
     );
+  templatesBuildCommand(templates);
   templates
     .command('rm <names...>')
     .alias('delete')
-    .description("delete the team's snapshot templates")
+    .description("delete the team's built or snapshot templates (refused while a capsule uses one)")
     .action(
       run(async (names: string[], _opts: unknown, cmd: Command) => {
         const wrenn = clientFor(cmd);
         for (const name of names) {
           try {
-            await wrenn.templates.delete(name);
+            await wrenn.builds.deleteTemplate(name);
             process.stdout.write(`${name}\n`);
           } catch (err) {
             process.stderr.write(`wrenn: ${name}: ${errorLine(err)}\n`);
