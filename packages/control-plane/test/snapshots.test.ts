@@ -88,6 +88,28 @@ describe('snapshot templates API', () => {
     assert.equal(r.status, 404, JSON.stringify(r.body));
   });
 
+  test('names are per team: another team snapshots its own capsule under the same name, and neither reaches the other\'s by the host name', async () => {
+    const mineRow = await t.cp.ctx.db.selectFrom('templates').select(['host_name']).where('name', '=', name).where('team_id', '=', team.teamId).executeTakeFirstOrThrow();
+    assert.match(mineRow.host_name ?? '', /^s-[0-9a-f]{24}$/);
+    const theirs = await t.api('POST', '/v1/capsules', { auth: other.apiKey, body: { template: 'minimal', memory_mb: 256 } });
+    assert.equal(theirs.status, 201, JSON.stringify(theirs.body));
+    try {
+      const snap = await t.api('POST', '/v1/snapshots', { auth: other.apiKey, body: { capsule_id: theirs.body.id, name } });
+      assert.equal(snap.status, 201, `same name in another team: ${JSON.stringify(snap.body)}`);
+      const theirRow = await t.cp.ctx.db.selectFrom('templates').select(['host_name']).where('name', '=', name).where('team_id', '=', other.teamId).executeTakeFirstOrThrow();
+      assert.notEqual(theirRow.host_name, mineRow.host_name);
+      // The host name of the first team's snapshot is not a name the other team can use.
+      const byHostName = await t.api('POST', '/v1/capsules', { auth: other.apiKey, body: { template: mineRow.host_name } });
+      assert.equal(byHostName.status, 404, JSON.stringify(byHostName.body));
+      assert.equal((await t.api('DELETE', `/v1/snapshots/${name}`, { auth: other.apiKey })).status, 204);
+      // The first team's snapshot is untouched by the other team's delete.
+      const list = await t.api('GET', '/v1/snapshots?type=snapshot', { auth: team.apiKey });
+      assert.ok(list.body.snapshots.some((x: { name: string }) => x.name === name));
+    } finally {
+      await t.api('DELETE', `/v1/capsules/${theirs.body.id}`, { auth: other.apiKey });
+    }
+  });
+
   test('bad input: unknown capsule 404, bad name 400, another team\'s capsule 404', async () => {
     assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { sandbox_id: 'cl-nope' } })).status, 404);
     assert.equal((await t.api('POST', '/v1/snapshots', { auth: team.apiKey, body: { sandbox_id: source, name: 'Bad Name!' } })).status, 400);

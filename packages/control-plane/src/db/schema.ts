@@ -126,6 +126,8 @@ export interface TemplatesTable {
   kind: 'base' | 'snapshot';
   /** Snapshot templates live on one host. */
   host_id: string | null;
+  /** A snapshot's name on its host (opaque, unique across teams); null for base templates. */
+  host_name: string | null;
   size_bytes: Generated<string>;
   default_user: string | null;
   default_env: Json<Record<string, string>>;

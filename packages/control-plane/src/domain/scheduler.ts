@@ -105,9 +105,11 @@ export class Scheduler {
           where t.name = ${template.name} and (t.team_id = ${template.teamId} or t.team_id is null)
           order by (t.team_id is null) limit 1)`
       : sql<string | null>`null`;
+    // A name the team does not have but another team's snapshot is known by on its host
+    // (a snapshot made before names were per team, or a guessed host name).
     const foreign = template
-      ? sql<boolean>`exists (select 1 from templates t where t.name = ${template.name} and t.team_id <> ${template.teamId})
-          and not exists (select 1 from templates t where t.name = ${template.name} and (t.team_id = ${template.teamId} or t.team_id is null))`
+      ? sql<boolean>`(exists (select 1 from templates t where coalesce(t.host_name, t.name) = ${template.name} and t.team_id <> ${template.teamId})
+          and not exists (select 1 from templates t where t.name = ${template.name} and (t.team_id = ${template.teamId} or t.team_id is null)))`
       : sql<boolean>`false`;
     // What a build put in the template (ENV, USER) applies to every capsule from it (T4).
     const defaults = template

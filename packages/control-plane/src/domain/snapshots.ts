@@ -1,9 +1,11 @@
 /**
  * Snapshot templates of a team: a running capsule's memory and disk, saved on its host
  * (the agent's Snapshot RPC; the capsule keeps running), recorded in `templates` so that
- * creating a capsule from the name is placed on that host. Snapshot names are unique
- * across teams because a host keeps templates by name.
+ * creating a capsule from the name is placed on that host. Snapshot names belong to
+ * their team (another team may use the same name, and cannot learn that it does): on the
+ * host each snapshot has its own opaque name (`host_name`).
  */
+import { randomBytes } from 'node:crypto';
 import { WrennError } from '@wrenn/shared';
 import { TemplateKind, type Template } from '@wrenn/proto/hostagent';
 import type { ControlPlaneContext } from '../context.js';
@@ -52,15 +54,21 @@ export async function createSnapshot(
   if (!SNAPSHOT_NAME.test(name)) {
     throw new WrennError('invalid_argument', `snapshot name ${JSON.stringify(name)} must be 1-63 of a-z 0-9 . _ - starting with a letter or digit`);
   }
-  const existing = await ctx.db.selectFrom('templates').select(['name', 'team_id', 'kind']).where('name', '=', name).execute();
+  const existing = await ctx.db
+    .selectFrom('templates')
+    .select(['name', 'team_id', 'kind', 'host_name'])
+    .where('name', '=', name)
+    .where((eb) => eb.or([eb('team_id', '=', teamId), eb('team_id', 'is', null)]))
+    .execute();
+  let hostName: string | undefined;
   for (const t of existing) {
-    if (t.team_id !== teamId || t.kind !== 'snapshot') {
-      throw new WrennError('conflict', `the template name ${JSON.stringify(name)} is taken: choose another name`);
-    }
+    if (t.team_id === null || t.kind !== 'snapshot') throw new WrennError('conflict', `${JSON.stringify(name)} is the name of a base template: choose another name`);
     if (!input.overwrite) throw new WrennError('conflict', `snapshot ${JSON.stringify(name)} exists: pass ?overwrite=true to replace it`);
+    hostName = t.host_name ?? t.name;
   }
+  hostName ??= `s-${randomBytes(12).toString('hex')}`;
   const agent = await agentFor(ctx, capsule);
-  const res = await agent.snapshot({ capsuleId: capsule.id, name, overwrite: input.overwrite });
+  const res = await agent.snapshot({ capsuleId: capsule.id, name: hostName, overwrite: input.overwrite });
   const t = res.template;
   if (!t) throw new WrennError('internal', 'the host did not describe the snapshot it made');
   await ctx.db.deleteFrom('templates').where('name', '=', name).where('team_id', '=', teamId).execute();
@@ -71,12 +79,22 @@ export async function createSnapshot(
       team_id: teamId,
       kind: 'snapshot',
       host_id: capsule.host_id,
+      host_name: hostName,
       size_bytes: String(t.sizeBytes),
       default_user: t.defaultUser || null,
       default_env: JSON.stringify({}),
     })
     .execute();
-  return view(t, capsule.host_id, { vcpus: Math.ceil(Number(capsule.vcpus)), memory_mb: capsule.memory_mb });
+  return { ...view(t, capsule.host_id, { vcpus: Math.ceil(Number(capsule.vcpus)), memory_mb: capsule.memory_mb }), name };
+}
+
+/**
+ * The name the host knows a team's template by: its snapshot's own host name, or the name
+ * itself (a base template).
+ */
+export async function hostTemplateName(ctx: ControlPlaneContext, teamId: string, name: string): Promise<string> {
+  const row = await ctx.db.selectFrom('templates').select(['host_name']).where('name', '=', name).where('team_id', '=', teamId).where('kind', '=', 'snapshot').executeTakeFirst();
+  return row?.host_name ?? name;
 }
 
 /** Base templates (from the hosts that are up) and the team's snapshots. */
@@ -128,7 +146,7 @@ export async function deleteSnapshot(ctx: ControlPlaneContext, teamId: string, n
     const host = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token', 'status']).where('id', '=', row.host_id).executeTakeFirst();
     if (host && host.status !== 'down') {
       try {
-        await ctx.agents.get(host.id, host.agent_url, host.agent_token).deleteTemplate({ name });
+        await ctx.agents.get(host.id, host.agent_url, host.agent_token).deleteTemplate({ name: row.host_name ?? row.name });
       } catch (err) {
         // Already gone from the host: the record goes too. Anything else is reported.
         if (!(err instanceof Error && /not found|does not exist/i.test(err.message))) throw err;

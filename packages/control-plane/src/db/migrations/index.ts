@@ -12,6 +12,7 @@ import * as m006 from './006_password_throttle.js';
 import * as m007 from './007_keys_follow_owner.js';
 import * as m008HostsByocTags from './008_hosts_byoc_tags.js';
 import * as m009 from './009_template_builds.js';
+import * as m010 from './010_snapshot_host_names.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007_keys_follow_owner': m007,
   '008_hosts_byoc_tags': m008HostsByocTags,
   '009_template_builds': m009,
+  '010_snapshot_host_names': m010,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -14,6 +14,7 @@ import { insertCapsule, stampActivity } from '../../db/repos/capsules.js';
 import { agentFor, getTeamCapsule } from '../capsule-access.js';
 import { newId } from '../ids.js';
 import { publicCapacityError } from '../scheduler.js';
+import { hostTemplateName } from '../snapshots.js';
 import { codeOf, reasonOf } from './agent-errors.js';
 import { ALLOWED_FROM, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
@@ -118,7 +119,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
     const creating = agent.create(
       {
         capsuleId: id,
-        template: input.template,
+        template: await hostTemplateName(ctx, actor.teamId, input.template),
         vcpus: input.vcpus,
         memoryMb: input.memoryMb,
         diskSizeMb: input.diskSizeMb ?? 0,
