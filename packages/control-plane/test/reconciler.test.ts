@@ -82,6 +82,23 @@ describe('reconciler', () => {
     assert.equal((await capsuleRow(t, starting)).status, 'starting', 'a capsule being created belongs to its create call');
   });
 
+  test('capsules left half-way by a control plane that died are settled from the host once stale; fresh ones are left to their operation', async () => {
+    const created = await insertCapsuleRow(t, team, hostId, 'starting', await createOnAgent(ta));
+    const paused = await insertCapsuleRow(t, team, hostId, 'pausing', await createOnAgent(ta));
+    const lostCreate = await insertCapsuleRow(t, team, hostId, 'starting');
+    const lostPause = await insertCapsuleRow(t, team, hostId, 'pausing');
+    const lostStop = await insertCapsuleRow(t, team, hostId, 'stopping');
+    const fresh = await insertCapsuleRow(t, team, hostId, 'starting');
+    await t.cp.ctx.db.updateTable('capsules').set({ updated_at: new Date(Date.now() - 120_000) }).where('id', '!=', fresh).execute();
+    const r = resultFor(await reconcileOnce(t.cp.ctx), hostId);
+    const byId = Object.fromEntries(r.settled.map((x) => [x.id, x.status]));
+    assert.deepEqual(byId, { [created]: 'running', [paused]: 'running', [lostCreate]: 'error', [lostPause]: 'stopped', [lostStop]: 'stopped' });
+    assert.match((await capsuleRow(t, lostCreate)).error ?? '', /create was interrupted/);
+    assert.ok((await capsuleRow(t, lostPause)).stopped_at);
+    assert.equal((await capsuleRow(t, fresh)).status, 'starting', 'a capsule being created belongs to its create call');
+    assert.deepEqual(r.destroyed, [], 'capsules on the host are adopted, not destroyed');
+  });
+
   test('a missing capsule that its host still runs goes back to running', async () => {
     const id = await insertCapsuleRow(t, team, hostId, 'missing', await createOnAgent(ta));
     const r = resultFor(await reconcileOnce(t.cp.ctx), hostId);

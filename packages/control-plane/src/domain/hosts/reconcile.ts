@@ -6,7 +6,12 @@
  * - running/paused/missing in the database but gone from the host → `stopped`, error
  *   "vanished from host";
  * - `missing` in the database and present on the host → the host's status again;
- * - running/paused in the database but failed on the host → `error` with the host's reason.
+ * - running/paused in the database but failed on the host → `error` with the host's reason;
+ * - left half-way (`starting`, `pausing`, `resuming`, `stopping`) for longer than
+ *   `settleAfterMs` (the control plane that ran the operation died: a live one moves the
+ *   row the moment the agent answers) → what the host says: its stable state, or, when
+ *   the host does not have the capsule, `error` (a create or resume that never finished)
+ *   or `stopped` (a stop, or a pause whose capsule is gone).
  * Hosts run in parallel, each under its own deadline; a host that cannot be reached is
  * skipped with a warning (marking hosts down is the liveness worker's job).
  *
@@ -35,7 +40,25 @@ export interface ReconcileOptions {
   orphanGraceMs?: number;
   /** Only these hosts (default: every up or draining host). */
   hostIds?: string[];
+  /**
+   * A capsule left in a transitional status this long is settled from what its host says
+   * (see above). Default 60 s: far longer than a live operation keeps a row transitional
+   * after its agent call ends; while the agent itself still reports the capsule as
+   * transitional it is left alone.
+   */
+  settleAfterMs?: number;
 }
+
+/** Statuses a control plane operation holds while it runs. */
+const TRANSITIONAL: readonly CapsuleStatus[] = ['starting', 'pausing', 'resuming', 'stopping'];
+
+/** What a capsule left half-way becomes when its host does not have it. */
+const LOST_ON_HOST: Partial<Record<CapsuleStatus, { status: CapsuleStatus; error: string | null; stopped?: boolean }>> = {
+  starting: { status: 'error', error: 'its create was interrupted (the control plane stopped before it finished): create it again' },
+  resuming: { status: 'error', error: 'its resume was interrupted (the control plane stopped before it finished) and the host no longer has it' },
+  pausing: { status: 'stopped', error: 'its pause was interrupted (the control plane stopped before it finished) and the host no longer has it', stopped: true },
+  stopping: { status: 'stopped', error: null, stopped: true },
+};
 
 export interface HostReconcileResult {
   hostId: string;
@@ -50,6 +73,8 @@ export interface HostReconcileResult {
   restored: Array<{ id: string; status: CapsuleStatus }>;
   /** Capsules marked error because the host reports them failed. */
   failed: string[];
+  /** Capsules left half-way by a control plane that died, settled from the host's state. */
+  settled: Array<{ id: string; from: CapsuleStatus; status: CapsuleStatus }>;
 }
 
 /** The database statuses that say "this capsule lives on its host". */
@@ -74,7 +99,7 @@ export async function reconcileOnce(ctx: ControlPlaneContext, opts: ReconcileOpt
 
 export async function reconcileHost(ctx: ControlPlaneContext, host: Host, opts: ReconcileOptions = {}): Promise<HostReconcileResult> {
   const log = ctx.logger.child({ worker: 'reconciler', hostId: host.id });
-  const result: HostReconcileResult = { hostId: host.id, reached: false, destroyed: [], vanished: [], restored: [], failed: [] };
+  const result: HostReconcileResult = { hostId: host.id, reached: false, destroyed: [], vanished: [], restored: [], failed: [], settled: [] };
   const deadline = AbortSignal.timeout(opts.hostDeadlineMs ?? 60_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   const started = Date.now();
@@ -86,6 +111,14 @@ export async function reconcileHost(ctx: ControlPlaneContext, host: Host, opts: 
     .select(['id', 'status'])
     .where('host_id', '=', host.id)
     .where('status', 'in', [...EXPECTED_ON_HOST])
+    .execute();
+  const settleAfterSec = (opts.settleAfterMs ?? 60_000) / 1000;
+  const stale = await ctx.db
+    .selectFrom('capsules')
+    .select(['id', 'status'])
+    .where('host_id', '=', host.id)
+    .where('status', 'in', [...TRANSITIONAL])
+    .where('updated_at', '<=', sql<Date>`now() - make_interval(secs => ${settleAfterSec}::double precision)`)
     .execute();
 
   let agent: AgentClient;
@@ -127,7 +160,20 @@ export async function reconcileHost(ctx: ControlPlaneContext, host: Host, opts: 
     }
   }
 
-  const orphans = await findOrphans(ctx, host.id, onHost.filter((c) => !expected.some((r) => r.id === c.id)), opts.orphanGraceMs ?? 60_000, log);
+  for (const row of stale) {
+    const there = hostById.get(row.id);
+    const to = there ? BACK_FROM_AGENT[there.status] : undefined;
+    // The agent is still working on it (its own operation, or a queue): the next pass decides.
+    if (there && !to) continue;
+    const target = there ? { status: to!, error: to === 'error' ? there.error || 'failed on its host' : null } : LOST_ON_HOST[row.status];
+    if (!target) continue;
+    if (await transition(ctx, host.id, row.id, row.status, target)) {
+      result.settled.push({ id: row.id, from: row.status, status: target.status });
+      log.warn({ capsuleId: row.id, was: row.status, status: target.status, onHost: Boolean(there) }, 'reconcile: capsule left half-way by an interrupted operation: settled');
+    }
+  }
+
+  const orphans = await findOrphans(ctx, host.id, onHost.filter((c) => !expected.some((r) => r.id === c.id) && !stale.some((r) => r.id === c.id)), opts.orphanGraceMs ?? 60_000, log);
   await Promise.all(
     orphans.map(async (id) => {
       try {
@@ -140,13 +186,13 @@ export async function reconcileHost(ctx: ControlPlaneContext, host: Host, opts: 
       }
     }),
   );
-  const changed = result.destroyed.length + result.vanished.length + result.restored.length + result.failed.length;
+  const changed = result.destroyed.length + result.vanished.length + result.restored.length + result.failed.length + result.settled.length;
   log[changed > 0 ? 'info' : 'debug']({ onHost: onHost.length, expected: expected.length, ...counts(result), durationMs: Date.now() - started }, 'reconcile: host done');
   return result;
 }
 
 function counts(r: HostReconcileResult) {
-  return { destroyed: r.destroyed.length, vanished: r.vanished.length, restored: r.restored.length, failed: r.failed.length };
+  return { destroyed: r.destroyed.length, vanished: r.vanished.length, restored: r.restored.length, failed: r.failed.length, settled: r.settled.length };
 }
 
 /**
