@@ -104,7 +104,7 @@ describe('snapshot templates API', () => {
       assert.equal((await t.api('DELETE', `/v1/snapshots/${name}`, { auth: other.apiKey })).status, 204);
       // The first team's snapshot is untouched by the other team's delete.
       const list = await t.api('GET', '/v1/snapshots?type=snapshot', { auth: team.apiKey });
-      assert.ok(list.body.snapshots.some((x: { name: string }) => x.name === name));
+      assert.ok(list.body.some((x: { name: string }) => x.name === name));
     } finally {
       await t.api('DELETE', `/v1/capsules/${theirs.body.id}`, { auth: other.apiKey });
     }
