@@ -43,6 +43,8 @@ import { ThrottlePruning } from './domain/accounts/throttle.js';
 import { hostLivenessWorker } from './workers/host-liveness.js';
 import { reconcilerWorker } from './workers/reconciler.js';
 import { buildsWorker } from './workers/builds.js';
+import { e2bRoutes } from './http/routes/e2b/index.js';
+import { e2bLifetimeWorker } from './domain/e2b/lifetime.js';
 
 export interface ControlPlaneExtension {
   readonly name: string;
@@ -87,7 +89,7 @@ export async function closeProcessState(ctx: ControlPlaneContext): Promise<void>
 }
 
 /** Built-in workers; each route module that needs one adds it here through this registry. */
-export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker, buildsWorker];
+export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker, buildsWorker, e2bLifetimeWorker];
 
 export async function createControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { config } = opts;
@@ -178,6 +180,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       { prefix },
     );
   }
+  // The E2B-compatible API at the root, where the e2b SDK looks for it.
+  await e2bRoutes(app, ctx);
   for (const ext of opts.extensions ?? []) await ext.routes?.(app, ctx);
 
   const disabled = new Set(opts.disableWorkers ?? []);

@@ -109,9 +109,18 @@ export async function startControlPlane(
   let agent: TestAgent | undefined;
   let hostId: string | undefined;
   if (opts.withAgent) {
-    await sharedTemplates();
-    agent = await startTestAgent(opts.agentEnv ? { env: opts.agentEnv } : {});
-    hostId = await registerHostDirectly(cp, agent);
+    try {
+      await sharedTemplates();
+      agent = await startTestAgent(opts.agentEnv ? { env: opts.agentEnv } : {});
+      hostId = await registerHostDirectly(cp, agent);
+    } catch (err) {
+      // A listening control plane would keep the test process (and the heavy lock) alive.
+      await agent?.close().catch(() => {});
+      await cp.close().catch(() => {});
+      await pgDb?.drop().catch(() => {});
+      rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
   }
   const t: TestControlPlane = {
     cp,

@@ -233,6 +233,43 @@ export interface DailyUsageTable {
   ram_mb_minutes: number;
 }
 
+/** What the E2B-compatible API keeps beside a capsule (migration 009). */
+export interface E2bSandboxesTable {
+  capsule_id: string;
+  team_id: string;
+  /** The templateID the caller named (an alias such as `base`, or a template name). */
+  template_id: string;
+  /** E2B's `timeout`: the lifetime granted by create, setTimeout and connect. */
+  timeout_sec: number;
+  /** End of life while running; null while paused. */
+  end_at: NullableTimestamp;
+  on_timeout: 'kill' | 'pause';
+  secure: Generated<boolean>;
+  allow_internet_access: Generated<boolean>;
+  /** Start of the current run (create or the last resume). */
+  started_at: Timestamp;
+}
+
+/** Snapshots taken through the E2B API and the sandbox each was taken from (migration 009). */
+export interface E2bSnapshotsTable {
+  name: string;
+  team_id: string;
+  sandbox_id: string;
+  created_at: Timestamp;
+}
+
+/** Team secrets of the E2B API; the value is sealed (infra/secret-box.ts) (migration 009). */
+export interface E2bSecretsTable {
+  id: string;
+  team_id: string;
+  name: string;
+  value_sealed: string;
+  metadata: Json<Record<string, string>>;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   teams: TeamsTable;
   users: UsersTable;
@@ -250,6 +287,9 @@ export interface Database {
   audit_logs: AuditLogsTable;
   metric_points: MetricPointsTable;
   daily_usage: DailyUsageTable;
+  e2b_sandboxes: E2bSandboxesTable;
+  e2b_snapshots: E2bSnapshotsTable;
+  e2b_secrets: E2bSecretsTable;
 }
 
 export type Team = Selectable<TeamsTable>;
@@ -262,3 +302,4 @@ export type NewCapsule = Insertable<CapsulesTable>;
 export type CapsuleUpdate = Updateable<CapsulesTable>;
 export type AuditLog = Selectable<AuditLogsTable>;
 export type Build = Selectable<BuildsTable>;
+export type E2bSandbox = Selectable<E2bSandboxesTable>;

@@ -34,9 +34,12 @@ export function isAuthorized(url: URL, method: string, headers: IncomingHttpHead
     const expiration = expText ? Number(expText) : undefined;
     if (expiration !== undefined && (!Number.isFinite(expiration) || expiration * 1000 < Date.now())) return false;
     const operation = method === 'GET' || method === 'HEAD' ? 'read' : 'write';
-    const user = url.searchParams.get('username') ?? state.defaultUser;
     const path = url.searchParams.get('path') ?? '';
-    return sameSecret(signature, fileSignature(path, operation, user, token, expiration));
+    const named = url.searchParams.get('username');
+    if (named !== null) return sameSecret(signature, fileSignature(path, operation, named, token, expiration));
+    // No user named: the e2b SDK signs an empty user (the default user acts); earlier
+    // clients signed the default user's name.
+    return sameSecret(signature, fileSignature(path, operation, '', token, expiration)) || sameSecret(signature, fileSignature(path, operation, state.defaultUser, token, expiration));
   }
   return false;
 }

@@ -13,6 +13,7 @@ import * as m007 from './007_keys_follow_owner.js';
 import * as m008HostsByocTags from './008_hosts_byoc_tags.js';
 import * as m009 from './009_template_builds.js';
 import * as m010 from './010_snapshot_host_names.js';
+import * as m012 from './012_e2b_sandboxes.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008_hosts_byoc_tags': m008HostsByocTags,
   '009_template_builds': m009,
   '010_snapshot_host_names': m010,
+  '012_e2b_sandboxes': m012,
 };
 
 export const migrationProvider: MigrationProvider = {

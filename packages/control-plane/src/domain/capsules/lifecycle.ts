@@ -42,6 +42,8 @@ export interface CreateCapsuleInput {
   hostTags?: string[];
   /** Who commands run as, and where, unless a call says otherwise (unset: the template's). */
   identity?: CapsuleIdentity;
+  /** Outbound internet; default on. */
+  egress?: boolean;
 }
 
 export interface CapsuleIdentity {
@@ -128,7 +130,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
         metadata: input.metadata,
         // Lifetime and auto-pause are the control plane's business (timeout_sec), not the agent's.
         lifetimeSec: 0,
-        egress: true,
+        egress: input.egress ?? true,
         ...(input.identity ? { defaultUser: input.identity.user, workdir: input.identity.workdir } : {}),
       },
       { timeoutMs: ctx.config.agentTimeoutMs },

@@ -1,0 +1,32 @@
+/**
+ * The E2B-compatible REST API, at the root (`/sandboxes`, `/v2/sandboxes`, ...) where the
+ * unmodified e2b SDK calls it with E2B_API_URL set to the control plane. Same credentials
+ * and teams as the native API (the SDK sends the API key as `X-API-Key`); errors in E2B's
+ * shape (errors.ts). Sandbox traffic (envd, ports) goes through the capsule port proxy.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ControlPlaneContext } from '../../../context.js';
+import { authScope } from '../../plugins/auth.js';
+import { installE2bErrors } from './errors.js';
+import { metricsRoutes } from './metrics.js';
+import { sandboxRoutes } from './sandboxes.js';
+import { snapshotRoutes } from './snapshots.js';
+import { templateRoutes } from './templates.js';
+import { secretRoutes } from './secrets.js';
+
+export async function e2bRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
+  await app.register(async (s) => {
+    // Out of Wrenn's OpenAPI document: these routes follow E2B's (spec/openapi.yml in the
+    // e2b-dev/E2B repository), errors included, not Wrenn's contract.
+    s.addHook('onRoute', (route) => {
+      route.schema = { ...(route.schema ?? {}), hide: true };
+    });
+    installE2bErrors(s);
+    authScope(s, ctx, { allow: ['user', 'apiKey'] });
+    await sandboxRoutes(s, ctx);
+    await metricsRoutes(s, ctx);
+    await snapshotRoutes(s, ctx);
+    await templateRoutes(s, ctx);
+    await secretRoutes(s, ctx);
+  });
+}
