@@ -48,6 +48,7 @@ fi
 APT_PACKAGES=(
   runc tini mmdebstrap busybox-static nftables iproute2 e2fsprogs util-linux socat uidmap
   attr ca-certificates curl g++ make python3
+  chromium  # the dashboard's browser tests (playwright-core drives it; no downloaded browser)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

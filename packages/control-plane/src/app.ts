@@ -26,6 +26,7 @@ import { clientErrorHandler, frameworkErrors, installErrorHandling } from './htt
 import { INPUT_SERVER_OPTIONS, installInputGuard } from './http/input-guard.js';
 import { markExtensions } from './http/openapi-extensions.js';
 import { healthRoutes, CONTROL_PLANE_VERSION } from './http/routes/health.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { VERSIONED_ROUTE_MODULES } from './http/routes/index.js';
 import { installMetrics } from './http/metrics.js';
 import { installAudit } from './http/plugins/audit.js';
@@ -170,6 +171,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
 
   for (const ext of opts.extensions ?? []) await ext.middleware?.(app, ctx);
   await healthRoutes(app, ctx);
+  await dashboardRoutes(app);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => reply.type('application/yaml').send(app.swagger({ yaml: true })));
   for (const prefix of ['/v1', '/api/v1']) {

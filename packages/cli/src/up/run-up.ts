@@ -109,6 +109,7 @@ export async function runUp(opts: UpOptions): Promise<void> {
     const lines = [
       '',
       'Wrenn is up.',
+      `  dashboard  ${publicUrl}/`,
       `  API        ${publicUrl}   (docs: ${publicUrl}/docs)`,
       `  host       ${local.hostId} (this machine)`,
     ];

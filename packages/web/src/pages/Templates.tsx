@@ -1,0 +1,76 @@
+/** Templates: the base templates and the team's snapshot templates (which can be deleted). */
+import { useState } from 'react';
+import { api, messageOf } from '../api';
+import { usePoll } from '../hooks';
+import type { Template } from '../types';
+import { ago, bytes, Empty, ErrorText } from '../ui';
+
+export function TemplatesPage() {
+  const list = usePoll(() => api<{ snapshots: Template[] }>('GET', '/snapshots'), []);
+  const [rowError, setRowError] = useState<{ name: string; message: string }>();
+  const [deleting, setDeleting] = useState<string>();
+  const remove = async (t: Template) => {
+    if (!confirm(`Delete the snapshot template ${t.name}?`)) return;
+    setRowError(undefined);
+    setDeleting(t.name);
+    try {
+      await api('DELETE', `/snapshots/${encodeURIComponent(t.name)}`);
+      list.reload();
+    } catch (err) {
+      setRowError({ name: t.name, message: messageOf(err) });
+    } finally {
+      setDeleting(undefined);
+    }
+  };
+  const rows = list.data?.snapshots ?? [];
+  return (
+    <>
+      <header className="page-head">
+        <h1>Templates</h1>
+      </header>
+      <p className="muted">Snapshot a running capsule from its page to add a template here.</p>
+      <ErrorText error={list.error} />
+      {list.data && rows.length === 0 ? (
+        <Empty>No templates.</Empty>
+      ) : (
+        <table className="table">
+          <caption className="sr-only">Templates</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Type</th>
+              <th scope="col">From</th>
+              <th scope="col">Size</th>
+              <th scope="col">Created</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((t) => (
+              <tr key={t.name}>
+                <td className="mono">{t.name}</td>
+                <td>{t.type}</td>
+                <td className="mono small">{t.capsule_id ?? t.base_template ?? ''}</td>
+                <td className="nowrap">
+                  {bytes(t.size_bytes)}
+                  {t.memory_bytes ? ` + ${bytes(t.memory_bytes)} memory` : ''}
+                </td>
+                <td>{ago(t.created_at)}</td>
+                <td className="right">
+                  {t.type === 'snapshot' && (
+                    <button type="button" className="small danger" disabled={deleting === t.name} onClick={() => void remove(t)} aria-label={`Delete ${t.name}`}>
+                      {deleting === t.name ? 'Deleting…' : 'Delete'}
+                    </button>
+                  )}
+                  {rowError?.name === t.name && <ErrorText error={rowError.message} />}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}

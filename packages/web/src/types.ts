@@ -1,0 +1,132 @@
+/** The API's shapes, as the dashboard uses them (see /openapi.json). */
+export type Role = 'owner' | 'admin' | 'member';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  is_admin: boolean;
+  active: boolean;
+  created_at: string;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  created_at: string;
+  role: Role;
+}
+
+export interface Session {
+  token: string;
+  user: User;
+  team: Team;
+}
+
+export type CapsuleStatus = 'pending' | 'starting' | 'running' | 'pausing' | 'paused' | 'resuming' | 'stopping' | 'stopped' | 'error' | 'missing';
+
+export interface Capsule {
+  id: string;
+  status: CapsuleStatus;
+  template: string;
+  vcpus: number;
+  memory_mb: number;
+  disk_size_mb: number;
+  timeout_sec: number;
+  auto_resume: boolean;
+  host_id: string | null;
+  address: string | null;
+  metadata: Record<string, string>;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+  last_activity_at: string;
+  stopped_at: string | null;
+}
+
+export interface FileEntry {
+  name: string;
+  path: string;
+  type: string;
+  size: number;
+  mode: number;
+  owner: string;
+  modified_at: string | null;
+}
+
+export interface MetricPoint {
+  ts: string;
+  cpu_pct: number;
+  mem_used_bytes: number;
+  mem_total_bytes: number;
+  disk_used_bytes: number;
+  disk_total_bytes: number;
+}
+
+export interface ProcessInfo {
+  pid: number;
+  tag: string | null;
+  cmd: string;
+  args: string[];
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  key_prefix: string;
+  created_by: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  /** `suspended` while its creator is disabled. */
+  status?: 'active' | 'suspended';
+}
+
+export interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  joined_at: string;
+}
+
+export interface Host {
+  id: string;
+  name: string;
+  status: 'pending' | 'up' | 'down' | 'draining';
+  agent_url: string | null;
+  version: string | null;
+  vcpus_total: number;
+  memory_total_bytes: number;
+  memory_free_bytes: number;
+  disk_free_bytes: number;
+  capsules: number;
+  last_heartbeat_at: string | null;
+  created_at: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  team_id: string | null;
+  actor_user_id: string | null;
+  actor_key_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  result: 'ok' | 'error';
+  status_code: number;
+  detail: Record<string, unknown>;
+  request_id: string | null;
+  created_at: string;
+}
+
+export interface Template {
+  name: string;
+  type: 'base' | 'snapshot';
+  capsule_id: string | null;
+  host_id: string | null;
+  size_bytes: number;
+  memory_bytes: number;
+  base_template: string | null;
+  default_user: string | null;
+  created_at: string;
+}
