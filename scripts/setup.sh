@@ -44,10 +44,11 @@ fi
 
 # Host tools: runc and tini run capsules; mmdebstrap builds the base template; busybox-static
 # makes the tiny test template; nftables/iproute2 plumb networks; e2fsprogs/util-linux make and
-# mount disk images; g++/make/python3 build node-pty's native addon.
+# mount disk images; g++/make/python3 build node-pty's native addon; systemd brings
+# systemctl for `wrenn service` and systemd-analyze, which the tests check the units with.
 APT_PACKAGES=(
   runc tini mmdebstrap busybox-static nftables iproute2 e2fsprogs util-linux socat uidmap
-  attr ca-certificates curl g++ make python3
+  attr ca-certificates curl g++ make python3 systemd
   chromium  # the dashboard's browser tests (playwright-core drives it; no downloaded browser)
 )
 missing=()
@@ -83,7 +84,10 @@ else
 fi
 
 # The build's outputs: rebuilt when one is missing or a source is newer than the oldest.
-BUILD_OUTPUTS=(packages/envd/dist/envd.cjs)
+BUILD_OUTPUTS=(
+  packages/envd/dist/envd.cjs packages/cli/dist/bin/wrenn.mjs packages/host-agent/dist/bin/wrenn-agent.mjs
+  packages/control-plane/dist/bin/wrenn-control-plane.mjs
+)
 oldest=""
 for out in "${BUILD_OUTPUTS[@]}"; do
   if [ ! -f "$out" ]; then oldest=""; break; fi

@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// Runs the CLI from source through tsx (the workspace has no separate build step for it).
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/main.ts');
+// The compiled CLI (npm run build: scripts/bundle.mjs); nothing is compiled at run time.
+import '../dist/bin/wrenn.mjs';

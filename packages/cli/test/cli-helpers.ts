@@ -1,9 +1,13 @@
-/** Runs the `wrenn` command as a child process, as a user would (through tsx, from source). */
+/**
+ * Runs the `wrenn` command as a child process, as a user would: the compiled CLI (what the
+ * global `wrenn` links to), with plain node, from a directory outside the repository.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
-const MAIN = resolve(REPO, 'packages/cli/src/main.ts');
+export const WRENN_BIN = resolve(REPO, 'packages/cli/bin/wrenn.mjs');
 
 export interface RunResult {
   code: number | null;
@@ -22,7 +26,7 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
 }
 
 export function spawnWrenn(args: string[], env: NodeJS.ProcessEnv, stdin?: Buffer | string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WRENN_BIN, ...args], { cwd: tmpdir(), env, stdio: ['pipe', 'pipe', 'pipe'] });
   if (stdin !== undefined) child.stdin!.end(stdin);
   else child.stdin!.end();
   return child;

@@ -6,13 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import * as nodePty from 'node-pty';
 import { startControlPlane, seedTeam, type TestControlPlane } from '@wrenn/control-plane/testing';
 import { Wrenn } from '@wrenn/sdk';
-import { cleanEnv, REPO } from './cli-helpers.js';
+import { tmpdir } from 'node:os';
+import { cleanEnv, WRENN_BIN } from './cli-helpers.js';
 
-const MAIN = resolve(REPO, 'packages/cli/src/main.ts');
 
 let t: TestControlPlane;
 let sdk: Wrenn;
@@ -28,7 +27,7 @@ interface Terminal {
 }
 
 function openTerminal(args: string[], cols = 100, rows = 30): Terminal {
-  const p = nodePty.spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { name: 'xterm', cols, rows, cwd: REPO, env });
+  const p = nodePty.spawn(process.execPath, [WRENN_BIN, ...args], { name: 'xterm', cols, rows, cwd: tmpdir(), env });
   let screen = '';
   p.onData((d) => (screen += d));
   const exited = new Promise<number>((res) => p.onExit(({ exitCode }) => res(exitCode)));

@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// Runs the agent from source through tsx (the workspace has no separate build step for it).
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/start/main.ts');
+// The compiled host agent (npm run build: scripts/bundle.mjs); nothing is compiled at run time.
+import '../dist/bin/wrenn-agent.mjs';

@@ -241,3 +241,4 @@ export async function rpcError(p: Promise<unknown>): Promise<ConnectError> {
 }
 
 export * from './proxy-fixtures.js';
+export * from './agent-process.js';

@@ -3,11 +3,12 @@
  * parsed once into WrennApiError, every call cancellable through its `signal` and bounded
  * by an optional `timeoutMs`.
  *
- * JSON calls go through undici's `request` (a tenth of fetch's per-call cost and far
- * steadier tails, which matters for an exec round trip of a few milliseconds); streamed
- * bodies and multipart uploads go through fetch, whose web streams the file API exposes.
+ * JSON calls go through node:http (http-json.ts: a tenth of fetch's per-call cost and far
+ * steadier tails, which matters for an exec round trip of a few milliseconds, and nothing
+ * heavy to load at start); streamed bodies and multipart uploads go through fetch, whose web
+ * streams the file API exposes.
  */
-import { request } from 'undici';
+import { requestText } from './http-json.js';
 import { WrennApiError, errorFromBody } from './errors.js';
 import { camelize } from './case.js';
 
@@ -130,16 +131,15 @@ export class Transport {
     let requestId: string | undefined;
     let text: string;
     try {
-      const res = await request(this.url(path, req.query, req.unversioned), {
-        method: method as 'GET',
+      const res = await requestText(this.url(path, req.query, req.unversioned), {
+        method,
         headers,
         ...(body !== undefined ? { body } : {}),
         ...(signal ? { signal } : {}),
       });
-      status = res.statusCode;
-      const rid = res.headers['x-request-id'];
-      requestId = typeof rid === 'string' ? rid : undefined;
-      text = await res.body.text();
+      status = res.status;
+      requestId = res.requestId;
+      text = res.text;
     } catch (err) {
       throw this.networkError(err, signal);
     }

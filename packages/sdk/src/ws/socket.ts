@@ -3,7 +3,7 @@
  * as REST), refused upgrades turned into WrennApiError (status and code from the body),
  * messages parsed once, and a `closed` promise that always settles.
  */
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { WrennApiError, errorFromBody } from '../errors.js';
 import type { CallOptions, Transport } from '../http.js';
@@ -39,11 +39,13 @@ export class JsonSocket {
     ws.on('error', () => {});
   }
 
-  static open(http: Transport, path: string, opts: CallOptions = {}): Promise<JsonSocket> {
+  static async open(http: Transport, path: string, opts: CallOptions = {}): Promise<JsonSocket> {
     const url = http.url(path).replace(/^http/, 'ws');
+    // Loaded on the first socket: REST-only programs never load ws.
+    const { default: WebSocketClient } = await import('ws');
     return new Promise((resolve, reject) => {
       if (opts.signal?.aborted) return reject(opts.signal.reason);
-      const ws = new WebSocket(url, { headers: http.authHeaders(), perMessageDeflate: false, ...(opts.timeoutMs ? { handshakeTimeout: opts.timeoutMs } : {}) });
+      const ws = new WebSocketClient(url, { headers: http.authHeaders(), perMessageDeflate: false, ...(opts.timeoutMs ? { handshakeTimeout: opts.timeoutMs } : {}) });
       const onAbort = () => {
         ws.terminate();
         reject(opts.signal!.reason);
@@ -78,16 +80,16 @@ export class JsonSocket {
   }
 
   get open(): boolean {
-    return this.ws.readyState === WebSocket.OPEN;
+    return this.ws.readyState === this.ws.OPEN;
   }
 
   send(m: Message): void {
-    if (this.ws.readyState !== WebSocket.OPEN) throw new WrennApiError(0, 'unavailable', 'the WebSocket is closed: reconnect first');
+    if (this.ws.readyState !== this.ws.OPEN) throw new WrennApiError(0, 'unavailable', 'the WebSocket is closed: reconnect first');
     this.ws.send(JSON.stringify(m));
   }
 
   close(code = 1000, reason = ''): void {
-    if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+    if (this.ws.readyState === this.ws.CONNECTING || this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
   }
 }
 
