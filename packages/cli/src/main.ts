@@ -10,6 +10,7 @@ import { filesCommand } from './commands/files.js';
 import { templatesCommand } from './commands/templates.js';
 import { upCommand } from './commands/up.js';
 import { buildsCommand } from './commands/builds.js';
+import { serviceCommand } from './commands/service.js';
 
 export function buildProgram(): Command {
   const program = new Command('wrenn')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   filesCommand(program);
   templatesCommand(program);
   buildsCommand(program);
+  serviceCommand(program);
   return program;
 }
 
