@@ -41,6 +41,8 @@ import { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
 import { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
 import { KeyUseWrites } from './domain/accounts/key-use.js';
 import { ThrottlePruning } from './domain/accounts/throttle.js';
+import { BuildRunners } from './domain/builds/registry.js';
+import { SecretBox } from './infra/secret-box.js';
 import { hostLivenessWorker } from './workers/host-liveness.js';
 import { reconcilerWorker } from './workers/reconciler.js';
 import { buildsWorker } from './workers/builds.js';
@@ -108,6 +110,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   };
   const activity = new CapsuleActivity(base);
   const ctx: ControlPlaneContext = {
+    builds: new BuildRunners(() => ctx),
+    secretBox: new SecretBox(config.jwtSecret, 'e2b secrets'),
     ...base,
     activity,
     audit: new AuditQueue(base),

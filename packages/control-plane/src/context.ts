@@ -13,6 +13,8 @@ import type { AuditQueue } from './domain/audit.js';
 import type { PtySessionRegistry } from './ws/pty-registry.js';
 import type { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
 import type { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
+import type { BuildRunners } from './domain/builds/registry.js';
+import type { SecretBox } from './infra/secret-box.js';
 import type { KeyUseWrites } from './domain/accounts/key-use.js';
 import type { ThrottlePruning } from './domain/accounts/throttle.js';
 
@@ -50,6 +52,14 @@ export interface ControlPlaneContext {
   readonly keyUse: KeyUseWrites;
   /** When stale login-failure rows were last pruned. */
   readonly throttle: ThrottlePruning;
+  /**
+   * Template builds running here (their step in flight, cancel handles). Started and stopped
+   * by the builds worker: stopping fails the builds in flight with the reason.
+   */
+  readonly builds: BuildRunners;
+
+  /** Seals and opens E2B team secrets (AES-256-GCM, key derived from the JWT secret); holds no state. */
+  readonly secretBox: SecretBox;
 }
 
 /** A background job of the control plane (reconciler, host liveness, rollups): started after listen, stopped on close. */

@@ -84,7 +84,8 @@ describe('template builds API', () => {
   test('a parse error names the line before any capsule starts; Dockerfiles are parsed too', async () => {
     const bad = await t.api('POST', '/v1/builds', { auth: team.apiKey, body: { name: `bad-${uniq()}`, recipe: ['RUN true', 'ENV NOEQUALS'], skip_pre_post: true } });
     assert.equal(bad.status, 400, JSON.stringify(bad.body));
-    assert.equal(bad.body.error.code, 'invalid_recipe');
+    assert.equal(bad.body.error.code, 'invalid_request');
+    assert.equal(bad.body.error.reason, 'invalid_recipe');
     assert.match(bad.body.error.message, /^line 2: "NOEQUALS" has no '=' \(expected ENV NAME=value/);
     const docker = await t.api('POST', '/v1/builds', { auth: team.apiKey, body: { name: `bad-${uniq()}`, dockerfile: 'FROM ubuntu:22.04\nRUN true' } });
     assert.equal(docker.status, 400);

@@ -1,6 +1,5 @@
 /** Worker: starts pending template builds (and fails those whose runner died) every second and whenever a build is created or ends. */
 import type { ControlPlaneContext, Worker } from '../context.js';
-import { buildRunners } from '../domain/builds/registry.js';
 
 export const BUILDS_WORKER = 'builds';
 
@@ -9,14 +8,14 @@ export function buildsWorker(ctx: ControlPlaneContext): Worker {
   return {
     name: BUILDS_WORKER,
     start(c) {
-      const runners = buildRunners(c);
+      const runners = c.builds;
       runners.start();
       timer = setInterval(() => runners.wake(), 1000);
       timer.unref();
     },
     async stop() {
       clearInterval(timer);
-      await buildRunners(ctx).stop();
+      await ctx.builds.stop();
     },
   };
 }

@@ -22,7 +22,15 @@ export class BuildRunners {
   private again = false;
   private stopped = true;
 
-  constructor(private readonly ctx: ControlPlaneContext) {}
+  /**
+   * The context is read through a function: the runners are a member of that very context
+   * (built with it in app.ts), and a build runs through the whole of it (capsules, agents).
+   */
+  constructor(private readonly context: () => ControlPlaneContext) {}
+
+  private get ctx(): ControlPlaneContext {
+    return this.context();
+  }
 
   start(): void {
     this.stopped = false;
@@ -148,13 +156,4 @@ export class BuildRunners {
       this.ctx.logger.warn({ buildId: b.id }, 'template build failed: its runner stopped');
     }
   }
-}
-
-const registries = new WeakMap<ControlPlaneContext, BuildRunners>();
-
-/** The build runners of this control plane. */
-export function buildRunners(ctx: ControlPlaneContext): BuildRunners {
-  let r = registries.get(ctx);
-  if (!r) registries.set(ctx, (r = new BuildRunners(ctx)));
-  return r;
 }

@@ -52,7 +52,10 @@ class CappedText {
 
 /** The agent connection broke (restart, crash, network): not the step's own failure. */
 function agentLost(err: unknown): boolean {
-  return err instanceof ConnectError && [Code.Unavailable, Code.Unknown, Code.Aborted, Code.Internal, Code.Canceled].includes(err.code);
+  // Agent calls fail with WrennErrors (decoded once at the client); a raw ConnectError can
+  // still come from the transport itself.
+  const code = err instanceof WrennError ? (err.connectCode as number) : err instanceof ConnectError ? err.code : undefined;
+  return code !== undefined && [Code.Unavailable, Code.Unknown, Code.Aborted, Code.Internal, Code.Canceled].includes(code);
 }
 
 function message(err: unknown): string {

@@ -13,7 +13,6 @@ import { SNAPSHOT_NAME } from '../snapshots.js';
 import { readContextArchive } from './context-archive.js';
 import { checkCopySources } from './context-copy.js';
 import { planBuild } from './plan.js';
-import { buildRunners } from './registry.js';
 import { buildView, type BuildSpec, type BuildView } from './views.js';
 
 export type BuildScope = { admin: true } | { admin: false; teamId: string };
@@ -111,7 +110,7 @@ export async function createBuild(ctx: ControlPlaneContext, scope: BuildScope, i
     return inserted;
   });
   ctx.logger.info({ buildId: id, template: name, steps: plan.length, contextBytes: input.archive?.length ?? 0 }, 'template build queued');
-  buildRunners(ctx).wake();
+  ctx.builds.wake();
   return buildView(row);
 }
 
@@ -146,6 +145,6 @@ export async function cancelBuild(ctx: ControlPlaneContext, scope: BuildScope, i
     .executeTakeFirst();
   if (!updated) throw new WrennError('conflict', `build ${id} is already ${row.status}: only pending and running builds can be cancelled`, { status: row.status });
   await ctx.db.deleteFrom('build_contexts').where('build_id', '=', id).execute();
-  buildRunners(ctx).cancel(id);
+  ctx.builds.cancel(id);
   ctx.logger.info({ buildId: id, was: row.status }, 'template build cancelled');
 }

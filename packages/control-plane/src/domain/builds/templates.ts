@@ -4,9 +4,9 @@
  * team, its own; deleting one is refused while a capsule or a build uses it, so nothing
  * loses its root filesystem from under it.
  */
-import { Code, ConnectError } from '@connectrpc/connect';
 import { TemplateKind } from '@wrenn/proto/hostagent';
 import { WrennError } from '@wrenn/shared';
+import { asWrennError } from '@wrenn/shared/connect';
 import type { ControlPlaneContext } from '../../context.js';
 import type { BuildScope } from './service.js';
 
@@ -96,14 +96,18 @@ export async function deleteTemplate(ctx: ControlPlaneContext, scope: BuildScope
     const host = await ctx.db.selectFrom('hosts').select(['id', 'agent_url', 'agent_token', 'status']).where('id', '=', row.host_id).executeTakeFirst();
     if (host && host.status !== 'down') {
       const agent = ctx.agents.get(host.id, host.agent_url, host.agent_token);
+      // A snapshot is kept on its host under its own opaque name (names are per team).
+      const hostName = row.host_name ?? name;
       try {
-        if (row.kind === 'snapshot') await agent.deleteTemplate({ name }, { timeoutMs: ctx.config.agentTimeoutMs });
-        else await agent.deleteBaseTemplate({ name }, { timeoutMs: ctx.config.agentTimeoutMs });
+        if (row.kind === 'snapshot') await agent.deleteTemplate({ name: hostName }, { timeoutMs: ctx.config.agentTimeoutMs });
+        else await agent.deleteBaseTemplate({ name: hostName }, { timeoutMs: ctx.config.agentTimeoutMs });
       } catch (err) {
-        if (err instanceof ConnectError && err.code === Code.NotFound) {
+        // The agent client decodes its errors into WrennErrors (one boundary: @wrenn/shared/connect).
+        const e = asWrennError(err);
+        if (e.code === 'template_not_found' || e.code === 'not_found') {
           // already gone from the host: the record goes too
-        } else if (err instanceof ConnectError && err.code === Code.FailedPrecondition) {
-          throw new WrennError('conflict', `template ${name} is in use on its host: ${err.rawMessage}`, { template: name });
+        } else if (e.code === 'failed_precondition') {
+          throw new WrennError('conflict', `template ${name} is in use on its host: ${e.message}`, { template: name });
         } else throw err;
       }
     } else if (host) {

@@ -10,7 +10,6 @@ import type { ControlPlaneContext } from '../../context.js';
 import type { Selectable } from 'kysely';
 import type { E2bSecretsTable } from '../../db/schema.js';
 import { newId } from '../ids.js';
-import { SecretBox } from '../../infra/secret-box.js';
 
 type SecretRow = Selectable<E2bSecretsTable>;
 
@@ -21,13 +20,6 @@ export interface SecretInfo {
   metadata: Record<string, string>;
   createdAt: string;
   updatedAt: string;
-}
-
-const boxes = new WeakMap<ControlPlaneContext, SecretBox>();
-function box(ctx: ControlPlaneContext): SecretBox {
-  let b = boxes.get(ctx);
-  if (!b) boxes.set(ctx, (b = new SecretBox(ctx.config.jwtSecret, 'e2b secrets')));
-  return b;
 }
 
 /** The row's identity the sealed value is bound to (a value moved to another row fails to open). */
@@ -68,7 +60,7 @@ export async function createSecret(ctx: ControlPlaneContext, teamId: string, inp
   if (exists) throw new WrennError('conflict', `a secret named ${JSON.stringify(input.name)} exists: update it, or delete it first`);
   const row = await ctx.db
     .insertInto('e2b_secrets')
-    .values({ id, team_id: teamId, name: input.name, value_sealed: box(ctx).seal(input.value, bound({ id, team_id: teamId })), metadata: JSON.stringify(input.metadata) })
+    .values({ id, team_id: teamId, name: input.name, value_sealed: ctx.secretBox.seal(input.value, bound({ id, team_id: teamId })), metadata: JSON.stringify(input.metadata) })
     .returningAll()
     .executeTakeFirstOrThrow();
   return view(row);
@@ -79,7 +71,7 @@ export async function updateSecret(ctx: ControlPlaneContext, teamId: string, ref
   const row = await ctx.db
     .updateTable('e2b_secrets')
     .set({
-      value_sealed: box(ctx).seal(input.value, bound(current)),
+      value_sealed: ctx.secretBox.seal(input.value, bound(current)),
       ...(input.metadata ? { metadata: JSON.stringify(input.metadata) } : {}),
       version: sql`version + 1` as never,
       updated_at: sql`now()` as never,
@@ -112,7 +104,7 @@ export async function resolveSecretPlaceholders(ctx: ControlPlaneContext, teamId
   for (const v of Object.values(envs)) for (const m of v.matchAll(PLACEHOLDER)) names.add(m[1]!);
   if (names.size === 0) return envs;
   const rows = await ctx.db.selectFrom('e2b_secrets').selectAll().where('team_id', '=', teamId).where('name', 'in', [...names]).execute();
-  const values = new Map(rows.map((r) => [r.name, box(ctx).open(r.value_sealed, bound(r))]));
+  const values = new Map(rows.map((r) => [r.name, ctx.secretBox.open(r.value_sealed, bound(r))]));
   const missing = [...names].filter((n) => !values.has(n));
   if (missing.length) throw new WrennError('invalid_argument', `envs name secrets that do not exist: ${missing.join(', ')} (create them with Secret.create)`);
   return Object.fromEntries(Object.entries(envs).map(([k, v]) => [k, v.replace(PLACEHOLDER, (_m, name: string) => values.get(name)!)]));

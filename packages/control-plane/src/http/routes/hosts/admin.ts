@@ -10,20 +10,15 @@ import Type from 'typebox';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../../context.js';
 import { hostView } from '../../../domain/hosts/host-view.js';
-import { checkCreate, hostFor, visibleHosts, type HostCaller } from '../../../domain/hosts/byoc.js';
+import { checkCreate, hostFor, visibleHosts } from '../../../domain/hosts/byoc.js';
 import { createHost, deleteHost, setDraining } from '../../../domain/hosts/registry.js';
 import { authScope } from '../../plugins/auth.js';
 import { CreateHostBody, CreateHostReply, DeleteHostQuery, HostParams, HostSchema } from './schemas.js';
 import { hostExtraRoutes } from './extras.js';
+import { callerOf } from './caller.js';
 
 const tags = ['hosts'];
 const security = [{ bearer: [] }];
-
-export function callerOf(request: FastifyRequest): HostCaller {
-  const p = request.auth;
-  if (p?.kind !== 'user') throw new WrennError('permission_denied', 'host management needs a user token (log in)');
-  return { userId: p.userId, teamId: p.teamId, role: p.role, isAdmin: p.isAdmin };
-}
 
 function adminOnly(request: FastifyRequest): void {
   if (!callerOf(request).isAdmin) throw new WrennError('permission_denied', 'only administrators drain hosts');

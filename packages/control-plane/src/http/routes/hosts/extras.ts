@@ -10,7 +10,7 @@ import Type from 'typebox';
 import type { ControlPlaneContext } from '../../../context.js';
 import { hostView } from '../../../domain/hosts/host-view.js';
 import { addTag, hostFor, liveCapsuleIds, regenerateRegistrationToken, removeTag, tagsOf } from '../../../domain/hosts/byoc.js';
-import { callerOf } from './admin.js';
+import { callerOf } from './caller.js';
 import { CreateHostReply, HostParams, HostSchema } from './schemas.js';
 
 const tags = ['hosts'];
