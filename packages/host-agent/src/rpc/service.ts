@@ -6,16 +6,15 @@ import { PassThrough } from 'node:stream';
 import { statfs } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
-import { HostAgentService, PauseKind, type ProcessSelector as WireSelector } from '@wrenn/proto/hostagent';
-import { FileType } from '@wrenn/proto/filesystem';
+import { HostAgentService, PauseKind } from '@wrenn/proto/hostagent';
 import { WrennError } from '@wrenn/shared';
 import type { CapsuleManager } from '../domain/capsule-manager.js';
 import { METRICS_RANGES, type MetricsRange } from '../domain/metrics/tiers.js';
-import { execCommand, mapEvents, newTag, startBackground, streamCommand, type CommandSpec } from '../domain/process-ops.js';
-import { EnvdClient, fromEnvdError, type ProcessSelector } from '../infra/envd/envd-client.js';
+import { execCommand, mapEvents, newTag, startBackground, streamCommand } from '../domain/process-ops.js';
+import { EnvdClient, fromEnvdError } from '../infra/envd/envd-client.js';
 import type { AgentConfig } from '../start/config.js';
 import { listedSnapshot } from '../domain/snapshot-templates/listing.js';
-import { toCapsule, toTemplate } from './convert.js';
+import { dirEntry, required, selectorOf, spec, toCapsule, toTemplate } from './convert.js';
 import { Admission } from './admission.js';
 import { flattenCapsuleRoot, type TemplateStore } from '../infra/template/index.js';
 import { assertRunning } from '../domain/capsule-record.js';
@@ -39,54 +38,6 @@ export interface ServiceDeps {
 
 /** Size of ReadFile messages (the last one may be smaller). */
 const READ_MESSAGE_BYTES = 1024 * 1024;
-
-function required(value: string, name: string): string {
-  if (!value) throw new WrennError('invalid_argument', `${name} is required`);
-  return value;
-}
-
-function selectorOf(sel: WireSelector | undefined): ProcessSelector {
-  const s = sel?.selector;
-  if (s?.case === 'pid') return { pid: s.value };
-  if (s?.case === 'tag' && s.value) return { tag: s.value };
-  throw new WrennError('invalid_argument', 'process selector needs a pid or a tag');
-}
-
-function spec(r: { cmd: string; args: string[]; envs: Record<string, string>; cwd?: string; user?: string }): CommandSpec {
-  return { cmd: required(r.cmd, 'cmd'), args: r.args, envs: r.envs, cwd: r.cwd, user: r.user };
-}
-
-const FILE_TYPE_NAMES: Partial<Record<FileType, string>> = {
-  [FileType.FILE]: 'file',
-  [FileType.DIRECTORY]: 'dir',
-  [FileType.SYMLINK]: 'symlink',
-};
-
-function dirEntry(e: {
-  name: string;
-  path: string;
-  type: FileType;
-  size: bigint;
-  mode: number;
-  permissions: string;
-  owner: string;
-  group: string;
-  symlinkTarget?: string;
-  modifiedTime?: { seconds: bigint; nanos: number };
-}) {
-  return {
-    name: e.name,
-    path: e.path,
-    type: FILE_TYPE_NAMES[e.type] ?? 'file',
-    size: BigInt(e.size),
-    mode: e.mode,
-    owner: e.owner,
-    permissions: e.permissions,
-    group: e.group,
-    ...(e.symlinkTarget !== undefined ? { symlinkTarget: e.symlinkTarget } : {}),
-    modifiedAtMs: e.modifiedTime ? e.modifiedTime.seconds * 1000n + BigInt(Math.floor(e.modifiedTime.nanos / 1e6)) : 0n,
-  };
-}
 
 export function registerHostAgentService(router: ConnectRouter, deps: ServiceDeps): void {
   const { manager } = deps;
