@@ -6,7 +6,9 @@
  * already started from a snapshot do not need it).
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WrennError } from '@wrenn/shared';
+import { asWrennError } from '@wrenn/shared/connect';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Actor } from '../capsules/lifecycle.js';
 import { createSnapshot, deleteSnapshot, SNAPSHOT_NAME } from '../snapshots.js';
@@ -88,6 +90,27 @@ export async function forkSandbox(ctx: ControlPlaneContext, actor: Actor, sandbo
       }),
     );
   } finally {
-    await deleteSnapshot(ctx, actor.teamId, name).catch((err: unknown) => ctx.logger.warn({ err, template: name }, 'could not delete the snapshot a fork was made from'));
+    await deleteWhenUnused(ctx, actor.teamId, name);
+  }
+}
+
+/**
+ * Deletes the snapshot a fork was made from. Its copies may still be reading its memory
+ * (a lazy restore goes on after they run), and the host refuses the delete until they are
+ * done: so a refusal for that reason is tried again, for up to a minute.
+ */
+async function deleteWhenUnused(ctx: ControlPlaneContext, teamId: string, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let waitMs = 100; ; waitMs = Math.min(waitMs * 2, 2000)) {
+    try {
+      await deleteSnapshot(ctx, teamId, name);
+      return;
+    } catch (err) {
+      if (asWrennError(err).code !== 'failed_precondition' || Date.now() + waitMs > deadline) {
+        ctx.logger.warn({ err, template: name }, 'could not delete the snapshot a fork was made from');
+        return;
+      }
+      await sleep(waitMs);
+    }
   }
 }
