@@ -1,6 +1,6 @@
 /** The frame around every page: navigation, team switcher, who is logged in, log out. */
 import type { ReactNode } from 'react';
-import { api } from './api';
+import { api, apiList } from './api';
 import { useAction, usePoll } from './hooks';
 import { href } from './router';
 import { clearSession, session } from './session';
@@ -16,7 +16,7 @@ function NavLink({ to, current, children }: { to: string; current: boolean; chil
 }
 
 function TeamSwitcher({ s }: { s: Session }) {
-  const teams = usePoll(() => api<{ teams: Team[] }>('GET', '/teams'), [s.token]);
+  const teams = usePoll(() => apiList<Team>('/teams', 'teams').then((teams) => ({ teams })), [s.token]);
   const sw = useAction(async (teamId: string) => {
     session.set(await api<Session>('POST', '/auth/switch-team', { team_id: teamId }));
     location.hash = '#/capsules';

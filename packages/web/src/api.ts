@@ -110,3 +110,14 @@ export function wsAuthMessage(): string {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A list the server answers: Wrenn's contract answers bare arrays, our earlier servers an
+ * object with the list under `key`; both are read, so the page works against either.
+ */
+export async function apiList<T>(path: string, key: string): Promise<T[]> {
+  const r = await api<unknown>('GET', path);
+  if (Array.isArray(r)) return r as T[];
+  const v = r && typeof r === 'object' ? (r as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(v) ? (v as T[]) : [];
+}

@@ -51,7 +51,8 @@ export interface FileEntry {
   size: number;
   mode: number;
   owner: string;
-  modified_at: string | null;
+  /** Unix seconds (Wrenn's contract); an ISO string from earlier servers. */
+  modified_at: number | string | null;
 }
 
 export interface MetricPoint {
@@ -92,7 +93,7 @@ export interface Member {
 export interface Host {
   id: string;
   name: string;
-  status: 'pending' | 'up' | 'down' | 'draining';
+  status: 'pending' | 'online' | 'offline' | 'up' | 'down' | 'draining';
   agent_url: string | null;
   version: string | null;
   vcpus_total: number;

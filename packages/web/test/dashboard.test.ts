@@ -226,7 +226,7 @@ describe('dashboard in Chromium', () => {
     await page.getByLabel('Password').fill(admin.password);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('link', { name: 'Hosts' }).click();
-    await page.getByLabel('status up').waitFor(WAIT);
+    await page.getByLabel('status online').waitFor(WAIT);
     await b.screenshot('17-admin-hosts');
     const host = (await t.api('GET', `/v1/hosts/${t.hostId}`, { auth: admin.jwt })).body as { name: string };
     await page.getByRole('button', { name: `Drain ${host.name}` }).click();
@@ -234,7 +234,7 @@ describe('dashboard in Chromium', () => {
     assert.equal((await t.api('GET', `/v1/hosts/${t.hostId}`, { auth: admin.jwt })).body.status, 'draining');
     await b.screenshot('18-admin-host-drained');
     await page.getByRole('button', { name: `Undrain ${host.name}` }).click();
-    await page.getByLabel('status up').waitFor(WAIT);
+    await page.getByLabel('status online').waitFor(WAIT);
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('cell', { name: email, exact: true }).waitFor(WAIT);
     await b.screenshot('19-admin-users');

@@ -1,12 +1,12 @@
 /** Admin: hosts with status and capacity, drain/undrain, and a registration token for a new one. */
 import { useState } from 'react';
-import { api, messageOf } from '../api';
+import { api, messageOf, apiList } from '../api';
 import { useAction, usePoll } from '../hooks';
 import type { Host } from '../types';
 import { ago, bytes, Dialog, Empty, ErrorText, StatusBadge } from '../ui';
 
 export function HostsPage() {
-  const hosts = usePoll(() => api<{ hosts: Host[] }>('GET', '/hosts'), [], 5000);
+  const hosts = usePoll(() => apiList<Host>('/hosts', 'hosts').then((hosts) => ({ hosts })), [], 5000);
   const [name, setName] = useState('');
   const [token, setToken] = useState<{ name: string; token: string }>();
   const create = useAction(async () => {
@@ -88,7 +88,7 @@ export function HostsPage() {
                 <td className="nowrap">{bytes(h.disk_free_bytes)}</td>
                 <td className="nowrap">{ago(h.last_heartbeat_at)}</td>
                 <td className="right">
-                  {(h.status === 'up' || h.status === 'draining') && (
+                  {(h.status === 'online' || h.status === 'up' || h.status === 'draining') && (
                     <button type="button" className="small" disabled={busy === h.id} onClick={() => void toggle(h)} aria-label={`${h.status === 'draining' ? 'Undrain' : 'Drain'} ${h.name}`}>
                       {busy === h.id ? 'Working…' : h.status === 'draining' ? 'Undrain' : 'Drain'}
                     </button>

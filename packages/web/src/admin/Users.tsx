@@ -1,12 +1,12 @@
 /** Admin: every user, enable/disable, invite (a one-time activation token). */
 import { useState } from 'react';
-import { api, messageOf } from '../api';
+import { api, messageOf, apiList } from '../api';
 import { useAction, usePoll } from '../hooks';
 import type { User } from '../types';
 import { ago, Dialog, ErrorText } from '../ui';
 
 export function UsersPage({ me }: { me: string }) {
-  const users = usePoll(() => api<{ users: User[] }>('GET', '/admin/users?limit=1000'), []);
+  const users = usePoll(() => apiList<User>('/admin/users?limit=1000', 'users').then((users) => ({ users })), []);
   const [rowError, setRowError] = useState<{ id: string; message: string }>();
   const patch = async (u: User, body: { active?: boolean; is_admin?: boolean }) => {
     setRowError(undefined);

@@ -31,7 +31,7 @@ export function FilesTab({ capsuleId }: { capsuleId: string }) {
     () => api<{ entries: FileEntry[] }>('POST', `/capsules/${encodeURIComponent(capsuleId)}/files/list`, { path: dir, depth: 1 }),
     [capsuleId, dir],
   );
-  const entries = [...(list.data?.entries ?? [])].sort((a, b) => (a.type === 'dir' ? 0 : 1) - (b.type === 'dir' ? 0 : 1) || a.name.localeCompare(b.name));
+  const entries = [...(list.data?.entries ?? [])].sort((a, b) => (isDir(a) ? 0 : 1) - (isDir(b) ? 0 : 1) || a.name.localeCompare(b.name));
   const shownDir = dir === '.' && entries[0] ? parentOf(entries[0].path) : dir;
   useEffect(() => setPathInput(shownDir === '.' ? '' : shownDir), [shownDir]);
   const [preview, setPreview] = useState<FileEntry>();
@@ -59,7 +59,7 @@ export function FilesTab({ capsuleId }: { capsuleId: string }) {
   });
   const [newDir, setNewDir] = useState('');
   const remove = async (e: FileEntry) => {
-    if (!confirm(`Delete ${e.path}${e.type === 'dir' ? ' and everything in it' : ''}?`)) return;
+    if (!confirm(`Delete ${e.path}${isDir(e) ? ' and everything in it' : ''}?`)) return;
     setRowError(undefined);
     try {
       await api('POST', `/capsules/${encodeURIComponent(capsuleId)}/files/remove`, { path: e.path });
@@ -152,7 +152,7 @@ export function FilesTab({ capsuleId }: { capsuleId: string }) {
             {entries.map((e) => (
               <tr key={e.path}>
                 <td>
-                  {e.type === 'dir' ? (
+                  {isDir(e) ? (
                     <button type="button" className="link" onClick={() => setDir(e.path)}>
                       {e.name}/
                     </button>
@@ -163,11 +163,11 @@ export function FilesTab({ capsuleId }: { capsuleId: string }) {
                   )}
                   {rowError?.path === e.path && <ErrorText error={rowError.message} />}
                 </td>
-                <td className="nowrap">{e.type === 'dir' ? '' : bytes(e.size)}</td>
+                <td className="nowrap">{isDir(e) ? '' : bytes(e.size)}</td>
                 <td>{e.owner}</td>
-                <td className="nowrap">{e.modified_at ? new Date(e.modified_at).toLocaleString() : ''}</td>
+                <td className="nowrap">{e.modified_at ? new Date(typeof e.modified_at === 'number' ? e.modified_at * 1000 : e.modified_at).toLocaleString() : ''}</td>
                 <td className="nowrap right">
-                  {e.type !== 'dir' && (
+                  {!isDir(e) && (
                     <button type="button" className="small" onClick={() => void download(e)} aria-label={`Download ${e.name}`}>
                       Download
                     </button>
@@ -225,4 +225,9 @@ function Preview({ capsuleId, entry, onClose }: { capsuleId: string; entry: File
       )}
     </Dialog>
   );
+}
+
+/** Wrenn's contract says `directory`; our earlier servers said `dir`. */
+function isDir(e: FileEntry): boolean {
+  return e.type === 'directory' || e.type === 'dir';
 }

@@ -1,12 +1,12 @@
 /** API keys of the current team: create (the key is shown once) and revoke. */
 import { useState } from 'react';
-import { api } from '../api';
+import { api, apiList } from '../api';
 import { useAction, usePoll } from '../hooks';
 import type { ApiKey } from '../types';
 import { ago, Dialog, Empty, ErrorText } from '../ui';
 
 export function ApiKeysPage() {
-  const keys = usePoll(() => api<{ api_keys: ApiKey[] }>('GET', '/api-keys'), []);
+  const keys = usePoll(() => apiList<ApiKey>('/api-keys', 'api_keys').then((api_keys) => ({ api_keys })), []);
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; key: string }>();
   const create = useAction(async () => {

@@ -1,12 +1,12 @@
 /** The create dialog: template, size, auto-pause, auto-resume and metadata. */
 import { useState, type FormEvent } from 'react';
-import { api } from '../api';
+import { api, apiList } from '../api';
 import { useAction, usePoll } from '../hooks';
 import type { Capsule, Template } from '../types';
 import { Dialog, ErrorText } from '../ui';
 
 export function CreateCapsuleDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (c: Capsule) => void }) {
-  const templates = usePoll(() => api<{ snapshots: Template[] }>('GET', '/snapshots'), []);
+  const templates = usePoll(() => apiList<Template>('/snapshots', 'snapshots').then((snapshots) => ({ snapshots })), []);
   const [template, setTemplate] = useState('minimal');
   const [vcpus, setVcpus] = useState('1');
   const [memory, setMemory] = useState('512');

@@ -1,6 +1,6 @@
 /** The current team: its members and their roles (owners and admins manage them). */
 import { useState } from 'react';
-import { api, messageOf } from '../api';
+import { api, messageOf, apiList } from '../api';
 import { useAction, usePoll } from '../hooks';
 import type { Member, Role, Session } from '../types';
 import { ErrorText } from '../ui';
@@ -9,7 +9,7 @@ const ROLES: Role[] = ['owner', 'admin', 'member'];
 
 export function TeamPage({ s }: { s: Session }) {
   const teamPath = `/teams/${encodeURIComponent(s.team.id)}`;
-  const members = usePoll(() => api<{ members: Member[] }>('GET', `${teamPath}/members`), [teamPath]);
+  const members = usePoll(() => apiList<Member>(`${teamPath}/members`, 'members').then((members) => ({ members })), [teamPath]);
   const manage = s.team.role !== 'member';
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('member');

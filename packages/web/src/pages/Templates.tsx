@@ -1,12 +1,12 @@
 /** Templates: the base templates and the team's snapshot templates (which can be deleted). */
 import { useState } from 'react';
-import { api, messageOf } from '../api';
+import { api, messageOf, apiList } from '../api';
 import { usePoll } from '../hooks';
 import type { Template } from '../types';
 import { ago, bytes, Empty, ErrorText } from '../ui';
 
 export function TemplatesPage() {
-  const list = usePoll(() => api<{ snapshots: Template[] }>('GET', '/snapshots'), []);
+  const list = usePoll(() => apiList<Template>('/snapshots', 'snapshots').then((snapshots) => ({ snapshots })), []);
   const [rowError, setRowError] = useState<{ name: string; message: string }>();
   const [deleting, setDeleting] = useState<string>();
   const remove = async (t: Template) => {
