@@ -114,7 +114,7 @@ export async function startControlPlane(
       agent = await startTestAgent(opts.agentEnv ? { env: opts.agentEnv } : {});
       hostId = await registerHostDirectly(cp, agent);
     } catch (err) {
-      // A listening control plane would keep the test process (and the heavy lock) alive.
+      // A listening control plane would keep the test process alive.
       await agent?.close().catch(() => {});
       await cp.close().catch(() => {});
       await pgDb?.drop().catch(() => {});
