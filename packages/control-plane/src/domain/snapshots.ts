@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WrennError } from '@wrenn/shared';
+import { asWrennError } from '@wrenn/shared/connect';
 import { TemplateKind, type Template } from '@wrenn/proto/hostagent';
 import type { ControlPlaneContext } from '../context.js';
 import { agentFor, assertStatus, getTeamCapsule } from './capsule-access.js';
@@ -148,8 +149,10 @@ export async function deleteSnapshot(ctx: ControlPlaneContext, teamId: string, n
       try {
         await ctx.agents.get(host.id, host.agent_url, host.agent_token).deleteTemplate({ name: row.host_name ?? row.name });
       } catch (err) {
-        // Already gone from the host: the record goes too. Anything else is reported.
-        if (!(err instanceof Error && /not found|does not exist/i.test(err.message))) throw err;
+        // Already gone from the host: the record goes too. Anything else is reported. The agent
+        // client decodes its errors once (@wrenn/shared/connect), so the code is read, not the text.
+        const code = asWrennError(err).code;
+        if (code !== 'template_not_found' && code !== 'not_found') throw err;
       }
     }
   }
