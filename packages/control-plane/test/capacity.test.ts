@@ -7,6 +7,7 @@
  */
 import { test, describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type { WrennError } from '@wrenn/shared';
 import { newId } from '../src/domain/ids.js';
 import { Scheduler } from '../src/domain/scheduler.js';
@@ -92,6 +93,60 @@ describe('capacity accounting', () => {
     await assert.rejects(old.pick(small), /vCPUs left to commit/);
     await capsuleRows(host, 500 - 64, { vcpus: 0.25, memoryMb: 128, diskMb: 0, status: 'running' });
     assert.equal((await t.cp.ctx.scheduler.pick(small)).id, host);
+  });
+
+  test("a running build's capsule counts on its host: its vCPUs and memory are not promised twice", async () => {
+    const host = await fakeHost(2, 1, 500); // 1 GB × memory overcommit 3 = 3072 MB to commit
+    const roomy = { vcpus: 1, memoryMb: 2048, diskSizeMb: 0 };
+    assert.equal((await t.cp.ctx.scheduler.pick(roomy)).id, host);
+    const build = newId('bld');
+    await t.cp.ctx.db
+      .insertInto('builds')
+      .values({ id: build, team_id: team.teamId, name: `cap-${build}`, status: 'running', host_id: host, heartbeat_at: new Date(), spec: JSON.stringify({ recipe: ['RUN true'], vcpus: 1, memory_mb: 2048, skip_pre_post: true }), logs: JSON.stringify([]), base_template: 'minimal', default_env: JSON.stringify({}) })
+      .execute();
+    try {
+      await assert.rejects(t.cp.ctx.scheduler.pick(roomy), (err: WrennError) => err.code === 'host_at_capacity' && /1024 MB of memory left/.test(err.message));
+      const [load] = await t.cp.ctx.scheduler.loads();
+      assert.equal(load!.committedVcpus, 1);
+      // A finished build holds nothing.
+      await t.cp.ctx.db.updateTable('builds').set({ status: 'success' }).where('id', '=', build).execute();
+      assert.equal((await t.cp.ctx.scheduler.pick(roomy)).id, host);
+    } finally {
+      await t.cp.ctx.db.deleteFrom('builds').where('id', '=', build).execute();
+    }
+  });
+
+  test("a build is refused, not left pending, when the only host is another team's BYOC host", async () => {
+    const other = await seedTeam(t.cp);
+    const host = await fakeHost(8, 64, 500);
+    await t.cp.ctx.db.updateTable('hosts').set({ type: 'byoc', team_id: other.teamId }).where('id', '=', host).execute();
+    const created = await t.api('POST', '/v1/builds', { auth: team.apiKey, body: { name: `byoc-${randomUUID().slice(0, 8)}`, recipe: ['RUN true'], skip_pre_post: true } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = (created.body as { id: string }).id;
+    let b: { status: string; error?: string | null } = { status: 'pending' };
+    for (let i = 0; i < 100 && b.status === 'pending'; i++) {
+      t.cp.ctx.builds.wake();
+      await new Promise((r) => setTimeout(r, 100));
+      b = (await t.api('GET', `/v1/builds/${id}`, { auth: team.apiKey })).body as typeof b;
+    }
+    assert.equal(b.status, 'failed');
+    assert.match(b.error ?? '', /BYOC hosts of another team/);
+    // The owning team's build is not refused for that reason: it is placed on its own host
+    // (the fake host has no agent, so it then fails there, which is not this test's concern).
+    const byOwner = await t.api('POST', '/v1/builds', { auth: other.apiKey, body: { name: `byoc-own-${randomUUID().slice(0, 8)}`, recipe: ['RUN true'], skip_pre_post: true } });
+    assert.equal(byOwner.status, 201, JSON.stringify(byOwner.body));
+    const ownId = (byOwner.body as { id: string }).id;
+    let own: { status: string; host_id?: string | null; error?: string | null } = { status: 'pending' };
+    for (let i = 0; i < 100 && own.status === 'pending'; i++) {
+      t.cp.ctx.builds.wake();
+      await new Promise((r) => setTimeout(r, 100));
+      own = (await t.api('GET', `/v1/builds/${ownId}`, { auth: other.apiKey })).body as typeof own;
+    }
+    assert.notEqual(own.status, 'pending');
+    assert.doesNotMatch(own.error ?? '', /BYOC/);
+    const row = await t.cp.ctx.db.selectFrom('builds').select('host_id').where('id', '=', ownId).executeTakeFirstOrThrow();
+    assert.equal(row.host_id, host);
+    await t.cp.ctx.db.deleteFrom('builds').execute();
   });
 
   test('overcommit and quota configuration: defaults, and bad values name the variable', () => {

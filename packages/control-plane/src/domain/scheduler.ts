@@ -91,7 +91,7 @@ export class Scheduler {
     private readonly ratios: OvercommitRatios = DEFAULT_OVERCOMMIT,
   ) {}
 
-  /** Every host with what its active capsules commit (one query). */
+  /** Every host with what its active capsules and running builds commit (one query). */
   async loads(): Promise<HostLoad[]> {
     return (await this.loadsAndPin()).loads;
   }
@@ -134,14 +134,30 @@ export class Scheduler {
             .as('load'),
         (join) => join.onRef('load.host_id', '=', 'hosts.id'),
       )
+      // A running build's capsule is not in `capsules`, yet it holds what its spec asked for.
+      .leftJoin(
+        (eb) =>
+          eb
+            .selectFrom('builds')
+            .select(['host_id'])
+            .select([
+              sql<string>`sum((spec->>'memory_mb')::numeric)`.as('build_mem'),
+              sql<string>`sum((spec->>'vcpus')::numeric)`.as('build_cpu'),
+            ])
+            .where('status', '=', 'running')
+            .where('host_id', 'is not', null)
+            .groupBy('host_id')
+            .as('building'),
+        (join) => join.onRef('building.host_id', '=', 'hosts.id'),
+      )
       .selectAll('hosts')
-      .select(['load.committed_mem', 'load.committed_cpu', 'load.committed_disk', pin.as('pinned_host_id'), foreign.as('foreign_snapshot'), defaults.as('template_defaults')])
+      .select(['load.committed_mem', 'load.committed_cpu', 'load.committed_disk', 'building.build_mem', 'building.build_cpu', pin.as('pinned_host_id'), foreign.as('foreign_snapshot'), defaults.as('template_defaults')])
       .execute();
     return {
-      loads: rows.map(({ committed_mem, committed_cpu, committed_disk, pinned_host_id: _p, foreign_snapshot: _f, template_defaults: _d, ...host }) => ({
+      loads: rows.map(({ committed_mem, committed_cpu, committed_disk, build_mem, build_cpu, pinned_host_id: _p, foreign_snapshot: _f, template_defaults: _d, ...host }) => ({
         host,
-        committedMemoryMb: Number(committed_mem ?? 0),
-        committedVcpus: Number(committed_cpu ?? 0),
+        committedMemoryMb: Number(committed_mem ?? 0) + Number(build_mem ?? 0),
+        committedVcpus: Number(committed_cpu ?? 0) + Number(build_cpu ?? 0),
         committedDiskMb: Number(committed_disk ?? 0),
       })),
       pinnedHostId: rows[0]?.pinned_host_id ?? null,

@@ -94,10 +94,21 @@ export class BuildRunners {
       const spec = b.spec as BuildSpec;
       let hostId: string;
       try {
-        const { host } = await this.ctx.scheduler.place({ vcpus: spec.vcpus, memoryMb: spec.memory_mb, diskSizeMb: 0, template: { name: b.base_template, teamId: b.team_id ?? '' } });
+        const { host } = await this.ctx.scheduler.place({
+          vcpus: spec.vcpus,
+          memoryMb: spec.memory_mb,
+          diskSizeMb: 0,
+          template: { name: b.base_template, teamId: b.team_id ?? '' },
+          // A BYOC host builds only for its own team (a platform build never runs on one).
+          ...(b.team_id ? { teamId: b.team_id } : {}),
+        });
         hostId = host.id;
       } catch (err) {
         if (err instanceof WrennError && err.code === 'template_not_found') await this.failPending(b, err.message);
+        else {
+          const closed = await this.noHostOpenTo(b);
+          if (closed) await this.failPending(b, closed);
+        }
         continue; // no room now: stays pending
       }
       if ((perHost.get(hostId) ?? 0) >= this.ctx.config.buildsPerHost) continue;
@@ -125,6 +136,25 @@ export class BuildRunners {
         this.wake(); // a slot on the host is free
       });
     this.running.set(build.id, { abort, done });
+  }
+
+  /**
+   * Why no host can ever take this build (as opposed to none having room now): every host
+   * is another team's BYOC host, or the base template lives on one. Undefined otherwise.
+   */
+  private async noHostOpenTo(b: Build): Promise<string | undefined> {
+    const hosts = await this.ctx.db.selectFrom('hosts').select(['id', 'type', 'team_id']).execute();
+    const open = (h: { type: string; team_id: string | null }) => h.type !== 'byoc' || (b.team_id !== null && h.team_id === b.team_id);
+    if (hosts.length > 0 && !hosts.some(open)) return 'no host can run this build: the only hosts registered are BYOC hosts of another team, which build only for their own team';
+    const holder = await this.ctx.db
+      .selectFrom('templates')
+      .innerJoin('hosts', 'hosts.id', 'templates.host_id')
+      .select(['hosts.type', 'hosts.team_id'])
+      .where('templates.name', '=', b.base_template)
+      .where((eb) => (b.team_id ? eb.or([eb('templates.team_id', '=', b.team_id), eb('templates.team_id', 'is', null)]) : eb('templates.team_id', 'is', null)))
+      .executeTakeFirst();
+    if (holder && !open(holder)) return `no host can run this build: its base template ${b.base_template} lives on a BYOC host of another team`;
+    return undefined;
   }
 
   private async failPending(b: Build, reason: string): Promise<void> {
