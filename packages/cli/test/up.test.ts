@@ -42,8 +42,8 @@ interface Up {
 }
 
 /** Starts `wrenn up` and waits until it says it is up (or fails with its output). */
-async function startUp(): Promise<Up> {
-  const child = spawnWrenn(['up', '--port', String(port), '--agent-port', '0', '--no-setup'], upEnv);
+async function startUp(apiPort = port): Promise<Up> {
+  const child = spawnWrenn(['up', '--port', String(apiPort), '--agent-port', '0', '--no-setup'], upEnv);
   running.push(child);
   let out = '';
   let err = '';
@@ -151,6 +151,21 @@ test('a second wrenn up on the same data dir reuses its host and API key and pri
     assert.ok(firstHostId, 'needs the first start');
     assert.equal(/host\s+(host-\S+)/.exec(out)?.[1], firstHostId);
     assert.ok(Array.isArray(await new Wrenn({ baseUrl: `http://127.0.0.1:${port}`, apiKey: key }).capsules.list()));
+  } finally {
+    assert.equal(await stop(up), 0, up.stderr().slice(-2000));
+  }
+});
+
+test('wrenn up back on another API port keeps its host record (none left behind with a dead address): creates work at once', async () => {
+  const other = await freePort();
+  const up = await startUp(other);
+  try {
+    assert.ok(firstHostId, 'needs the first start');
+    assert.equal(/host\s+(host-\S+)/.exec(up.stdout())?.[1], firstHostId, 'the same host record, now at the new addresses');
+    const { api_key: key } = JSON.parse(readFileSync(join(xdg, 'wrenn', 'config.json'), 'utf8')) as { api_key: string };
+    const client = new Wrenn({ baseUrl: `http://127.0.0.1:${other}`, apiKey: key });
+    const capsule = await client.capsules.create({ template: 'busybox', memoryMb: 128 });
+    await client.capsules.destroy(capsule.id);
   } finally {
     assert.equal(await stop(up), 0, up.stderr().slice(-2000));
   }

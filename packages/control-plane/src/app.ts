@@ -104,7 +104,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     db: database.db,
     dbKind: database.kind,
     jwt: new JwtIssuer(config.jwtSecret, config.jwtTtlSec),
-    agents: new AgentPool(config.agentTimeoutMs),
+    agents: new AgentPool(config.agentTimeoutMs, config.agentConnectTimeoutMs),
     scheduler: new Scheduler(database.db, config.overcommit),
     principals: new PrincipalCache<Principal>(config.authCacheTtlSec * 1000),
   };

@@ -2,9 +2,12 @@
  * Registers the in-process host agent with the in-process control plane through the real
  * host routes, as a remote agent would: an administrator creates the host (one-time token),
  * the agent's ControlPlaneLink registers with it and heartbeats. Later starts reuse the
- * credentials the link saved under the data dir, so no new host appears per restart.
+ * credentials the link saved under the data dir, so no new host appears per restart, also
+ * when the API or the agent comes back on other ports: the same host record then takes the
+ * new addresses (a second record would stay `up` with a dead address until the heartbeat
+ * window ran out, and take capsules meanwhile).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlPlaneLink, AGENT_VERSION, type AgentConfig, type HostAgent } from '@wrenn/host-agent';
@@ -14,6 +17,7 @@ import type { Logger } from '@wrenn/shared';
 interface SavedLink {
   control_plane_url?: string;
   host_id?: string;
+  refresh_token?: string;
 }
 
 function savedLink(dataDir: string): SavedLink | undefined {
@@ -26,9 +30,13 @@ function savedLink(dataDir: string): SavedLink | undefined {
 
 const trim = (u: string) => u.replace(/\/+$/, '');
 
-/** Whether the saved credentials name a host this control plane still has. */
-async function savedHostUsable(admin: Wrenn, apiUrl: string, saved: SavedLink | undefined): Promise<boolean> {
-  if (!saved?.host_id || !saved.control_plane_url || trim(saved.control_plane_url) !== trim(apiUrl)) return false;
+/**
+ * Whether the saved credentials name a host this control plane still has. `wrenn up` keeps
+ * the database in the same data dir as the credentials, so a host it finds is its own even
+ * when the API listens on another port now.
+ */
+async function savedHostUsable(admin: Wrenn, saved: SavedLink | undefined): Promise<boolean> {
+  if (!saved?.host_id || !saved.control_plane_url || !saved.refresh_token) return false;
   try {
     await admin.hosts.get(saved.host_id);
     return true;
@@ -36,6 +44,14 @@ async function savedHostUsable(admin: Wrenn, apiUrl: string, saved: SavedLink | 
     if (isWrennApiError(err) && err.status === 404) return false;
     throw err;
   }
+}
+
+/** Points the saved credentials at this control plane's current URL (same file, same mode 0600, replaced atomically). */
+function retarget(dataDir: string, saved: SavedLink, apiUrl: string): void {
+  if (trim(saved.control_plane_url ?? '') === trim(apiUrl)) return;
+  const path = ControlPlaneLink.credentialsPath(dataDir);
+  writeFileSync(`${path}.tmp`, JSON.stringify({ ...saved, control_plane_url: trim(apiUrl) }), { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
 }
 
 export interface LocalHost {
@@ -55,7 +71,9 @@ export async function linkLocalAgent(opts: {
   timeoutMs?: number;
 }): Promise<LocalHost> {
   const { admin, agent, agentConfig } = opts;
-  const reuse = await savedHostUsable(admin, opts.apiUrl, savedLink(agentConfig.dataDir));
+  const saved = savedLink(agentConfig.dataDir);
+  const reuse = await savedHostUsable(admin, saved);
+  if (reuse) retarget(agentConfig.dataDir, saved!, opts.apiUrl);
   const registerToken = reuse ? undefined : (await admin.hosts.create({ name: `${hostname()} (wrenn up)`.slice(0, 128) }, { signal: opts.signal })).registrationToken;
   const config: AgentConfig = {
     ...agentConfig,
@@ -70,10 +88,11 @@ export async function linkLocalAgent(opts: {
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     const hostId = await Promise.race([link.registered(), sleep(opts.timeoutMs ?? 60_000, undefined, { signal: opts.signal }).then(() => undefined)]);
     if (!hostId) throw new Error('the local host agent did not register with the control plane in time (see the log lines above)');
-    // A reused host may still be `down` from the last stop until the first heartbeat lands.
+    // A reused host may still be `down` from the last stop, or `up` with the last start's
+    // address, until the first heartbeat lands.
     for (;;) {
       const host = await admin.hosts.get(hostId, { signal: opts.signal });
-      if (host.status === 'online' || host.status === 'up') return { hostId, link };
+      if ((host.status === 'online' || host.status === 'up') && host.agentUrl === config.advertiseUrl) return { hostId, link };
       if (Date.now() > deadline) throw new Error(`the local host ${hostId} is ${host.status}, not up, after ${((opts.timeoutMs ?? 60_000) / 1000).toFixed(0)} s`);
       await sleep(200, undefined, { signal: opts.signal });
     }

@@ -96,6 +96,8 @@ export interface HostsTable {
   capsules: Generated<number>;
   version: string | null;
   last_heartbeat_at: NullableTimestamp;
+  /** When a control plane last failed to connect to the agent; placement skips the host until a later heartbeat (migration 013). */
+  suspect_at: NullableTimestamp;
   created_by: string | null;
   created_at: Timestamp;
   /** `byoc` hosts belong to `team_id` and run only its capsules (migration 008). */

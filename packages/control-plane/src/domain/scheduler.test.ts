@@ -2,13 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WrennError } from '@wrenn/shared';
 import type { Host } from '../db/schema.js';
-import { chooseHost, type HostLoad, type OvercommitRatios } from './scheduler.js';
+import { chooseHost, rankHosts, type HostLoad, type OvercommitRatios } from './scheduler.js';
 
 const RATIOS: OvercommitRatios = { cpu: 8, memory: 2, disk: 1 };
 
 const GiB = 1024 ** 3;
 
-function load(id: string, o: { status?: Host['status']; type?: 'regular' | 'byoc'; teamId?: string; tags?: string[]; vcpus?: number; memGiB?: number; diskFreeGiB?: number; committedMemoryMb?: number; committedVcpus?: number; committedDiskMb?: number } = {}): HostLoad {
+function load(id: string, o: { status?: Host['status']; type?: 'regular' | 'byoc'; teamId?: string; tags?: string[]; vcpus?: number; memGiB?: number; diskFreeGiB?: number; committedMemoryMb?: number; committedVcpus?: number; committedDiskMb?: number; suspectAt?: Date; heartbeatAt?: Date } = {}): HostLoad {
   const host = {
     id,
     name: id,
@@ -22,7 +22,8 @@ function load(id: string, o: { status?: Host['status']; type?: 'regular' | 'byoc
     disk_free_bytes: String((o.diskFreeGiB ?? 100) * GiB),
     capsules: 0,
     version: null,
-    last_heartbeat_at: new Date(),
+    last_heartbeat_at: o.heartbeatAt ?? new Date(),
+    suspect_at: o.suspectAt ?? null,
     created_by: null,
     created_at: new Date(),
     type: o.type ?? 'regular',
@@ -47,6 +48,18 @@ function refusal(fn: () => unknown): WrennError {
 }
 
 describe("the scheduler's choice", () => {
+  test('every fitting host is ranked, best first; a suspect one (failed a connection since its last heartbeat) is skipped until it heartbeats again', () => {
+    const beat = new Date(Date.now() - 5000);
+    const best = load('host-best', { heartbeatAt: beat, suspectAt: new Date() });
+    const next = load('host-next', { committedMemoryMb: 4_000 });
+    const last = load('host-last', { committedMemoryMb: 8_000 });
+    assert.deepEqual(rankHosts([last, best, next], small, RATIOS).map((h) => h.id), ['host-next', 'host-last']);
+    const e = refusal(() => rankHosts([best], small, RATIOS));
+    assert.match(e.message, /host-best did not answer since its last heartbeat/);
+    const beatAgain = load('host-best', { heartbeatAt: new Date(), suspectAt: beat });
+    assert.deepEqual(rankHosts([last, beatAgain, next], small, RATIOS).map((h) => h.id), ['host-best', 'host-next', 'host-last']);
+  });
+
   test('the host with the most uncommitted memory wins', () => {
     const busy = load('host-busy', { committedMemoryMb: 12_000 });
     const idle = load('host-idle', { committedMemoryMb: 1_000 });

@@ -1,8 +1,11 @@
 /**
  * Placement: the least-loaded host that is up and fits the request — most uncommitted
  * memory first, then CPU, then disk. Down and draining hosts are skipped, so are another
- * team's BYOC hosts and hosts without every tag the capsule asks for; when nothing fits
- * the error says why (503 host_at_capacity), never a hang.
+ * team's BYOC hosts, hosts without every tag the capsule asks for, and suspect hosts (an
+ * agent that refused a connection or did not connect in time since its last heartbeat:
+ * `markSuspect`; its next heartbeat clears it). Placement ranks every host that fits, best
+ * first, so a create can go on to the next when one turns out dead. When nothing fits the
+ * error says why (503 host_at_capacity), never a hang.
  */
 import { sql, type Kysely } from 'kysely';
 import { WrennError } from '@wrenn/shared';
@@ -170,8 +173,20 @@ export class Scheduler {
     return (await this.place(req)).host;
   }
 
-  /** The host, and the defaults a build gave the template (null for other templates). */
-  async place(req: PlacementRequest): Promise<{ host: Host; defaults: TemplateDefaults | null }> {
+  /**
+   * The host's agent could not be reached (connection refused, or not connected in time):
+   * no replica places capsules there until it heartbeats again, instead of until the
+   * heartbeat window has passed. The database's clock, like the heartbeat's.
+   */
+  async markSuspect(hostId: string): Promise<void> {
+    await this.db.updateTable('hosts').set({ suspect_at: sql`now()` as never }).where('id', '=', hostId).execute();
+  }
+
+  /**
+   * The best host, every host that fits best first (`ranked[0]` is `host`), and the
+   * defaults a build gave the template (null for other templates).
+   */
+  async place(req: PlacementRequest): Promise<{ host: Host; ranked: Host[]; defaults: TemplateDefaults | null }> {
     const { loads, pinnedHostId, foreignSnapshot, defaults } = await this.loadsAndPin(req.template);
     if (loads.length === 0) throw new WrennError('host_at_capacity', 'no host is registered: start a host agent and register it (POST /v1/hosts)');
     if (req.template && foreignSnapshot) {
@@ -179,18 +194,24 @@ export class Scheduler {
       const name = req.template.name;
       throw new WrennError('template_not_found', `template ${name} does not exist: pick one listed by GET /v1/snapshots`, { template: name });
     }
-    return { host: chooseHost(loads, pinnedHostId && !req.pinnedHostId ? { ...req, pinnedHostId } : req, this.ratios), defaults };
+    const ranked = rankHosts(loads, pinnedHostId && !req.pinnedHostId ? { ...req, pinnedHostId } : req, this.ratios);
+    return { host: ranked[0]!, ranked, defaults };
   }
 }
 
+/** The best host for the request (see rankHosts). */
+export function chooseHost(loads: readonly HostLoad[], req: PlacementRequest, ratios: OvercommitRatios = DEFAULT_OVERCOMMIT): Host {
+  return rankHosts(loads, req, ratios)[0]!;
+}
+
 /**
- * The choice itself, from the hosts' loads (pure: no I/O). Only `up` hosts that fit the
+ * The choice itself, from the hosts' loads (pure: no I/O). Only `up`, unsuspected hosts that fit the
  * request (its tags; another team's BYOC host never; cores; memory, CPU and disk left to
  * commit within `ratios`) qualify, only the pinned one when `req.pinnedHostId` is set;
- * among them the one with the most room (memory, then CPU, a little for disk). Nothing
- * fits: 503 host_at_capacity naming each host's reason.
+ * ranked by room (memory, then CPU, a little for disk), never empty. Nothing fits: 503
+ * host_at_capacity naming each host's reason.
  */
-export function chooseHost(loads: readonly HostLoad[], req: PlacementRequest, ratios: OvercommitRatios = DEFAULT_OVERCOMMIT): Host {
+export function rankHosts(loads: readonly HostLoad[], req: PlacementRequest, ratios: OvercommitRatios = DEFAULT_OVERCOMMIT): Host[] {
   const reasons: string[] = [];
   const fits: Array<{ load: HostLoad; score: number }> = [];
   for (const load of loads) {
@@ -207,6 +228,10 @@ export function chooseHost(loads: readonly HostLoad[], req: PlacementRequest, ra
     }
     if (host.status !== 'up') {
       reasons.push(`${host.id} is ${host.status}`);
+      continue;
+    }
+    if (isSuspect(host)) {
+      reasons.push(`${host.id} did not answer since its last heartbeat`);
       continue;
     }
     const memTotalMb = Number(host.memory_total_bytes) / 1048576;
@@ -230,5 +255,11 @@ export function chooseHost(loads: readonly HostLoad[], req: PlacementRequest, ra
     throw new WrennError('host_at_capacity', `no host can take ${req.vcpus} vCPU / ${req.memoryMb} MB now: ${reasons.join('; ')}`);
   }
   fits.sort((a, b) => b.score - a.score);
-  return fits[0]!.load.host;
+  return fits.map((f) => f.load.host);
+}
+
+/** Failed a connection after its last heartbeat (see Scheduler.markSuspect). */
+export function isSuspect(host: Pick<Host, 'suspect_at' | 'last_heartbeat_at'>): boolean {
+  if (!host.suspect_at) return false;
+  return !host.last_heartbeat_at || new Date(host.suspect_at).getTime() >= new Date(host.last_heartbeat_at).getTime();
 }

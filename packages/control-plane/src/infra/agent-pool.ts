@@ -3,6 +3,7 @@
  * the host's bearer token), created on first use and dropped when a host changes or goes.
  * Each host has its own HTTP/2 session, so a slow host never stalls calls to another (docs/decisions.md#h9).
  */
+import { connect as netConnect, type Socket } from 'node:net';
 import type { Client, Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { HostAgentService } from '@wrenn/proto/hostagent';
@@ -34,7 +35,11 @@ export class AgentPool {
   private readonly entries = new Map<string, Entry>();
   private readonly interceptors: Interceptor[] = [];
 
-  constructor(private readonly defaultTimeoutMs: number) {}
+  constructor(
+    private readonly defaultTimeoutMs: number,
+    /** A connection not made within this is an error (ETIMEDOUT), not a wait of minutes for a dead machine's SYN. */
+    private readonly connectTimeoutMs = 3000,
+  ) {}
 
   /** Adds an interceptor to every agent client (metrics, tracing); clients made before are rebuilt. */
   use(interceptor: Interceptor): void {
@@ -54,7 +59,15 @@ export class AgentPool {
     const client = createWrennClient(
       HostAgentService,
       // No gzip (see the agent's server): payloads are mostly incompressible file and output bytes.
-      createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [...this.interceptors, auth], defaultTimeoutMs: this.defaultTimeoutMs, acceptCompression: [] }),
+      createConnectTransport({
+        baseUrl: url,
+        httpVersion: '2',
+        interceptors: [...this.interceptors, auth],
+        defaultTimeoutMs: this.defaultTimeoutMs,
+        acceptCompression: [],
+        // Plain-HTTP agents (the usual case) connect through a socket with a deadline; TLS ones keep node's default.
+        ...(url.startsWith('http:') ? { nodeOptions: { createConnection: (authority: URL) => connectWithin(authority, this.connectTimeoutMs) } } : {}),
+      }),
       fromAgentError,
     );
     this.entries.set(hostId, { url, token, client });
@@ -68,4 +81,17 @@ export class AgentPool {
   clear(): void {
     this.entries.clear();
   }
+}
+
+/** A TCP connection to the agent that fails with ETIMEDOUT when not established within `ms`. */
+function connectWithin(authority: URL, ms: number): Socket {
+  const host = authority.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(authority.port) || 80;
+  const socket = netConnect({ host, port });
+  const timer = setTimeout(() => {
+    socket.destroy(Object.assign(new Error(`connect ETIMEDOUT ${host}:${port} (no connection within ${ms} ms)`), { code: 'ETIMEDOUT' }));
+  }, ms);
+  socket.once('connect', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
+  return socket;
 }

@@ -25,6 +25,12 @@ export interface ControlPlaneConfig {
   reconcileIntervalSec: number;
   /** Deadline of control plane → agent calls (docs/decisions.md#h4: minutes, not seconds). WRENN_AGENT_TIMEOUT_MS, default 300000. */
   agentTimeoutMs: number;
+  /**
+   * How long a new connection to an agent may take before the agent counts as unreachable
+   * (a dead machine answers nothing; the placement then tries the next host and marks this
+   * one suspect). WRENN_AGENT_CONNECT_TIMEOUT_MS, default 3000.
+   */
+  agentConnectTimeoutMs: number;
   /** Allow POST /v1/auth/signup. WRENN_SIGNUP, default true. */
   signupEnabled: boolean;
   /** A PTY session with no WebSocket attached is killed after this long. WRENN_PTY_IDLE_TIMEOUT_SEC, default 120. */
@@ -182,6 +188,7 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     hostDownAfterSec: int(env, 'WRENN_HOST_DOWN_AFTER_SEC', 30, 1),
     reconcileIntervalSec: int(env, 'WRENN_RECONCILE_INTERVAL_SEC', 30, 1),
     agentTimeoutMs: int(env, 'WRENN_AGENT_TIMEOUT_MS', 300_000, 1000),
+    agentConnectTimeoutMs: int(env, 'WRENN_AGENT_CONNECT_TIMEOUT_MS', 3000, 100),
     signupEnabled: (env.WRENN_SIGNUP ?? 'true') !== 'false',
     ptyIdleTimeoutSec: int(env, 'WRENN_PTY_IDLE_TIMEOUT_SEC', 120, 1),
     wsPingIntervalSec: int(env, 'WRENN_WS_PING_INTERVAL_SEC', 30, 1),

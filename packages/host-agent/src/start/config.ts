@@ -21,8 +21,8 @@ export interface AgentConfig {
   /**
    * Port of the proxy listener (plain HTTP/1.1, same listen address): the control plane
    * sends proxied traffic for capsule ports here, with the agent token. WRENN_AGENT_PROXY_PORT,
-   * default 50053; 0 picks a free port (the control plane learns it from the registration,
-   * heartbeats and Health).
+   * default 0: a free port (the control plane learns it from the registration, heartbeats
+   * and Health), so two agents on one machine, or a restarted one, never collide on it.
    */
   proxyPort: number;
   /** URL the control plane reaches the proxy listener at. WRENN_AGENT_PROXY_ADVERTISE_URL, default: the advertise URL's host with the proxy port. */
@@ -137,7 +137,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     dataDir: env.WRENN_DATA_DIR || '/var/lib/wrenn',
     host: env.WRENN_AGENT_HOST || '127.0.0.1',
     port: int(env, 'WRENN_AGENT_PORT', 50052),
-    proxyPort: int(env, 'WRENN_AGENT_PROXY_PORT', 50053),
+    proxyPort: int(env, 'WRENN_AGENT_PROXY_PORT', 0),
     proxyAdvertiseUrl: httpUrl(env, 'WRENN_AGENT_PROXY_ADVERTISE_URL'),
     token: env.WRENN_AGENT_TOKEN || undefined,
     defaultRootfsSizeBytes: parseSize(env.WRENN_DEFAULT_ROOTFS_SIZE || '5G', 'WRENN_DEFAULT_ROOTFS_SIZE'),

@@ -14,6 +14,7 @@ import * as m008HostsByocTags from './008_hosts_byoc_tags.js';
 import * as m009 from './009_template_builds.js';
 import * as m010 from './010_snapshot_host_names.js';
 import * as m012 from './012_e2b_sandboxes.js';
+import * as m013 from './013_host_suspect.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '009_template_builds': m009,
   '010_snapshot_host_names': m010,
   '012_e2b_sandboxes': m012,
+  '013_host_suspect': m013,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,6 +17,23 @@ export function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Socket errors that mean no connection was made: the request never reached the agent. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+
+/**
+ * The call failed before a connection to the agent existed (refused, or not connected in
+ * time: see AgentPool): nothing ran on the host, so the operation may go to another one.
+ * The decoded `unavailable` keeps the socket error in its cause chain.
+ */
+export function isNotConnected(err: unknown): boolean {
+  if (codeOf(err) !== 'unavailable') return false;
+  for (let e = (err as { cause?: unknown }).cause, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_CONNECTED.has(code)) return true;
+  }
+  return false;
+}
+
 /**
  * A "not found" about a path or process becomes `code` with a message naming it; the
  * capsule itself being gone (`capsule_not_found`) and anything else pass unchanged.

@@ -10,12 +10,13 @@ import { WrennError, isWrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Capsule, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
+import type { CreateResponse } from '@wrenn/proto/hostagent';
 import { insertCapsule, stampActivity } from '../../db/repos/capsules.js';
 import { agentFor, getTeamCapsule } from '../capsule-access.js';
 import { newId } from '../ids.js';
 import { publicCapacityError } from '../scheduler.js';
 import { hostTemplateName } from '../snapshots.js';
-import { codeOf, reasonOf } from './agent-errors.js';
+import { codeOf, isNotConnected, reasonOf } from './agent-errors.js';
 import { ALLOWED_FROM, markError, transition } from './status.js';
 import { accountUsage } from './usage.js';
 import { assertTeamQuota } from './quota.js';
@@ -89,11 +90,12 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
   // Over the team's quota: refused before anything is recorded or placed.
   await assertTeamQuota(ctx, actor.teamId, { vcpus: input.vcpus, memoryMb: input.memoryMb, diskSizeMb: input.diskSizeMb ?? 0 });
   let host: Host;
+  let ranked: Host[];
   let defaults: TemplateDefaults | null = null;
   try {
     // In the same query as the hosts: a snapshot template pins placement to its host, and
     // another team's snapshot is a 404 like a missing template.
-    ({ host, defaults } = await ctx.scheduler.place({
+    ({ host, ranked, defaults } = await ctx.scheduler.place({
       vcpus: input.vcpus,
       memoryMb: input.memoryMb,
       diskSizeMb: input.diskSizeMb ?? 0,
@@ -117,29 +119,45 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
 
   let agent: AgentClient | undefined;
   try {
-    agent = ctx.agents.get(host.id, host.agent_url, host.agent_token);
-    const creating = agent.create(
-      {
-        capsuleId: id,
-        template: await hostTemplateName(ctx, actor.teamId, input.template),
-        vcpus: input.vcpus,
-        memoryMb: input.memoryMb,
-        diskSizeMb: input.diskSizeMb ?? 0,
-        envs: defaults ? { ...defaults.env, ...input.envs } : input.envs,
-        ...(defaults?.user ? { defaultUser: defaults.user } : {}),
-        metadata: input.metadata,
-        // Lifetime and auto-pause are the control plane's business (timeout_sec), not the agent's.
-        lifetimeSec: 0,
-        egress: input.egress ?? true,
-        ...(input.identity ? { defaultUser: input.identity.user, workdir: input.identity.workdir } : {}),
-      },
-      { timeoutMs: ctx.config.agentTimeoutMs },
-    );
-    const [made, stored] = await Promise.allSettled([creating, inserted]);
-    if (stored.status === 'rejected') {
-      // No row: the capsule would be an orphan on its host, so it goes again.
-      if (made.status === 'fulfilled') void agent.destroy({ capsuleId: id }, { timeoutMs: ctx.config.agentTimeoutMs }).catch(() => {});
-      throw stored.reason;
+    const request: Parameters<AgentClient['create']>[0] = {
+      capsuleId: id,
+      template: await hostTemplateName(ctx, actor.teamId, input.template),
+      vcpus: input.vcpus,
+      memoryMb: input.memoryMb,
+      diskSizeMb: input.diskSizeMb ?? 0,
+      envs: defaults ? { ...defaults.env, ...input.envs } : input.envs,
+      ...(defaults?.user ? { defaultUser: defaults.user } : {}),
+      metadata: input.metadata,
+      // Lifetime and auto-pause are the control plane's business (timeout_sec), not the agent's.
+      lifetimeSec: 0,
+      egress: input.egress ?? true,
+      ...(input.identity ? { defaultUser: input.identity.user, workdir: input.identity.workdir } : {}),
+    };
+    let made: PromiseSettledResult<CreateResponse>;
+    // An agent that cannot be connected to (dead process, dead machine) never saw the call:
+    // the next host that fits gets it, and this one is suspect for every replica until it
+    // heartbeats again, instead of taking creates until the heartbeat window marks it down.
+    for (let next = 1; ; next++) {
+      agent = ctx.agents.get(host.id, host.agent_url, host.agent_token);
+      const [result, stored] = await Promise.allSettled([agent.create(request, { timeoutMs: ctx.config.agentTimeoutMs }), inserted]);
+      made = result;
+      if (stored.status === 'rejected') {
+        // No row: the capsule would be an orphan on its host, so it goes again.
+        if (made.status === 'fulfilled') void agent.destroy({ capsuleId: id }, { timeoutMs: ctx.config.agentTimeoutMs }).catch(() => {});
+        throw stored.reason;
+      }
+      if (made.status === 'fulfilled' || !isNotConnected(made.reason)) break;
+      const failed = host;
+      await ctx.scheduler.markSuspect(failed.id).catch((e: unknown) => log.warn({ err: e, hostId: failed.id }, 'could not mark the host suspect'));
+      ctx.agents.evict(failed.id);
+      const following = ranked[next];
+      if (!following) {
+        log.warn({ hostId: failed.id, err: reasonOf(made.reason) }, 'host agent unreachable: marked suspect; no other host fits');
+        break;
+      }
+      host = following;
+      log.warn({ hostId: failed.id, nextHostId: host.id, err: reasonOf(made.reason) }, 'host agent unreachable: marked suspect, trying the next host');
+      await ctx.db.updateTable('capsules').set({ host_id: host.id }).where('id', '=', id).where('status', '=', 'starting').execute();
     }
     if (made.status === 'rejected') throw made.reason;
     const res = made.value;
