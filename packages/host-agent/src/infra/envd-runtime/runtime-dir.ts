@@ -8,7 +8,7 @@
  * gets a new directory while running capsules keep the one they were started with.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp, existsSync } from 'node:fs';
+import { createReadStream, promises as fsp, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { WrennError } from '@wrenn/shared';
 import { run } from '../exec.js';
@@ -32,8 +32,14 @@ export interface EnvdRuntime {
   readonly id: string;
 }
 
+/**
+ * Streamed: the node binary is ~100 MB, and reading it whole left that much in
+ * ArrayBuffers that an idle agent's garbage collector had no reason to give back.
+ */
 async function fileHash(path: string): Promise<string> {
-  return createHash('sha256').update(await fsp.readFile(path)).digest('hex');
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** Shared libraries `binary` needs, as absolute host paths (ldd), loader included. */
