@@ -15,10 +15,10 @@ export interface E2bFixture {
   close(): Promise<void>;
 }
 
-export async function startE2bFixture(opts: { env?: Record<string, string> } = {}): Promise<E2bFixture> {
+export async function startE2bFixture(opts: { env?: Record<string, string>; agentEnv?: Record<string, string> } = {}): Promise<E2bFixture> {
   // The E2B lifetime worker is what these tests exercise: it runs (the timer workers of
   // other tests stay off).
-  const t = await startControlPlane({ withAgent: true, disableWorkers: TIMER_WORKERS_OFF_BY_DEFAULT, ...(opts.env ? { env: opts.env } : {}) });
+  const t = await startControlPlane({ withAgent: true, disableWorkers: TIMER_WORKERS_OFF_BY_DEFAULT, ...(opts.env ? { env: opts.env } : {}), ...(opts.agentEnv ? { agentEnv: opts.agentEnv } : {}) });
   const team = await seedTeam(t.cp);
   process.env.E2B_API_URL = t.url;
   process.env.E2B_SANDBOX_URL = t.url;

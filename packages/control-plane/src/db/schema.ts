@@ -248,6 +248,10 @@ export interface E2bSandboxesTable {
   on_timeout: 'kill' | 'pause';
   secure: Generated<boolean>;
   allow_internet_access: Generated<boolean>;
+  /** network.allowOut as given (addresses, CIDRs, domain names) (migration 014). */
+  allow_out: ColumnType<string[], string | undefined, string>;
+  /** network.denyOut as given (addresses, CIDRs). */
+  deny_out: ColumnType<string[], string | undefined, string>;
   /** Start of the current run (create or the last resume). */
   started_at: Timestamp;
 }

@@ -28,6 +28,7 @@ import type {
   EnvdConnector,
   EnvdLaunch,
   HostFacts,
+  EgressResolverPort,
   NetworkPort,
   ProxiedConnectionsPort,
   RootfsPort,
@@ -35,6 +36,8 @@ import type {
   SnapshotDiskPort,
   TemplatePort,
 } from './ports.js';
+import { checkedEgressRules, domainsOf, type EgressRules } from '../infra/net/egress-domains.js';
+import { plumbOptions } from './capsules/kit.js';
 import { listedBase, listedSnapshot, type ListedTemplate } from './snapshot-templates/listing.js';
 import type { SnapshotTemplateInfo } from './snapshot-templates/snapshot-template-types.js';
 import { SnapshotTemplates } from './snapshot-templates/snapshot-templates.js';
@@ -54,6 +57,8 @@ export interface ManagerDeps {
   disk: SnapshotDiskPort;
   /** The port proxy's connections: a pause drains them, a destroy closes them. */
   connections?: ProxiedConnectionsPort;
+  /** Resolves domain names of egress allow lists; without it such names are refused. */
+  egressResolver?: EgressResolverPort;
 }
 
 export class CapsuleManager {
@@ -63,6 +68,7 @@ export class CapsuleManager {
   readonly snapshotTemplates: SnapshotTemplates;
   private readonly kit: CapsuleKit;
   private readonly warm: WarmCapsules;
+  private readonly egressResolver: EgressResolverPort | undefined;
 
   constructor(deps: ManagerDeps) {
     this.store = new CapsuleStore(deps.settings.dataDir);
@@ -79,6 +85,7 @@ export class CapsuleManager {
     this.pauser = new PauseController({ ...this.kit, logger: deps.logger.child({ component: 'pause' }) });
     this.snapshotTemplates = new SnapshotTemplates({ ...this.kit, logger: deps.logger.child({ component: 'snapshot-templates' }) });
     this.warm = new WarmCapsules(this.kit, this.pauser);
+    this.egressResolver = deps.egressResolver;
   }
 
   // ---- queries ----------------------------------------------------------------------
@@ -133,9 +140,60 @@ export class CapsuleManager {
 
   async create(request: CreateCapsuleRequest, signal?: AbortSignal): Promise<CapsuleRecord> {
     validateCapsuleId(request.capsuleId);
-    const spec = createSpec(request);
+    const rules = checkedEgressRules({ denyOut: request.denyOut ?? [], allowOut: request.allowOut ?? [] });
+    const spec = createSpec({ ...request, ...rules, egressResolved: await this.resolveNames(rules) });
     const parts = { kit: this.kit, pauser: this.pauser, snapshotTemplates: this.snapshotTemplates, warm: this.warm };
     return this.registry.run(spec.capsuleId, () => createCapsule(parts, spec, signal));
+  }
+
+  /**
+   * Replaces what a capsule may reach: a running one at once (established connections
+   * included), a paused one from its resume on. Persisted in its record.
+   */
+  async setEgress(id: string, egress: boolean, lists: EgressRules): Promise<CapsuleRecord> {
+    const rules = checkedEgressRules(lists);
+    const resolved = await this.resolveNames(rules);
+    return this.registry.run(id, async () => {
+      const live = this.registry.get(id);
+      const { record } = live;
+      if (record.status !== 'running' && record.status !== 'paused') throw busy(record, 'change the egress of');
+      const next = { ...record, egress, egressRules: rules, egressResolved: resolved };
+      if (record.status === 'running') await this.kit.network.setEgressPolicy(this.kit.network.slot(record.netSlot), plumbOptions(this.kit, next));
+      record.egress = egress;
+      record.egressRules = rules;
+      record.egressResolved = resolved;
+      await this.registry.save(record);
+      return record;
+    });
+  }
+
+  /**
+   * Resolves the allow-list names of every running capsule again and applies what changed
+   * (run periodically by the agent). Failures are logged per capsule, never thrown.
+   */
+  async refreshEgressDomains(): Promise<void> {
+    for (const record of this.registry.records()) {
+      const names = record.egressRules ? domainsOf(record.egressRules) : [];
+      if (names.length === 0 || record.status !== 'running') continue;
+      const resolved = await this.resolveNames(record.egressRules!).catch(() => undefined);
+      if (!resolved || sameList(resolved, record.egressResolved ?? [])) continue;
+      await this.registry
+        .run(record.id, async () => {
+          if (record.status !== 'running') return;
+          await this.kit.network.setEgressPolicy(this.kit.network.slot(record.netSlot), plumbOptions(this.kit, { ...record, egressResolved: resolved }));
+          record.egressResolved = resolved;
+          await this.registry.save(record);
+          this.kit.logger.info({ capsuleId: record.id, addresses: resolved.length }, 'egress allow-list names resolved to new addresses');
+        })
+        .catch((err: unknown) => this.kit.logger.warn({ capsuleId: record.id, err: (err as Error).message }, 'could not refresh egress allow-list names'));
+    }
+  }
+
+  private async resolveNames(rules: EgressRules): Promise<string[]> {
+    const names = domainsOf(rules);
+    if (names.length === 0) return [];
+    if (!this.egressResolver) throw new WrennError('invalid_argument', 'allow_out: domain names are not supported by this host');
+    return this.egressResolver.resolve(names);
   }
 
   async destroy(id: string): Promise<void> {
@@ -241,4 +299,8 @@ export class CapsuleManager {
     this.warm.stop();
     await Promise.allSettled(this.registry.all().map((c) => this.destroy(c.record.id)));
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -57,6 +57,13 @@ export interface CapsuleRecord {
   defaultUser: string;
   workdir?: string;
   egress: boolean;
+  /**
+   * The capsule's own egress lists as set (Create or SetEgress; allowOut may hold domain
+   * names, see infra/net/egress-domains.ts); absent = none.
+   */
+  egressRules?: { denyOut: string[]; allowOut: string[] };
+  /** The addresses (/32) the names in egressRules.allowOut resolved to, as last applied. */
+  egressResolved?: string[];
   fromWarmPool: boolean;
   /** True while the capsule sits in (or is being started for) the warm pool: invisible to callers. */
   warm?: boolean;

@@ -49,6 +49,14 @@ export interface NetworkPort {
   plumbRestored(slot: NetworkSlot, pid: number, opts: PlumbOptions, signal?: AbortSignal): { guestReady: Promise<void>; complete: Promise<void> };
   /** Removes the slot's interfaces and rules; the slot stays reserved. */
   unplumb(slot: NetworkSlot): Promise<void>;
+  /** Replaces a plumbed slot's egress (on/off and lists) at once; rate options are ignored. */
+  setEgressPolicy(slot: NetworkSlot, opts: PlumbOptions): Promise<void>;
+}
+
+/** Resolves the domain names of egress allow lists at the host (infra/net/egress-domains.ts). */
+export interface EgressResolverPort {
+  /** The addresses (as /32 CIDRs) the names resolve to, recent answers included. */
+  resolve(names: readonly string[]): Promise<string[]>;
 }
 
 export type { EnvdClient, EnvdInit };

@@ -40,6 +40,9 @@ export function toCapsule(r: CapsuleRecord): Capsule {
     pauseKind: r.pauseKind === 'memory' ? PauseKind.MEMORY : r.pauseKind === 'filesystem' ? PauseKind.FILESYSTEM : PauseKind.UNSPECIFIED,
     pausedAtMs: BigInt(r.pausedAtMs ?? 0),
     autoPauseSec: r.autoPauseSec ?? 0,
+    egress: r.egress,
+    allowOut: r.egressRules?.allowOut ?? [],
+    denyOut: r.egressRules?.denyOut ?? [],
   });
 }
 

@@ -79,12 +79,19 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
         lifetimeSec: req.lifetimeSec,
         autoPauseSec: req.autoPauseSec,
         egress: req.egress,
+        denyOut: req.denyOut,
+        allowOut: req.allowOut,
         defaultUser: req.defaultUser,
         workdir: req.workdir,
       };
       // Starts wait for a turn on this host (admission.ts); their deadlines begin with it.
       const record = await admission.run(() => manager.create(request, ctx.signal), ctx.signal);
       return { capsule: toCapsule(record), envdAccessToken: record.envdAccessToken };
+    },
+
+    async setEgress(req) {
+      const record = await manager.setEgress(required(req.capsuleId, 'capsule_id'), req.egress, { denyOut: req.denyOut, allowOut: req.allowOut });
+      return { capsule: toCapsule(record) };
     },
 
     async destroy(req) {

@@ -14,7 +14,8 @@ import { EnvdClient } from '../infra/envd/envd-client.js';
 import { detectCgroupLayout } from '../infra/cgroup/index.js';
 import { ensureEnvdRuntime, envdCommand, envdEnvironment, ENVD_MOUNT_POINT, ENVD_PORT } from '../infra/envd-runtime/runtime-dir.js';
 import { AddressPool } from '../infra/net/address-pool.js';
-import { NetworkManager } from '../infra/net/network-manager.js';
+import { NetworkManager, egressPolicyOf } from '../infra/net/network-manager.js';
+import { EgressResolver } from '../infra/net/egress-domains.js';
 import { capsuleRootfsPaths, releaseAllLeftoverRootfs } from '../infra/rootfs/index.js';
 import { loopOverlayRootfs } from '../infra/rootfs/loop-overlay-rootfs.js';
 import { unmountCapsuleRootfs } from '../infra/rootfs/capsule-rootfs.js';
@@ -129,7 +130,9 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     plumb: (slot, pid, o, signal) => network.plumb(slot, pid, o, signal),
     plumbRestored: (slot, pid, o, signal) => network.plumbRestored(slot, pid, o, signal),
     unplumb: (slot) => network.unplumb(slot),
+    setEgressPolicy: (slot, o) => network.setEgressPolicy(slot, egressPolicyOf(o)),
   };
+  const egressResolver = new EgressResolver({ logger: log, servers: config.egressDns });
   const templatePort: TemplatePort = {
     get: async (name) => {
       try {
@@ -168,6 +171,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     templates: templatePort,
     rootfs: rootfsPort,
     network: networkPort,
+    egressResolver,
     runtime,
     envd,
     envdLaunch,
@@ -198,6 +202,9 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
   );
 
   manager.enableWarmPool(config.warmPool);
+  // Allow-list names are resolved again while their capsules run (egress-domains.ts).
+  const egressRefresh = setInterval(() => void manager.refreshEgressDomains(), config.egressDnsRefreshSec * 1000);
+  egressRefresh.unref();
 
   let server: AgentServer | undefined;
   let proxy: ProxyServer | undefined;
@@ -245,6 +252,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     ...(proxy ? { proxy } : {}),
     connections,
     close: async () => {
+      clearInterval(egressRefresh);
       await proxy?.close();
       await server?.close();
       await manager.pauser.released();

@@ -47,6 +47,13 @@ export interface AgentConfig {
    */
   egressAllow: string[];
   /**
+   * DNS servers the host asks for the domain names of capsules' egress allow lists
+   * (`ip` or `ip:port`, comma-separated). WRENN_EGRESS_DNS; default: the host's resolvers.
+   */
+  egressDns: string[];
+  /** Seconds between re-resolutions of those names. WRENN_EGRESS_DNS_REFRESH_SEC, default 60. */
+  egressDnsRefreshSec: number;
+  /**
    * Capsule starts and restores (create, resume) run at most this many at a time; the rest
    * wait their turn, and their envd deadline counts from when they start. WRENN_START_CONCURRENCY,
    * default: the host's cores (WRENN_VCPUS_TOTAL).
@@ -147,6 +154,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     pidsMax: int(env, 'WRENN_PIDS_MAX', 4096, 16),
     warmPool: parseWarmPool(env.WRENN_WARM_POOL || ''),
     egressAllow: egressAllowFrom(env.WRENN_EGRESS_ALLOW),
+    egressDns: (env.WRENN_EGRESS_DNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    egressDnsRefreshSec: int(env, 'WRENN_EGRESS_DNS_REFRESH_SEC', 60, 1),
     netRateBytesPerSec: parseSize(env.WRENN_NET_RATE || '200M', 'WRENN_NET_RATE'),
     netBurstBytes: parseSize(env.WRENN_NET_BURST || '100M', 'WRENN_NET_BURST'),
     runcPath: env.WRENN_RUNC || 'runc',

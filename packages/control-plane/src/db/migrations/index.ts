@@ -15,6 +15,7 @@ import * as m009 from './009_template_builds.js';
 import * as m010 from './010_snapshot_host_names.js';
 import * as m012 from './012_e2b_sandboxes.js';
 import * as m013 from './013_host_suspect.js';
+import * as m014 from './014_e2b_sandbox_network.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '010_snapshot_host_names': m010,
   '012_e2b_sandboxes': m012,
   '013_host_suspect': m013,
+  '014_e2b_sandbox_network': m014,
 };
 
 export const migrationProvider: MigrationProvider = {

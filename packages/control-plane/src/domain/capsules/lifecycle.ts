@@ -45,6 +45,8 @@ export interface CreateCapsuleInput {
   identity?: CapsuleIdentity;
   /** Outbound internet; default on. */
   egress?: boolean;
+  /** The capsule's own egress lists (see the host agent's SetEgress); absent = none. */
+  egressRules?: { denyOut: string[]; allowOut: string[] };
 }
 
 export interface CapsuleIdentity {
@@ -131,6 +133,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
       // Lifetime and auto-pause are the control plane's business (timeout_sec), not the agent's.
       lifetimeSec: 0,
       egress: input.egress ?? true,
+      ...(input.egressRules ? { denyOut: input.egressRules.denyOut, allowOut: input.egressRules.allowOut } : {}),
       ...(input.identity ? { defaultUser: input.identity.user, workdir: input.identity.workdir } : {}),
     };
     let made: PromiseSettledResult<CreateResponse>;

@@ -16,6 +16,7 @@ import { createCapsule, destroyCapsule, type Actor } from '../capsules/lifecycle
 import { pauseCapsule, resumeCapsule } from '../capsules/pause.js';
 import { resolveTemplate } from './templates.js';
 import { resolveSecretPlaceholders } from './secrets.js';
+import { agentEgressOf, checkedNetwork } from './network.js';
 
 export type SandboxState = 'running' | 'paused';
 
@@ -39,6 +40,9 @@ export interface CreateSandboxInput {
   envVars: Record<string, string>;
   secure: boolean;
   allowInternetAccess: boolean;
+  /** network.allowOut / denyOut (network.ts); absent = none. */
+  allowOut?: string[];
+  denyOut?: string[];
 }
 
 /** E2B sandboxes get the native API's default size (1 vCPU, 512 MB). */
@@ -61,6 +65,8 @@ function endAtFrom(timeoutSec: number): Date {
 
 /** Creates the capsule, then records the sandbox; a failed record destroys the capsule again. */
 export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, input: CreateSandboxInput): Promise<SandboxRecord> {
+  const network = checkedNetwork({ allowInternetAccess: input.allowInternetAccess, allowOut: input.allowOut ?? [], denyOut: input.denyOut ?? [] });
+  const egress = agentEgressOf(network);
   const resolved = resolveTemplate(input.templateId);
   const envs = await resolveSecretPlaceholders(ctx, actor.teamId, input.envVars);
   const capsule = await createCapsule(ctx, actor, {
@@ -72,7 +78,8 @@ export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, inpu
     metadata: input.metadata,
     envs,
     autoResume: input.autoResume,
-    egress: input.allowInternetAccess,
+    egress: egress.egress,
+    egressRules: { denyOut: egress.denyOut, allowOut: egress.allowOut },
     ...(resolved.defaultUser && resolved.workdir ? { identity: { user: resolved.defaultUser, workdir: resolved.workdir } } : {}),
   });
   try {
@@ -87,6 +94,8 @@ export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, inpu
         on_timeout: input.onTimeout,
         secure: input.secure,
         allow_internet_access: input.allowInternetAccess,
+        allow_out: JSON.stringify(network.allowOut),
+        deny_out: JSON.stringify(network.denyOut),
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -118,6 +127,8 @@ export const SANDBOX_COLUMNS = [
   'e2b_sandboxes.on_timeout as e_on_timeout',
   'e2b_sandboxes.secure as e_secure',
   'e2b_sandboxes.allow_internet_access as e_allow_internet_access',
+  'e2b_sandboxes.allow_out as e_allow_out',
+  'e2b_sandboxes.deny_out as e_deny_out',
   'e2b_sandboxes.started_at as e_started_at',
 ] as const;
 
@@ -128,11 +139,13 @@ type JoinedRow = Capsule & {
   e_on_timeout: 'kill' | 'pause';
   e_secure: boolean;
   e_allow_internet_access: boolean;
+  e_allow_out: string[];
+  e_deny_out: string[];
   e_started_at: Date;
 };
 
 export function splitRow(row: JoinedRow): SandboxRecord {
-  const { e_template_id, e_timeout_sec, e_end_at, e_on_timeout, e_secure, e_allow_internet_access, e_started_at, ...capsule } = row;
+  const { e_template_id, e_timeout_sec, e_end_at, e_on_timeout, e_secure, e_allow_internet_access, e_allow_out, e_deny_out, e_started_at, ...capsule } = row;
   return {
     capsule,
     sandbox: {
@@ -144,6 +157,8 @@ export function splitRow(row: JoinedRow): SandboxRecord {
       on_timeout: e_on_timeout,
       secure: e_secure,
       allow_internet_access: e_allow_internet_access,
+      allow_out: e_allow_out,
+      deny_out: e_deny_out,
       started_at: e_started_at,
     },
   };

@@ -80,6 +80,8 @@ export async function forkSandbox(ctx: ControlPlaneContext, actor: Actor, sandbo
             envVars: {},
             secure: source.sandbox.secure,
             allowInternetAccess: source.sandbox.allow_internet_access,
+            allowOut: source.sandbox.allow_out,
+            denyOut: source.sandbox.deny_out,
           });
           // Forks report the template the source was made from, as E2B does.
           await ctx.db.updateTable('e2b_sandboxes').set({ template_id: source.sandbox.template_id }).where('capsule_id', '=', record.capsule.id).execute();

@@ -3,6 +3,7 @@
  * works with: the registry, the ports and the settings. Built once by CapsuleManager and
  * handed to each operation as it is; operations call objects, never callbacks into the manager.
  */
+import { cidrsOf } from '../../infra/net/egress-domains.js';
 import { join } from 'node:path';
 import type { Logger } from '@wrenn/shared';
 import type { CapsuleRecord } from '../capsule-record.js';
@@ -84,9 +85,18 @@ export function runtimeSpec(kit: Pick<CapsuleKit, 'registry' | 'settings' | 'env
   };
 }
 
-/** Egress and rate limit of the capsule's veth. */
+/**
+ * Egress and rate limit of the capsule's veth: its deny list, and as exceptions the
+ * addresses of its allow list plus what the names in it resolved to.
+ */
 export function plumbOptions(kit: Pick<CapsuleKit, 'settings'>, record: CapsuleRecord): PlumbOptions {
-  return { egress: record.egress, rateBytesPerSec: kit.settings.netRateBytesPerSec, burstBytes: kit.settings.netBurstBytes };
+  const rules = record.egressRules;
+  return {
+    egress: record.egress,
+    ...(rules ? { denyOut: rules.denyOut, allowOut: [...cidrsOf(rules.allowOut), ...(record.egressResolved ?? [])] } : {}),
+    rateBytesPerSec: kit.settings.netRateBytesPerSec,
+    burstBytes: kit.settings.netBurstBytes,
+  };
 }
 
 /** A capsule's hostname: its id, cut to what a hostname may hold. */

@@ -42,6 +42,12 @@ export interface CreateCapsuleRequest {
   autoPauseSec?: number;
   /** Default: true. */
   egress?: boolean;
+  /** IPv4 addresses / CIDRs the capsule may not reach (checked by the manager). */
+  denyOut?: string[];
+  /** Exceptions to denyOut: addresses, CIDRs or domain names. */
+  allowOut?: string[];
+  /** The addresses the names of allowOut resolved to (filled by the manager). */
+  egressResolved?: string[];
   /** '' = the template's. */
   defaultUser?: string;
   workdir?: string;
@@ -59,6 +65,10 @@ export interface CreateSpec {
   lifetimeSec: number;
   autoPauseSec: number;
   egress: boolean;
+  /** Absent: the capsule has no lists of its own. */
+  egressRules?: { denyOut: string[]; allowOut: string[] };
+  /** What the names of egressRules.allowOut resolved to (with egressRules only). */
+  egressResolved?: string[];
   defaultUser: string;
   workdir: string;
 }
@@ -82,6 +92,9 @@ export function createSpec(req: CreateCapsuleRequest): CreateSpec {
     lifetimeSec: req.lifetimeSec ?? 0,
     autoPauseSec: req.autoPauseSec ?? 0,
     egress: req.egress ?? true,
+    ...(req.denyOut?.length || req.allowOut?.length
+      ? { egressRules: { denyOut: req.denyOut ?? [], allowOut: req.allowOut ?? [] }, egressResolved: req.egressResolved ?? [] }
+      : {}),
     defaultUser: req.defaultUser ?? '',
     workdir: req.workdir ?? '',
   };
@@ -182,6 +195,7 @@ export function baseRecord(
     defaultUser: spec.defaultUser || template.defaultUser,
     ...(workdir ? { workdir } : {}),
     egress: spec.egress,
+    ...egressFields(spec),
     fromWarmPool: false,
     ...(warm ? { warm: true } : {}),
   };
@@ -210,6 +224,7 @@ export function cloneRecord(spec: CreateSpec, template: SnapshotTemplateMetadata
     defaultUser: spec.defaultUser || template.defaultUser,
     ...(workdir ? { workdir } : {}),
     egress: spec.egress,
+    ...egressFields(spec),
     fromWarmPool: false,
   };
 }
@@ -237,7 +252,13 @@ export function claimedRecord(
     createdAtMs: now,
     expiresAtMs: expiresAt(spec, now),
     autoPauseSec: spec.autoPauseSec,
+    ...egressFields(spec),
     fromWarmPool: true,
     warm: false,
   };
+}
+
+/** The record's egress lists from a spec (absent when it has none). */
+function egressFields(spec: CreateSpec): Pick<CapsuleRecord, 'egressRules' | 'egressResolved'> {
+  return spec.egressRules ? { egressRules: spec.egressRules, egressResolved: spec.egressResolved ?? [] } : {};
 }

@@ -11,7 +11,7 @@ import { WarmPool } from '../warm-pool.js';
 import type { CapsuleRecord } from '../capsule-record.js';
 import { baseShape, claimedRecord, createSpec, type CapsuleShape, type CreateSpec } from './create-rules.js';
 import { destroyCapsule } from './destroy.js';
-import type { CapsuleKit } from '../capsules/kit.js';
+import { plumbOptions, type CapsuleKit } from '../capsules/kit.js';
 import { newAccessToken } from '../capsules/launch.js';
 import { startCold } from './create.js';
 
@@ -93,6 +93,8 @@ export class WarmCapsules {
         ...(spec.workdir ? { defaultWorkdir: spec.workdir } : {}),
       });
       Object.assign(record, claimedRecord(record, spec, shape, token));
+      // Warm capsules wait with open egress: the caller's lists apply before it sees the capsule.
+      if (record.egressRules) await kit.network.setEgressPolicy(kit.network.slot(record.netSlot), plumbOptions(kit, record));
       kit.registry.transition(live, 'starting', 'running');
       kit.registry.add(live);
       await kit.registry.save(record);

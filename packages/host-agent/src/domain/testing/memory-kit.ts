@@ -144,6 +144,7 @@ export async function memoryKit(opts: MemoryKitOptions = {}): Promise<MemoryKit>
       reserve: (i) => (calls.push('network.reserve'), slotOf(i)),
       release: () => void calls.push('network.release'),
       plumb: () => call('network.plumb'),
+      setEgressPolicy: () => call('network.setEgressPolicy'),
       plumbRestored: () => {
         const done = call('network.plumbRestored');
         return { guestReady: done, complete: done };

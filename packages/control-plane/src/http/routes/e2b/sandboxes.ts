@@ -11,7 +11,8 @@ import { actorOf } from './actor.js';
 import { connectSandbox, createSandbox, getSandbox, killSandbox, pauseSandbox, setSandboxTimeout, type SandboxState } from '../../../domain/e2b/sandboxes.js';
 import { listSandboxes, parseMetadataFilter } from '../../../domain/e2b/list.js';
 import { teamOf } from '../../plugins/auth.js';
-import { ConnectBody, DEFAULT_TIMEOUT_SEC, ListQuery, NewSandboxBody, PauseBody, SandboxParams, TAGS, TimeoutBody } from './schemas.js';
+import { updateSandboxNetwork } from '../../../domain/e2b/network.js';
+import { ConnectBody, DEFAULT_TIMEOUT_SEC, ListQuery, NetworkUpdateBody, NewSandboxBody, PauseBody, SandboxParams, TAGS, TimeoutBody } from './schemas.js';
 import type { Static } from 'typebox';
 import { detailView, listedView, sandboxView } from './views.js';
 
@@ -23,10 +24,7 @@ function unsupported(what: string, why: string): WrennError {
 function assertSupported(b: Static<typeof NewSandboxBody>): void {
   const n = b.network;
   if (n) {
-    if (n.allowOut?.length || n.denyOut?.length || (n.rules && Object.keys(n.rules).length > 0)) {
-      throw unsupported('network allowOut/denyOut/rules', 'per-address egress rules are not available yet; use allowInternetAccess: false for no egress at all');
-    }
-    if (n.egressProxy) throw unsupported('network egressProxy', 'capsule egress goes out directly through the host');
+    assertEgressSupported(n);
     if (n.allowPublicTraffic === false || n.maskRequestHost !== undefined || n.httpsPorts?.length) {
       throw unsupported('network allowPublicTraffic/maskRequestHost/httpsPorts', 'sandbox ports are reached through the control plane proxy as they are');
     }
@@ -35,6 +33,12 @@ function assertSupported(b: Static<typeof NewSandboxBody>): void {
   if (b.iam?.tokens && Object.keys(b.iam.tokens).length > 0) throw unsupported('iam tokens', 'there is no identity token service');
   if (b.volumeMounts?.length) throw unsupported('volumeMounts', 'volumes are not available yet');
   if (b.autoResume?.enabled && !b.autoPause) throw new WrennError('invalid_argument', 'autoResume needs autoPause: true (only a paused sandbox can be resumed by traffic)');
+}
+
+/** What an egress body may hold beyond allow/deny lists: Wrenn has no HTTP(S) egress proxy. */
+function assertEgressSupported(n: { rules?: Record<string, unknown> | undefined; egressProxy?: unknown }): void {
+  if (n.rules && Object.keys(n.rules).length > 0) throw unsupported('network rules', 'request transforms need an HTTP(S) egress proxy, and capsule egress goes out directly through the host');
+  if (n.egressProxy) throw unsupported('network egressProxy', 'capsule egress goes out directly through the host');
 }
 
 export async function sandboxRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
@@ -51,6 +55,8 @@ export async function sandboxRoutes(app: FastifyInstance, ctx: ControlPlaneConte
       envVars: b.envVars ?? {},
       secure: b.secure ?? false,
       allowInternetAccess: b.allow_internet_access ?? true,
+      allowOut: b.network?.allowOut ?? [],
+      denyOut: b.network?.denyOut ?? [],
     });
     return sandboxView(ctx, record);
   };
@@ -108,10 +114,27 @@ export async function sandboxRoutes(app: FastifyInstance, ctx: ControlPlaneConte
     );
   }
 
-  r.put('/sandboxes/:sandboxID/network', { schema: { tags: TAGS, summary: 'Not offered: network updates (E2B)', params: SandboxParams } }, async (request) => {
-    await getSandbox(ctx, teamOf(request), request.params.sandboxID);
-    throw unsupported('updating the network of a running sandbox', "the host agent's egress policies cannot be changed through its RPC yet");
-  });
+  r.put(
+    '/sandboxes/:sandboxID/network',
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Replace a sandbox's egress rules (E2B): at once when running, from its resume when paused; an omitted field is cleared",
+        params: SandboxParams,
+        body: NetworkUpdateBody,
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      assertEgressSupported(b);
+      await updateSandboxNetwork(ctx, teamOf(request), request.params.sandboxID, {
+        allowInternetAccess: b.allow_internet_access ?? true,
+        allowOut: b.allowOut ?? [],
+        denyOut: b.denyOut ?? [],
+      });
+      return reply.code(204).send();
+    },
+  );
 
   // E2B v1 resume (older SDKs): like connect of a paused sandbox.
   r.post('/sandboxes/:sandboxID/resume', { schema: { tags: TAGS, summary: 'Resume a paused sandbox (E2B v1)', params: SandboxParams, body: ConnectBody } }, async (request, reply) => {

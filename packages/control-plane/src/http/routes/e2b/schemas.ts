@@ -20,15 +20,34 @@ export const Metadata = Type.Record(Type.String({ minLength: 1, maxLength: 256, 
   maxProperties: 64,
 });
 
+const EgressList = Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000]+$' }), { maxItems: 256 });
+const EgressProxy = Type.Union([
+  Type.Null(),
+  Type.Object({ address: Type.String({ maxLength: 512 }), username: Type.Optional(Type.String({ maxLength: 512 })), password: Type.Optional(Type.String({ maxLength: 512 })) }, Strict),
+]);
+const NetworkRules = Type.Record(Type.String({ maxLength: 256 }), Type.Array(Type.Object({ transform: Type.Optional(Type.Unknown()) }, Strict), { maxItems: 100 }), { maxProperties: 100 });
+
 const NetworkConfig = Type.Object(
   {
-    allowOut: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 1000 })),
-    denyOut: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 1000 })),
+    allowOut: Type.Optional(EgressList),
+    denyOut: Type.Optional(EgressList),
     allowPublicTraffic: Type.Optional(Type.Boolean()),
     maskRequestHost: Type.Optional(Type.String({ maxLength: 256 })),
     httpsPorts: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: 100 })),
-    egressProxy: Type.Optional(Type.Union([Type.Null(), Type.Object({ address: Type.String({ maxLength: 512 }), username: Type.Optional(Type.String({ maxLength: 512 })), password: Type.Optional(Type.String({ maxLength: 512 })) }, Strict)])),
-    rules: Type.Optional(Type.Record(Type.String({ maxLength: 256 }), Type.Array(Type.Object({ transform: Type.Optional(Type.Unknown()) }, Strict), { maxItems: 100 }), { maxProperties: 100 })),
+    egressProxy: Type.Optional(EgressProxy),
+    rules: Type.Optional(NetworkRules),
+  },
+  Strict,
+);
+
+/** E2B's SandboxNetworkUpdateConfig: replaces the egress rules; an omitted field is cleared. */
+export const NetworkUpdateBody = Type.Object(
+  {
+    allow_internet_access: Type.Optional(Type.Boolean()),
+    allowOut: Type.Optional(EgressList),
+    denyOut: Type.Optional(EgressList),
+    egressProxy: Type.Optional(EgressProxy),
+    rules: Type.Optional(NetworkRules),
   },
   Strict,
 );

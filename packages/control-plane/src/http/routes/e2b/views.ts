@@ -49,6 +49,7 @@ export function detailView(ctx: ControlPlaneContext, r: SandboxRecord) {
     ...(r.capsule.envd_token ? { envdAccessToken: r.capsule.envd_token } : {}),
     domain: ctx.config.proxyDomain ?? null,
     allowInternetAccess: r.sandbox.allow_internet_access,
+    network: { allowOut: r.sandbox.allow_out, denyOut: r.sandbox.deny_out },
     lifecycle: { onTimeout: r.sandbox.on_timeout, autoResume: r.capsule.auto_resume },
   };
 }
