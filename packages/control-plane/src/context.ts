@@ -1,31 +1,24 @@
 /** Everything route plugins, workers and extensions need, built once by createControlPlane. */
-import type { Kysely } from 'kysely';
-import type { Logger } from '@wrenn/shared';
-import type { Database } from './db/schema.js';
-import type { AgentPool } from './infra/agent-pool.js';
-import type { JwtIssuer } from './infra/secrets.js';
-import type { ControlPlaneConfig } from './start/config.js';
-import type { Scheduler } from './domain/scheduler.js';
-import type { Principal } from './domain/accounts/principal.js';
+import type { ContextBase } from './context-base.js';
+import type { Principal } from './domain/accounts/principal-type.js';
 import type { PrincipalCache } from './infra/principal-cache.js';
 import type { CapsuleActivity } from './domain/capsules/activity.js';
 import type { AuditQueue } from './domain/audit.js';
 import type { PtySessionRegistry } from './ws/pty-registry.js';
 import type { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
 import type { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
-import type { BuildRunners } from './domain/builds/registry.js';
+import type { BuildsInFlight } from './domain/builds/in-flight.js';
 import type { SecretBox } from './infra/secret-box.js';
 import type { KeyUseWrites } from './domain/accounts/key-use.js';
 import type { ThrottlePruning } from './domain/accounts/throttle.js';
 
-export interface ControlPlaneContext {
-  readonly config: ControlPlaneConfig;
-  readonly logger: Logger;
-  readonly db: Kysely<Database>;
-  readonly dbKind: 'postgres' | 'pglite';
-  readonly jwt: JwtIssuer;
-  readonly agents: AgentPool;
-  readonly scheduler: Scheduler;
+export type { ContextBase } from './context-base.js';
+
+/**
+ * The infrastructure (ContextBase) and what this process holds. Modules whose classes are
+ * members here type their own dependencies with ContextBase (see context-base.ts).
+ */
+export interface ControlPlaneContext extends ContextBase {
   /**
    * Recently authenticated credentials (see infra/principal-cache.ts). Code that revokes a
    * key, changes a membership or disables/deletes a user calls `principals.clear()`; code
@@ -56,7 +49,7 @@ export interface ControlPlaneContext {
    * Template builds running here (their step in flight, cancel handles). Started and stopped
    * by the builds worker: stopping fails the builds in flight with the reason.
    */
-  readonly builds: BuildRunners;
+  readonly builds: BuildsInFlight;
 
   /** Seals and opens E2B team secrets (AES-256-GCM, key derived from the JWT secret); holds no state. */
   readonly secretBox: SecretBox;

@@ -9,8 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import type { ControlPlaneContext } from '../context.js';
+import type { ContextBase } from '../context-base.js';
 import type { AuditLog } from '../db/schema.js';
+
+/** The database and this process's queue (`ctx.audit`). */
+type AuditContext = ContextBase & { readonly audit: AuditQueue };
 
 export interface AuditEntry {
   teamId: string | null;
@@ -70,7 +73,7 @@ function rowOf(entry: AuditEntry, now: number) {
 }
 
 /** Writes one entry now; resolves with its id. */
-export async function recordAudit(ctx: ControlPlaneContext, entry: AuditEntry): Promise<string> {
+export async function recordAudit(ctx: AuditContext, entry: AuditEntry): Promise<string> {
   const row = rowOf(entry, Date.now());
   await ctx.db.insertInto('audit_logs').values(row).execute();
   return row.id;
@@ -91,7 +94,7 @@ export class AuditQueue {
   /** The writes started and not finished, in order. */
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: Pick<ControlPlaneContext, 'db' | 'logger'>) {}
+  constructor(private readonly deps: Pick<ContextBase, 'db' | 'logger'>) {}
 
   /**
    * Records without making the caller wait: entries are queued and written together within
@@ -141,7 +144,7 @@ export class AuditQueue {
 }
 
 /** Queues an entry on this control plane's AuditQueue (see `AuditQueue.add`). */
-export function recordAuditLater(ctx: ControlPlaneContext, entry: AuditEntry): void {
+export function recordAuditLater(ctx: AuditContext, entry: AuditEntry): void {
   ctx.audit.add(entry);
 }
 
@@ -164,7 +167,7 @@ export function auditView(row: AuditLog): AuditLogView {
 
 /** A team's entries (every team's for `null`), newest first; `next_before` is the cursor of the next page (null at the end). */
 export async function listAudit(
-  ctx: ControlPlaneContext,
+  ctx: AuditContext,
   teamId: string | null,
   page: { limit: number; before?: string | undefined },
 ): Promise<{ audit_logs: AuditLogView[]; next_before: string | null }> {

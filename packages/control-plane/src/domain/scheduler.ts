@@ -10,7 +10,7 @@
 import { sql, type Kysely } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { Database, Host } from '../db/schema.js';
-import { tagsOf } from './hosts/byoc.js';
+import { tagsOf } from './hosts/tags.js';
 
 export interface PlacementRequest {
   vcpus: number;

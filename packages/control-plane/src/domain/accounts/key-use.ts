@@ -3,7 +3,7 @@
  * (`ctx.keyUse`): an authenticated call never waits for, or fails on, this write.
  */
 import { sql } from 'kysely';
-import type { ControlPlaneContext } from '../../context.js';
+import type { ContextBase } from '../../context-base.js';
 
 /** An API key's use is written to the database at most this often (one write). */
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
@@ -13,7 +13,7 @@ export class KeyUseWrites {
   /** When this process last wrote each key's use. */
   private readonly written = new Map<string, number>();
 
-  constructor(private readonly deps: Pick<ControlPlaneContext, 'db'>) {}
+  constructor(private readonly deps: Pick<ContextBase, 'db'>) {}
 
   /** Records that key `keyId` was used (`lastUsedAt`: what the database already says, when known). */
   record(keyId: string, lastUsedAt: Date | null): void {

@@ -5,16 +5,16 @@
  * and WebSockets (ws/) both use it.
  */
 import { WrennError } from '@wrenn/shared';
-import type { ControlPlaneContext } from '../../context.js';
-import type { Role } from '../../db/schema.js';
+import type { ContextBase } from '../../context-base.js';
+import type { PrincipalCache } from '../../infra/principal-cache.js';
+import type { KeyUseWrites } from './key-use.js';
+import type { Principal, PrincipalKind } from './principal-type.js';
 import { API_KEY_PATTERN, sha256Hex } from '../../infra/secrets.js';
 
-export type Principal =
-  | { kind: 'user'; userId: string; teamId: string; role: Role; isAdmin: boolean }
-  | { kind: 'apiKey'; keyId: string; teamId: string; userId: string | null }
-  | { kind: 'host'; hostId: string };
+export type { Principal, PrincipalKind } from './principal-type.js';
 
-export type PrincipalKind = Principal['kind'];
+/** What resolving credentials needs: the database, tokens, and the caches it reads and feeds. */
+type PrincipalContext = ContextBase & { readonly principals: PrincipalCache<Principal>; readonly keyUse: KeyUseWrites };
 
 /**
  * Resolves credentials (headers or, for WebSockets, the first message) to a principal.
@@ -22,7 +22,7 @@ export type PrincipalKind = Principal['kind'];
  * few seconds (see infra/principal-cache.ts); host JWTs are checked every time.
  */
 export async function resolvePrincipal(
-  ctx: ControlPlaneContext,
+  ctx: PrincipalContext,
   creds: { apiKey?: string | undefined; bearer?: string | undefined },
 ): Promise<Principal | undefined> {
   const cache = ctx.principals;
@@ -66,7 +66,7 @@ export async function resolvePrincipal(
 }
 
 /** A JWT's principal from the database (user and membership, or host), cached unless a host's. */
-async function lookupToken(ctx: ControlPlaneContext, bearer: string, cacheKey: string): Promise<Principal> {
+async function lookupToken(ctx: PrincipalContext, bearer: string, cacheKey: string): Promise<Principal> {
   const cache = ctx.principals;
   const generation = cache.generation;
   const claims = await ctx.jwt.verify(bearer);

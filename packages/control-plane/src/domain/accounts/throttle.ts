@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
-import type { ControlPlaneContext } from '../../context.js';
+import type { ContextBase } from '../../context-base.js';
 import type { AuthFailuresTable } from '../../db/schema.js';
 
 export type ThrottleScope = AuthFailuresTable['scope'];
@@ -49,6 +49,9 @@ export interface ThrottleOptions {
 
 /** Stale rows are deleted at most this often per replica. */
 const PRUNE_INTERVAL_MS = 60_000;
+
+/** The database, configuration and this process's pruning clock (`ctx.throttle`). */
+type ThrottleContext = ContextBase & { readonly throttle: ThrottlePruning };
 
 /** When this process last deleted stale `auth_failures` rows (`ctx.throttle`). */
 export class ThrottlePruning {
@@ -85,7 +88,7 @@ export function clientAddressKey(ip: string): string {
     .join(':')}::/64`;
 }
 
-async function pruneIfDue(ctx: ControlPlaneContext, windowSec: number): Promise<void> {
+async function pruneIfDue(ctx: ThrottleContext, windowSec: number): Promise<void> {
   if (!ctx.throttle.due(windowSec)) return;
   try {
     await ctx.db.deleteFrom('auth_failures').where('failed_at', '<=', sql<Date>`now() - make_interval(secs => ${windowSec}::double precision)`).execute();
@@ -107,7 +110,7 @@ interface KeyState {
  * Each key's failures in the window other than this attempt's own rows, and whether it is
  * locked (at least its `max`), with the seconds until it unlocks.
  */
-async function keyStates(ctx: ControlPlaneContext, keys: ThrottleKey[], ownIds: string[], windowSec: number): Promise<KeyState[]> {
+async function keyStates(ctx: ThrottleContext, keys: ThrottleKey[], ownIds: string[], windowSec: number): Promise<KeyState[]> {
   const window = sql`make_interval(secs => ${windowSec}::double precision)`;
   const matches = sql.join(keys.map((k) => sql`(scope = ${k.scope} and key = ${k.key})`), sql` or `);
   const limit = sql`case ${sql.join(keys.map((k) => sql`when scope = ${k.scope} and key = ${k.key} then ${k.max ?? ctx.config.loginMaxFailures}::int`), sql` `)} end`;
@@ -133,7 +136,7 @@ async function keyStates(ctx: ControlPlaneContext, keys: ThrottleKey[], ownIds: 
  * WrennError `unauthenticated`) stays counted; success forgets this attempt (and wipes `resetOnSuccess`);
  * any other error (bad input, server fault) is not held against the keys.
  */
-export async function throttled<T>(ctx: ControlPlaneContext, keys: ThrottleKey[], opts: ThrottleOptions, attempt: () => Promise<T>): Promise<T> {
+export async function throttled<T>(ctx: ThrottleContext, keys: ThrottleKey[], opts: ThrottleOptions, attempt: () => Promise<T>): Promise<T> {
   const { loginWindowSec: windowSec } = ctx.config;
   await pruneIfDue(ctx, windowSec);
   const rows = keys.map((k) => ({ id: randomUUID(), scope: k.scope, key: k.key }));

@@ -9,6 +9,7 @@
 import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
+import type { BuildsInFlight } from './in-flight.js';
 import type { Build } from '../../db/schema.js';
 import { BuildRun } from './runner.js';
 import type { BuildSpec } from './views.js';
@@ -16,7 +17,7 @@ import type { BuildSpec } from './views.js';
 /** A running build without a heartbeat for this long has lost its runner. */
 export const BUILD_HEARTBEAT_STALE_MS = 60_000;
 
-export class BuildRunners {
+export class BuildRunners implements BuildsInFlight {
   private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private ticking: Promise<void> | undefined;
   private again = false;

@@ -13,7 +13,7 @@
  * before looking for idle capsules, and closing the control plane flushes it.
  */
 import { stampActivity } from '../../db/repos/capsules.js';
-import type { ControlPlaneContext } from '../../context.js';
+import type { ContextBase } from '../../context-base.js';
 
 /** Longest a touch waits before it is written. */
 export const ACTIVITY_FLUSH_MS = 1_000;
@@ -30,7 +30,7 @@ export class CapsuleActivity {
   /** How often held capsules are stamped (tests shorten it before holding anything). */
   pulseMs = HOLD_PULSE_MS;
 
-  constructor(private readonly ctx: Pick<ControlPlaneContext, 'db' | 'logger'>) {}
+  constructor(private readonly ctx: Pick<ContextBase, 'db' | 'logger'>) {}
 
   /** Notes activity on a capsule; written within ACTIVITY_FLUSH_MS. */
   touch(capsuleId: string): void {

@@ -18,7 +18,7 @@
  *   database's answer (404).
  */
 import type { Capsule } from '../../db/schema.js';
-import type { CapsuleHost } from '../capsule-access.js';
+import type { CapsuleHostRow as CapsuleHost } from '../../db/repos/capsules.js';
 
 export const USABLE_MEMO_TTL_MS = 1_000;
 const MAX_ENTRIES = 10_000;

@@ -12,6 +12,7 @@ import type { ControlPlaneContext } from '../../context.js';
 import type { Host, HostType, Role } from '../../db/schema.js';
 import { newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
 import { newId } from '../ids.js';
+import { tagsOf } from './tags.js';
 import { FINISHED_CAPSULE_STATUSES, REGISTRATION_TOKEN_PREFIX, REGISTRATION_TOKEN_TTL_SEC, secondsFromNow } from './registry.js';
 
 export interface HostCaller {
@@ -21,15 +22,12 @@ export interface HostCaller {
   isAdmin: boolean;
 }
 
+export { tagsOf };
+
 export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,62}$/;
 
 function notFound(id: string): WrennError {
   return new WrennError('not_found', `host ${id} not found`, { hostId: id });
-}
-
-export function tagsOf(host: Pick<Host, 'tags'>): string[] {
-  const t = typeof host.tags === 'string' ? (JSON.parse(host.tags) as unknown) : host.tags;
-  return Array.isArray(t) ? t.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /** The team a new host goes to, checked against the caller's rights (403 when not allowed). */

@@ -1,6 +1,6 @@
 /** A host row as the API shows it: numbers for byte counts, ISO dates, never the agent token. */
 import type { Host, HostType } from '../../db/schema.js';
-import { tagsOf } from './byoc.js';
+import { tagsOf } from './tags.js';
 
 /** Wrenn's names for our host states. */
 const STATUS = { pending: 'pending', up: 'online', down: 'offline', draining: 'draining' } as const;
