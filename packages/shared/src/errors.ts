@@ -97,6 +97,9 @@ export const ERROR_CODES = {
   /** The capsule exists but its state does not allow the operation (pausing, stopped, ...). */
   capsule_busy: { http: 409, connect: ConnectCode.FailedPrecondition, api: 'invalid_state' },
   host_at_capacity: { http: 503, connect: ConnectCode.ResourceExhausted, api: 'host_unavailable' },
+  volume_not_found: { http: 404, connect: ConnectCode.NotFound, api: 'not_found' },
+  /** A volume is held by a capsule (its one writer): another mount, its content calls and its deletion wait until it is gone. */
+  volume_in_use: { http: 409, connect: ConnectCode.FailedPrecondition, api: 'invalid_state' },
   /** The server (or the host agent behind it) does not support the operation yet. */
   not_implemented: { http: 501, connect: ConnectCode.Unimplemented, api: 'agent_error' },
   /**

@@ -276,6 +276,24 @@ export interface E2bSecretsTable {
   updated_at: Timestamp;
 }
 
+/** A team's E2B volume: an ext4 image on one host (migration 016). */
+export interface E2bVolumesTable {
+  id: string;
+  team_id: string;
+  name: string;
+  host_id: string;
+  size_mb: number;
+  created_at: Timestamp;
+}
+
+/** Which sandbox mounts which volume, where (migration 016). */
+export interface E2bSandboxVolumesTable {
+  capsule_id: string;
+  volume_id: string;
+  name: string;
+  path: string;
+}
+
 export interface Database {
   teams: TeamsTable;
   users: UsersTable;
@@ -296,6 +314,8 @@ export interface Database {
   e2b_sandboxes: E2bSandboxesTable;
   e2b_snapshots: E2bSnapshotsTable;
   e2b_secrets: E2bSecretsTable;
+  e2b_volumes: E2bVolumesTable;
+  e2b_sandbox_volumes: E2bSandboxVolumesTable;
 }
 
 export type Team = Selectable<TeamsTable>;

@@ -31,6 +31,8 @@ export interface ControlPlaneConfig {
    * one suspect). WRENN_AGENT_CONNECT_TIMEOUT_MS, default 3000.
    */
   agentConnectTimeoutMs: number;
+  /** Size of an E2B volume's ext4 image (sparse: only written blocks take space). WRENN_VOLUME_SIZE_MB, default 1024. */
+  volumeSizeMb: number;
   /** Allow POST /v1/auth/signup. WRENN_SIGNUP, default true. */
   signupEnabled: boolean;
   /** A PTY session with no WebSocket attached is killed after this long. WRENN_PTY_IDLE_TIMEOUT_SEC, default 120. */
@@ -189,6 +191,7 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     reconcileIntervalSec: int(env, 'WRENN_RECONCILE_INTERVAL_SEC', 30, 1),
     agentTimeoutMs: int(env, 'WRENN_AGENT_TIMEOUT_MS', 300_000, 1000),
     agentConnectTimeoutMs: int(env, 'WRENN_AGENT_CONNECT_TIMEOUT_MS', 3000, 100),
+    volumeSizeMb: int(env, 'WRENN_VOLUME_SIZE_MB', 1024, 64),
     signupEnabled: (env.WRENN_SIGNUP ?? 'true') !== 'false',
     ptyIdleTimeoutSec: int(env, 'WRENN_PTY_IDLE_TIMEOUT_SEC', 120, 1),
     wsPingIntervalSec: int(env, 'WRENN_WS_PING_INTERVAL_SEC', 30, 1),

@@ -35,6 +35,7 @@ import type {
   Runtime,
   SnapshotDiskPort,
   TemplatePort,
+  VolumePort,
 } from './ports.js';
 import { checkedEgressRules, domainsOf, type EgressRules } from '../infra/net/egress-domains.js';
 import { plumbOptions } from './capsules/kit.js';
@@ -59,6 +60,7 @@ export interface ManagerDeps {
   connections?: ProxiedConnectionsPort;
   /** Resolves domain names of egress allow lists; without it such names are refused. */
   egressResolver?: EgressResolverPort;
+  volumes?: VolumePort;
 }
 
 export class CapsuleManager {
@@ -244,6 +246,9 @@ export class CapsuleManager {
       const live = this.registry.get(id);
       const { record } = live;
       assertRunning(record, 'snapshot');
+      if (record.volumes?.length) {
+        throw new WrennError('failed_precondition', `capsule ${id} has volumes mounted: a snapshot template of it would share them with every capsule made from it, so it cannot be taken`, { capsuleId: id });
+      }
       // A lazy restore still loading this capsule's memory: the dump must see all of it.
       await this.pauser.settledFor(record.runtimeId);
       this.registry.transition(live, 'running', 'snapshotting');

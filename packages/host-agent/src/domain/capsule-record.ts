@@ -73,6 +73,14 @@ export interface CapsuleRecord {
   pausedAtMs?: number;
   /** Pause after this many seconds without activity; 0/absent = never. */
   autoPauseSec?: number;
+  /** Volumes of this host bind-mounted into the capsule (held by it until it is destroyed). */
+  volumes?: VolumeMountSpec[];
+}
+
+export interface VolumeMountSpec {
+  volumeId: string;
+  /** Absolute path inside the capsule. */
+  path: string;
 }
 
 /** Operations that need a running capsule refuse every other state with a clear 409. */

@@ -73,6 +73,18 @@ export interface EnvdConnector {
   connect(address: string, accessToken: string | undefined): EnvdClient;
 }
 
+/** Volumes of this host (infra/volume): where each is mounted, and mounting it for a capsule. */
+export interface VolumePort {
+  /** The host directory a capsule's bind mount of the volume comes from. */
+  mountDirOf(volumeId: string): string;
+  /**
+   * Mounts the volume on the host for capsule `capsuleId` if it is not mounted yet:
+   * failed_precondition when another capsule of this host holds it, not_found when there
+   * is no such volume.
+   */
+  attach(volumeId: string, capsuleId: string, signal?: AbortSignal): Promise<void>;
+}
+
 /** How envd gets into a capsule: mounts, PID 1 argv and environment. */
 export interface EnvdLaunch {
   mounts: BindMount[];

@@ -21,6 +21,8 @@ import { assertRunning } from '../domain/capsule-record.js';
 import { CapsuleStore } from '../domain/capsule-store.js';
 import { listedBase } from '../domain/snapshot-templates/listing.js';
 import type { Logger } from '@wrenn/shared';
+import type { Volumes } from '../domain/volumes.js';
+import { volumeHandlers } from './volume-service.js';
 
 export interface ServiceDeps {
   config: AgentConfig;
@@ -33,6 +35,8 @@ export interface ServiceDeps {
   proxyPort: number;
   /** Base templates (FlattenTemplate, DeleteBaseTemplate, a template's default env on Create). */
   templates: TemplateStore;
+  /** Volumes of this host (absent: the volume calls answer not_implemented). */
+  volumes?: Volumes;
   logger: Logger;
 }
 
@@ -83,6 +87,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
         allowOut: req.allowOut,
         defaultUser: req.defaultUser,
         workdir: req.workdir,
+        volumes: req.volumes.map((m) => ({ volumeId: required(m.volumeId, 'volume_id'), path: required(m.path, 'volume path') })),
       };
       // Starts wait for a turn on this host (admission.ts); their deadlines begin with it.
       const record = await admission.run(() => manager.create(request, ctx.signal), ctx.signal);
@@ -381,5 +386,7 @@ export function registerHostAgentService(router: ConnectRouter, deps: ServiceDep
         })),
       };
     },
+
+    ...volumeHandlers(deps.volumes),
   });
 }

@@ -30,6 +30,9 @@ import { CapsuleConnections } from '../proxy/capsule-connections.js';
 import { createProxyServer, type ProxyServer } from '../proxy/proxy-server.js';
 import { registerHostAgentService } from '../rpc/service.js';
 import type { AgentConfig } from './config.js';
+import { Volumes } from '../domain/volumes.js';
+import { VolumeStore } from '../infra/volume/volume-store.js';
+import type { CapsuleRecord } from '../domain/capsule-record.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -164,7 +167,11 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     pause: { memory: criu.memory, lazyPages, ...(criu.version ? { criuVersion: criu.version } : {}) },
   };
   const connections = new CapsuleConnections();
+  // Holders of a volume are read from the manager's records (the manager needs the volumes first).
+  let records: () => CapsuleRecord[] = () => [];
+  const volumes = new Volumes(new VolumeStore(config.dataDir, { hostBase: config.uidBase, size: config.uidRange }, log.child({ component: 'volumes' })), () => records());
   const manager = new CapsuleManager({
+    volumes,
     logger: log,
     settings: config,
     host,
@@ -191,6 +198,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     },
   });
 
+  records = () => manager.list();
   const recovered = await manager.recover();
   const liveSlots = manager.list().map((c) => c.netSlot);
   await network.cleanupLeftovers(liveSlots);
@@ -232,6 +240,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
           cgroupMode: layout.mode,
           proxyPort,
           templates,
+          volumes,
           logger: log,
         }),
     });

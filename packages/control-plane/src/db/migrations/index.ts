@@ -16,6 +16,7 @@ import * as m010 from './010_snapshot_host_names.js';
 import * as m012 from './012_e2b_sandboxes.js';
 import * as m013 from './013_host_suspect.js';
 import * as m014 from './014_e2b_sandbox_network.js';
+import * as m016 from './016_e2b_volumes.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '012_e2b_sandboxes': m012,
   '013_host_suspect': m013,
   '014_e2b_sandbox_network': m014,
+  '016_e2b_volumes': m016,
 };
 
 export const migrationProvider: MigrationProvider = {

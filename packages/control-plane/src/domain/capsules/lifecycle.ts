@@ -47,6 +47,10 @@ export interface CreateCapsuleInput {
   egress?: boolean;
   /** The capsule's own egress lists (see the host agent's SetEgress); absent = none. */
   egressRules?: { denyOut: string[]; allowOut: string[] };
+  /** Place on this host only (it holds something the capsule needs: its volumes). */
+  hostId?: string;
+  /** Volumes of that host mounted into the capsule (host agent ids), at these paths. */
+  volumes?: { volumeId: string; path: string }[];
 }
 
 export interface CapsuleIdentity {
@@ -104,6 +108,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
       template: { name: input.template, teamId: actor.teamId },
       teamId: actor.teamId,
       ...(input.hostTags?.length ? { hostTags: input.hostTags } : {}),
+      ...(input.hostId ? { pinnedHostId: input.hostId } : {}),
     }));
   } catch (err) {
     // Not placed: the capsule is still listed, as `error` with the reason (for the team:
@@ -135,6 +140,7 @@ export async function createCapsule(ctx: ControlPlaneContext, actor: Actor, inpu
       egress: input.egress ?? true,
       ...(input.egressRules ? { denyOut: input.egressRules.denyOut, allowOut: input.egressRules.allowOut } : {}),
       ...(input.identity ? { defaultUser: input.identity.user, workdir: input.identity.workdir } : {}),
+      ...(input.volumes?.length ? { volumes: input.volumes } : {}),
     };
     let made: PromiseSettledResult<CreateResponse>;
     // An agent that cannot be connected to (dead process, dead machine) never saw the call:

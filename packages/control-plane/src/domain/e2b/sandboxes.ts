@@ -17,6 +17,7 @@ import { pauseCapsule, resumeCapsule } from '../capsules/pause.js';
 import { resolveTemplate } from './templates.js';
 import { resolveSecretPlaceholders } from './secrets.js';
 import { agentEgressOf, checkedNetwork } from './network.js';
+import { recordVolumeMounts, resolveVolumeMounts } from './volumes.js';
 
 export type SandboxState = 'running' | 'paused';
 
@@ -43,6 +44,8 @@ export interface CreateSandboxInput {
   /** network.allowOut / denyOut (network.ts); absent = none. */
   allowOut?: string[];
   denyOut?: string[];
+  /** The team's volumes (by name) to mount, at these paths. */
+  volumeMounts?: { name: string; path: string }[];
 }
 
 /** E2B sandboxes get the native API's default size (1 vCPU, 512 MB). */
@@ -69,6 +72,8 @@ export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, inpu
   const egress = agentEgressOf(network);
   const resolved = resolveTemplate(input.templateId);
   const envs = await resolveSecretPlaceholders(ctx, actor.teamId, input.envVars);
+  // Volumes pin the sandbox to their host.
+  const volumes = await resolveVolumeMounts(ctx, actor.teamId, input.volumeMounts ?? []);
   const capsule = await createCapsule(ctx, actor, {
     template: resolved.template,
     vcpus: SANDBOX_VCPUS,
@@ -81,8 +86,10 @@ export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, inpu
     egress: egress.egress,
     egressRules: { denyOut: egress.denyOut, allowOut: egress.allowOut },
     ...(resolved.defaultUser && resolved.workdir ? { identity: { user: resolved.defaultUser, workdir: resolved.workdir } } : {}),
+    ...(volumes ? { hostId: volumes.hostId, volumes: volumes.mounts.map((m) => ({ volumeId: m.volumeId, path: m.path })) } : {}),
   });
   try {
+    if (volumes) await recordVolumeMounts(ctx, capsule.id, volumes.mounts);
     const sandbox = await ctx.db
       .insertInto('e2b_sandboxes')
       .values({

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WrennError } from '@wrenn/shared';
+import { mountsOf } from './volumes.js';
 import { asWrennError } from '@wrenn/shared/connect';
 import type { ControlPlaneContext } from '../../context.js';
 import type { Actor } from '../capsules/lifecycle.js';
@@ -19,10 +20,22 @@ export interface SnapshotInfo {
   names: string[];
 }
 
+/**
+ * A sandbox with volumes is neither snapshotted nor forked: every sandbox started from the
+ * snapshot would continue writing the same volumes, and a volume has one writer.
+ */
+async function refuseWithVolumes(ctx: ControlPlaneContext, sandboxId: string, what: string): Promise<void> {
+  const mounts = (await mountsOf(ctx, [sandboxId])).get(sandboxId);
+  if (mounts?.length) {
+    throw new WrennError('invalid_argument', `sandbox ${sandboxId} has volumes mounted (${mounts.map((m) => m.name).join(', ')}): it cannot be a ${what} source, as its copies would share a volume that takes one writer`, { capsuleId: sandboxId });
+  }
+}
+
 /** Saves a running sandbox as snapshot `name` (default: a fresh name). */
 export async function snapshotSandbox(ctx: ControlPlaneContext, teamId: string, sandboxId: string, name: string | undefined): Promise<SnapshotInfo> {
   const { state } = await getSandbox(ctx, teamId, sandboxId);
   if (state !== 'running') throw new WrennError('capsule_busy', `sandbox ${sandboxId} is paused: connect to it before taking a snapshot`, { capsuleId: sandboxId, status: 'paused' });
+  await refuseWithVolumes(ctx, sandboxId, 'snapshot');
   if (name !== undefined && !SNAPSHOT_NAME.test(name)) {
     throw new WrennError('invalid_argument', `snapshot name ${JSON.stringify(name)} must be 1-63 of a-z 0-9 . _ - starting with a letter or digit`);
   }
@@ -65,6 +78,7 @@ export type ForkResult = { sandbox: SandboxRecord } | { error: unknown };
 export async function forkSandbox(ctx: ControlPlaneContext, actor: Actor, sandboxId: string, count: number, timeoutSec: number | undefined): Promise<ForkResult[]> {
   const source = await getSandbox(ctx, actor.teamId, sandboxId);
   if (source.state !== 'running') throw new WrennError('capsule_busy', `sandbox ${sandboxId} is paused: connect to it before forking it`, { capsuleId: sandboxId, status: 'paused' });
+  await refuseWithVolumes(ctx, sandboxId, 'fork');
   const name = `fork-${randomBytes(6).toString('hex')}`;
   await createSnapshot(ctx, actor.teamId, { capsuleId: sandboxId, name, overwrite: false });
   try {

@@ -5,7 +5,7 @@
  */
 import { cidrsOf } from '../../infra/net/egress-domains.js';
 import { join } from 'node:path';
-import type { Logger } from '@wrenn/shared';
+import { WrennError, type Logger } from '@wrenn/shared';
 import type { CapsuleRecord } from '../capsule-record.js';
 import type { CapsuleWatchers } from '../capsule-watchers.js';
 import type {
@@ -20,6 +20,7 @@ import type {
   SandboxSpec,
   SnapshotDiskPort,
   TemplatePort,
+  VolumePort,
 } from '../ports.js';
 import type { CapsuleRegistry } from './registry.js';
 
@@ -61,6 +62,8 @@ export interface CapsuleKit {
   disk: SnapshotDiskPort;
   /** The port proxy's connections: a pause drains them, a destroy closes them. */
   connections?: ProxiedConnectionsPort;
+  /** Volumes mounted into capsules (absent on hosts wired without them: a Create naming one fails). */
+  volumes?: VolumePort;
 }
 
 /** The capsule's directory (record, bundle, disk). */
@@ -69,8 +72,9 @@ export function capsuleDir(kit: Pick<CapsuleKit, 'registry'>, runtimeId: string)
 }
 
 /** The runtime spec of a capsule: the same for its first start, a resume and a restore. */
-export function runtimeSpec(kit: Pick<CapsuleKit, 'registry' | 'settings' | 'envdLaunch'>, record: CapsuleRecord, rootfsDir: string): SandboxSpec {
+export function runtimeSpec(kit: Pick<CapsuleKit, 'registry' | 'settings' | 'envdLaunch' | 'volumes'>, record: CapsuleRecord, rootfsDir: string): SandboxSpec {
   const { settings, envdLaunch } = kit;
+  const volumeMounts = (record.volumes ?? []).map((v) => ({ source: volumesOf(kit).mountDirOf(v.volumeId), destination: v.path, readonly: false }));
   return {
     id: record.runtimeId,
     bundleDir: join(capsuleDir(kit, record.runtimeId), 'bundle'),
@@ -78,11 +82,21 @@ export function runtimeSpec(kit: Pick<CapsuleKit, 'registry' | 'settings' | 'env
     hostname: hostnameOf(record),
     idMapping: { hostBase: settings.uidBase, size: settings.uidRange },
     limits: { vcpus: record.vcpus, memoryMb: record.memoryMb, pidsMax: settings.pidsMax },
-    mounts: envdLaunch.mounts,
+    mounts: [...envdLaunch.mounts, ...volumeMounts],
     args: envdLaunch.args,
     env: envdLaunch.env,
     cwd: '/',
   };
+}
+
+export function volumesOf(kit: Pick<CapsuleKit, 'volumes'>): VolumePort {
+  if (!kit.volumes) throw new WrennError('failed_precondition', 'this host agent has no volume support');
+  return kit.volumes;
+}
+
+/** Mounts on the host every volume the capsule uses (before a start or restore binds them in). */
+export async function attachVolumes(kit: Pick<CapsuleKit, 'volumes'>, record: CapsuleRecord, signal?: AbortSignal): Promise<void> {
+  for (const v of record.volumes ?? []) await volumesOf(kit).attach(v.volumeId, record.id, signal);
 }
 
 /**

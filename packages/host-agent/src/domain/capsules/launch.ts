@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DisposableStack, WrennError } from '@wrenn/shared';
 import type { CapsuleRecord } from '../capsule-record.js';
 import type { EnvdClient, NetworkSlot, TemplateInfo } from '../ports.js';
-import { capsuleDir, hostnameOf, plumbOptions, runtimeSpec, type CapsuleKit } from './kit.js';
+import { attachVolumes, capsuleDir, hostnameOf, plumbOptions, runtimeSpec, type CapsuleKit } from './kit.js';
 
 export function newAccessToken(): string {
   return randomBytes(24).toString('hex');
@@ -63,6 +63,7 @@ export async function launchCapsule(kit: CapsuleKit, record: CapsuleRecord, temp
 
     t = Date.now();
     await fsp.mkdir(join(dir, 'bundle'), { recursive: true, mode: 0o711 });
+    await attachVolumes(kit, record, signal);
     const state = await kit.runtime.run(runtimeSpec(kit, record, rootfs.mergedDir), signal);
     undo.defer(() => kit.runtime.delete(record.runtimeId, { force: true }));
     mark('runtimeMs', t);

@@ -7,7 +7,7 @@
  */
 import { WrennError } from '@wrenn/shared';
 import { upperImageSizeBytes } from '../../infra/rootfs/ext4-image.js';
-import type { CapsuleRecord } from '../capsule-record.js';
+import type { CapsuleRecord, VolumeMountSpec } from '../capsule-record.js';
 import type { HostFacts, NetworkSlot, TemplateInfo } from '../ports.js';
 import type { SnapshotTemplateMetadata } from '../snapshot-templates/snapshot-template-types.js';
 
@@ -51,6 +51,7 @@ export interface CreateCapsuleRequest {
   /** '' = the template's. */
   defaultUser?: string;
   workdir?: string;
+  volumes?: VolumeMountSpec[];
 }
 
 /** A Create with its defaults filled in; vcpus and memoryMb stay 0 = "the template's". */
@@ -71,6 +72,7 @@ export interface CreateSpec {
   egressResolved?: string[];
   defaultUser: string;
   workdir: string;
+  volumes: VolumeMountSpec[];
 }
 
 /** CPU, memory and disk of a new capsule. */
@@ -97,11 +99,30 @@ export function createSpec(req: CreateCapsuleRequest): CreateSpec {
       : {}),
     defaultUser: req.defaultUser ?? '',
     workdir: req.workdir ?? '',
+    volumes: req.volumes ?? [],
   };
+  checkVolumeMounts(spec.volumes);
   if (spec.diskSizeMb < 0 || !Number.isInteger(spec.diskSizeMb)) {
     throw new WrennError('invalid_argument', `disk_size_mb must be a non-negative integer, got ${spec.diskSizeMb}`);
   }
   return spec;
+}
+
+/** Each volume once, each at its own absolute path, none over the capsule's own mounts. */
+export function checkVolumeMounts(volumes: readonly VolumeMountSpec[]): void {
+  const paths = new Set<string>();
+  const ids = new Set<string>();
+  for (const v of volumes) {
+    const p = v.path;
+    if (!p.startsWith('/') || p.includes('\0') || p.split('/').some((c) => c === '..' || c === '.') || p.length > 1024) {
+      throw new WrennError('invalid_argument', `volume mount path ${JSON.stringify(p)} must be an absolute path without '.' or '..'`);
+    }
+    const norm = p.replace(/\/+$/, '').replace(/\/{2,}/g, '/');
+    if (norm === '' || /^\/(proc|sys|dev|\.wrenn)(\/|$)/.test(norm)) throw new WrennError('invalid_argument', `a volume cannot be mounted at ${p}`);
+    if (paths.has(norm) || ids.has(v.volumeId)) throw new WrennError('invalid_argument', `volume ${v.volumeId} or path ${p} is named twice`);
+    paths.add(norm);
+    ids.add(v.volumeId);
+  }
 }
 
 /** The shape of a capsule from a base template; the disk never smaller than the template (docs/decisions.md#h6). */
@@ -198,6 +219,7 @@ export function baseRecord(
     ...egressFields(spec),
     fromWarmPool: false,
     ...(warm ? { warm: true } : {}),
+    ...(spec.volumes.length ? { volumes: spec.volumes } : {}),
   };
 }
 

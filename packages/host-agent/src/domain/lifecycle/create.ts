@@ -32,11 +32,15 @@ export async function createCapsule(parts: CreateParts, spec: CreateSpec, signal
     if (existing.record.template === spec.template) return existing.record;
     throw new WrennError('already_exists', `capsule ${spec.capsuleId} already exists with template ${existing.record.template}`);
   }
-  if (await snapshotTemplates.find(spec.template)) return startFromSnapshot(parts, spec, signal);
+  if (await snapshotTemplates.find(spec.template)) {
+    if (spec.volumes.length) throw new WrennError('invalid_argument', `volumes cannot be mounted into a capsule continuing from snapshot template ${spec.template}: its memory was saved without them`);
+    return startFromSnapshot(parts, spec, signal);
+  }
   const template = await kit.templates.get(spec.template);
   const shape = baseShape(spec, template, kit.settings.defaultRootfsSizeBytes);
   checkCapacity(shape, kit.host, committedMemoryMb(kit));
-  const claimed = await parts.warm.claim(spec, shape);
+  // A warm capsule started without the volumes: those are bound in at start only.
+  const claimed = spec.volumes.length ? undefined : await parts.warm.claim(spec, shape);
   if (claimed) return claimed;
   return startCold(kit, spec, spec.capsuleId, template, shape, false, signal);
 }

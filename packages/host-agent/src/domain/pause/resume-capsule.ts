@@ -11,7 +11,7 @@
  */
 import { DisposableStack, WrennError, isWrennError } from '@wrenn/shared';
 import type { RestoredSandbox } from '../../infra/runtime/runtime.js';
-import { capsuleDir as capsuleDirOf, plumbOptions, runtimeSpec, type CapsuleKit } from '../capsules/kit.js';
+import { attachVolumes, capsuleDir as capsuleDirOf, plumbOptions, runtimeSpec, type CapsuleKit } from '../capsules/kit.js';
 import type { LiveCapsule } from '../capsules/registry.js';
 import { restoreSandbox } from './criu-ops.js';
 import { restoreNetwork } from './restore-network.js';
@@ -49,6 +49,8 @@ export async function resumeCapsule(
     // A memory restore prepares itself (page server, hook) while the disk is being mounted.
     mounted = kit.rootfs.mountExisting({ capsuleDir, template, signal }).finally(() => mark('mountMs'));
     mounted.catch(() => {}); // awaited below (or by the restore)
+    // After a host reboot the volumes are not mounted any more: the restore binds them in.
+    await attachVolumes(kit, record, signal);
     const spec = runtimeSpec(kit, record, kit.rootfs.rootfsDirOf(capsuleDir));
     const slot = kit.network.slot(record.netSlot);
     let pid: number;

@@ -5,11 +5,12 @@
  * in `error_code` (a field E2B's schema has for that purpose).
  */
 import type { FastifyInstance } from 'fastify';
-import { asWrennError } from '@wrenn/shared/connect';
+import { httpErrorOf } from '../../errors.js';
 
 export function installE2bErrors(scope: FastifyInstance): void {
   scope.setErrorHandler((err, request, reply) => {
-    const e = asWrennError(err);
+    // Schema validation and Fastify's own refusals are 4xx, as on the native API.
+    const e = httpErrorOf(err);
     if (e.httpStatus >= 500) request.log.error({ err, code: e.code }, 'request failed');
     else request.log.info({ code: e.code, msg: e.message }, 'request refused');
     return reply.code(e.httpStatus).type('application/json').send({ code: e.httpStatus, message: e.message, error_code: e.code });

@@ -13,6 +13,8 @@ import { sandboxRoutes } from './sandboxes.js';
 import { snapshotRoutes } from './snapshots.js';
 import { templateRoutes } from './templates.js';
 import { secretRoutes } from './secrets.js';
+import { volumeRoutes } from './volumes.js';
+import { volumeContentRoutes } from './volumecontent.js';
 
 export async function e2bRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await app.register(async (s) => {
@@ -28,5 +30,8 @@ export async function e2bRoutes(app: FastifyInstance, ctx: ControlPlaneContext):
     await snapshotRoutes(s, ctx);
     await templateRoutes(s, ctx);
     await secretRoutes(s, ctx);
+    await volumeRoutes(s, ctx);
   });
+  // Outside the API-key scope: a volume's content is opened by the volume's own token.
+  await volumeContentRoutes(app, ctx);
 }

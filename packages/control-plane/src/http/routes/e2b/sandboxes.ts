@@ -10,6 +10,7 @@ import type { ControlPlaneContext } from '../../../context.js';
 import { actorOf } from './actor.js';
 import { connectSandbox, createSandbox, getSandbox, killSandbox, pauseSandbox, setSandboxTimeout, type SandboxState } from '../../../domain/e2b/sandboxes.js';
 import { listSandboxes, parseMetadataFilter } from '../../../domain/e2b/list.js';
+import { mountsOf } from '../../../domain/e2b/volumes.js';
 import { teamOf } from '../../plugins/auth.js';
 import { updateSandboxNetwork } from '../../../domain/e2b/network.js';
 import { ConnectBody, DEFAULT_TIMEOUT_SEC, ListQuery, NetworkUpdateBody, NewSandboxBody, PauseBody, SandboxParams, TAGS, TimeoutBody } from './schemas.js';
@@ -31,7 +32,6 @@ function assertSupported(b: Static<typeof NewSandboxBody>): void {
   }
   if (b.mcp) throw unsupported('mcp', 'there is no MCP gateway template');
   if (b.iam?.tokens && Object.keys(b.iam.tokens).length > 0) throw unsupported('iam tokens', 'there is no identity token service');
-  if (b.volumeMounts?.length) throw unsupported('volumeMounts', 'volumes are not available yet');
   if (b.autoResume?.enabled && !b.autoPause) throw new WrennError('invalid_argument', 'autoResume needs autoPause: true (only a paused sandbox can be resumed by traffic)');
 }
 
@@ -57,8 +57,9 @@ export async function sandboxRoutes(app: FastifyInstance, ctx: ControlPlaneConte
       allowInternetAccess: b.allow_internet_access ?? true,
       allowOut: b.network?.allowOut ?? [],
       denyOut: b.network?.denyOut ?? [],
+      ...(b.volumeMounts?.length ? { volumeMounts: b.volumeMounts } : {}),
     });
-    return sandboxView(ctx, record);
+    return { ...sandboxView(ctx, record), ...(b.volumeMounts?.length ? { volumeMounts: b.volumeMounts } : {}) };
   };
   for (const path of ['/sandboxes', '/v2/sandboxes']) {
     r.post(path, { schema: { tags: TAGS, summary: 'Create a sandbox (E2B)', body: NewSandboxBody } }, async (request, reply) => reply.code(201).send(await create(request, request.body)));
@@ -75,14 +76,17 @@ export async function sandboxRoutes(app: FastifyInstance, ctx: ControlPlaneConte
       ...(q.nextToken ? { nextToken: q.nextToken } : {}),
     });
     if (page.nextToken) reply.header('x-next-token', page.nextToken);
-    return page.items.map((s) => listedView(ctx, s));
+    const mounts = await mountsOf(ctx, page.items.map((s) => s.capsule.id));
+    return page.items.map((s) => ({ ...listedView(ctx, s), volumeMounts: mounts.get(s.capsule.id) ?? [] }));
   };
   r.get('/v2/sandboxes', { schema: { tags: TAGS, summary: 'List sandboxes, paged (E2B)', querystring: ListQuery } }, (request, reply) => list(request, request.query, reply, ['running', 'paused']));
   r.get('/sandboxes', { schema: { tags: TAGS, summary: 'List running sandboxes (E2B v1)', querystring: ListQuery } }, (request, reply) => list(request, request.query, reply, ['running']));
 
-  r.get('/sandboxes/:sandboxID', { schema: { tags: TAGS, summary: 'One sandbox (E2B)', params: SandboxParams } }, async (request) =>
-    detailView(ctx, await getSandbox(ctx, teamOf(request), request.params.sandboxID)),
-  );
+  r.get('/sandboxes/:sandboxID', { schema: { tags: TAGS, summary: 'One sandbox (E2B)', params: SandboxParams } }, async (request) => {
+    const id = request.params.sandboxID;
+    const view = detailView(ctx, await getSandbox(ctx, teamOf(request), id));
+    return { ...view, volumeMounts: (await mountsOf(ctx, [id])).get(id) ?? [] };
+  });
 
   r.delete('/sandboxes/:sandboxID', { schema: { tags: TAGS, summary: 'Kill a sandbox (E2B)', params: SandboxParams } }, async (request, reply) => {
     await killSandbox(ctx, teamOf(request), request.params.sandboxID);

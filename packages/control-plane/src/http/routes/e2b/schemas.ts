@@ -66,7 +66,9 @@ export const NewSandboxBody = Type.Object(
     network: Type.Optional(NetworkConfig),
     mcp: Type.Optional(Type.Union([Type.Null(), Type.Record(Type.String(), Type.Unknown())])),
     iam: Type.Optional(Type.Object({ tokens: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, Strict)),
-    volumeMounts: Type.Optional(Type.Array(Type.Object({ name: Type.String({ maxLength: 256 }), path: Type.String({ maxLength: 4096 }) }, Strict), { maxItems: 100 })),
+    volumeMounts: Type.Optional(
+      Type.Array(Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9_-]+$' }), path: Type.String({ minLength: 2, maxLength: 1024, pattern: '^/[^\\u0000]*$' }) }, Strict), { maxItems: 16 }),
+    ),
   },
   Strict,
 );

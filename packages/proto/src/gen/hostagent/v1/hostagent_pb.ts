@@ -14,7 +14,409 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file hostagent/v1/hostagent.proto.
  */
 export const file_hostagent_v1_hostagent: GenFile = /*@__PURE__*/
-  fileDesc("Chxob3N0YWdlbnQvdjEvaG9zdGFnZW50LnByb3RvEgxob3N0YWdlbnQudjEiDwoNSGVhbHRoUmVxdWVzdCLjAQoOSGVhbHRoUmVzcG9uc2USDwoHaG9zdF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSEAoIY2Fwc3VsZXMYBCABKA0SEwoLdmNwdXNfdG90YWwYBSABKA0SGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAYgASgEEhkKEW1lbW9yeV9mcmVlX2J5dGVzGAcgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgIIAEoBBITCgtjZ3JvdXBfbW9kZRgJIAEoCRISCgpwcm94eV9wb3J0GAogASgNIoAECgdDYXBzdWxlEgoKAmlkGAEgASgJEisKBnN0YXR1cxgCIAEoDjIbLmhvc3RhZ2VudC52MS5DYXBzdWxlU3RhdHVzEhAKCHRlbXBsYXRlGAMgASgJEg0KBXZjcHVzGAQgASgBEhEKCW1lbW9yeV9tYhgFIAEoDRIUCgxkaXNrX3NpemVfbWIYBiABKA0SDwoHYWRkcmVzcxgHIAEoCRIVCg1jcmVhdGVkX2F0X21zGAggASgDEhUKDWV4cGlyZXNfYXRfbXMYCSABKAMSNQoIbWV0YWRhdGEYCiADKAsyIy5ob3N0YWdlbnQudjEuQ2Fwc3VsZS5NZXRhZGF0YUVudHJ5Eg0KBWVycm9yGAsgASgJEhYKDmZyb21fd2FybV9wb29sGAwgASgIEhQKDGRlZmF1bHRfdXNlchgNIAEoCRIrCgpwYXVzZV9raW5kGA4gASgOMhcuaG9zdGFnZW50LnYxLlBhdXNlS2luZBIUCgxwYXVzZWRfYXRfbXMYDyABKAMSFgoOYXV0b19wYXVzZV9zZWMYECABKA0SDgoGZWdyZXNzGBEgASgIEhEKCWFsbG93X291dBgSIAMoCRIQCghkZW55X291dBgTIAMoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi/gMKDUNyZWF0ZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIQCgh0ZW1wbGF0ZRgCIAEoCRINCgV2Y3B1cxgDIAEoARIRCgltZW1vcnlfbWIYBCABKA0SFAoMZGlza19zaXplX21iGAUgASgNEjMKBGVudnMYBiADKAsyJS5ob3N0YWdlbnQudjEuQ3JlYXRlUmVxdWVzdC5FbnZzRW50cnkSOwoIbWV0YWRhdGEYByADKAsyKS5ob3N0YWdlbnQudjEuQ3JlYXRlUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhQKDGxpZmV0aW1lX3NlYxgIIAEoDRITCgZlZ3Jlc3MYCSABKAhIAIgBARIZCgxkZWZhdWx0X3VzZXIYCiABKAlIAYgBARIUCgd3b3JrZGlyGAsgASgJSAKIAQESFgoOYXV0b19wYXVzZV9zZWMYDCABKA0SEAoIZGVueV9vdXQYDSADKAkSEQoJYWxsb3dfb3V0GA4gAygJGisKCUVudnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdfZWdyZXNzQg8KDV9kZWZhdWx0X3VzZXJCCgoIX3dvcmtkaXIiUwoOQ3JlYXRlUmVzcG9uc2USJgoHY2Fwc3VsZRgBIAEoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlEhkKEWVudmRfYWNjZXNzX3Rva2VuGAIgASgJIiQKDkRlc3Ryb3lSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkiEQoPRGVzdHJveVJlc3BvbnNlIiAKCkdldFJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSI1CgtHZXRSZXNwb25zZRImCgdjYXBzdWxlGAEgASgLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUiDQoLTGlzdFJlcXVlc3QiNwoMTGlzdFJlc3BvbnNlEicKCGNhcHN1bGVzGAEgAygLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUiIQoLUGluZ1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSIfCgxQaW5nUmVzcG9uc2USDwoHaGVhbHRoeRgBIAEoCCKFAgoLRXhlY1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRILCgNjbWQYAiABKAkSDAoEYXJncxgDIAMoCRIxCgRlbnZzGAQgAygLMiMuaG9zdGFnZW50LnYxLkV4ZWNSZXF1ZXN0LkVudnNFbnRyeRIQCgNjd2QYBSABKAlIAIgBARIRCgR1c2VyGAYgASgJSAGIAQESEwoLdGltZW91dF9zZWMYByABKA0SEgoFc3RkaW4YCCABKAxIAogBARorCglFbnZzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRfY3dkQgcKBV91c2VyQggKBl9zdGRpbiJpCgxFeGVjUmVzcG9uc2USDgoGc3Rkb3V0GAEgASgMEg4KBnN0ZGVychgCIAEoDBIRCglleGl0X2NvZGUYAyABKBESEwoLZHVyYXRpb25fbXMYBCABKA0SEQoJdGltZWRfb3V0GAUgASgIImoKD0V4ZWNTdHJlYW1FdmVudBIVCgtzdGFydGVkX3BpZBgBIAEoDUgAEhAKBnN0ZG91dBgCIAEoDEgAEhAKBnN0ZGVychgDIAEoDEgAEhMKCWV4aXRfY29kZRgEIAEoEUgAQgcKBWV2ZW50IoICChZTdGFydEJhY2tncm91bmRSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSCwoDY21kGAIgASgJEgwKBGFyZ3MYAyADKAkSPAoEZW52cxgEIAMoCzIuLmhvc3RhZ2VudC52MS5TdGFydEJhY2tncm91bmRSZXF1ZXN0LkVudnNFbnRyeRIQCgNjd2QYBSABKAlIAIgBARIRCgR1c2VyGAYgASgJSAGIAQESEAoDdGFnGAcgASgJSAKIAQEaKwoJRW52c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEX2N3ZEIHCgVfdXNlckIGCgRfdGFnIjMKF1N0YXJ0QmFja2dyb3VuZFJlc3BvbnNlEgsKA3BpZBgBIAEoDRILCgN0YWcYAiABKAkiQgoLUHJvY2Vzc0luZm8SCwoDcGlkGAEgASgNEgsKA3RhZxgCIAEoCRILCgNjbWQYAyABKAkSDAoEYXJncxgEIAMoCSIqChRMaXN0UHJvY2Vzc2VzUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJIkUKFUxpc3RQcm9jZXNzZXNSZXNwb25zZRIsCglwcm9jZXNzZXMYASADKAsyGS5ob3N0YWdlbnQudjEuUHJvY2Vzc0luZm8iOwoPUHJvY2Vzc1NlbGVjdG9yEg0KA3BpZBgBIAEoDUgAEg0KA3RhZxgCIAEoCUgAQgoKCHNlbGVjdG9yImgKEktpbGxQcm9jZXNzUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEi4KB3Byb2Nlc3MYAiABKAsyHS5ob3N0YWdlbnQudjEuUHJvY2Vzc1NlbGVjdG9yEg4KBnNpZ25hbBgDIAEoCSIVChNLaWxsUHJvY2Vzc1Jlc3BvbnNlIlsKFUNvbm5lY3RQcm9jZXNzUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEi4KB3Byb2Nlc3MYAiABKAsyHS5ob3N0YWdlbnQudjEuUHJvY2Vzc1NlbGVjdG9yIpICChBQdHlBdHRhY2hSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSEAoDdGFnGAIgASgJSACIAQESCwoDY21kGAMgASgJEgwKBGFyZ3MYBCADKAkSDAoEY29scxgFIAEoDRIMCgRyb3dzGAYgASgNEjYKBGVudnMYByADKAsyKC5ob3N0YWdlbnQudjEuUHR5QXR0YWNoUmVxdWVzdC5FbnZzRW50cnkSEAoDY3dkGAggASgJSAGIAQESEQoEdXNlchgJIAEoCUgCiAEBGisKCUVudnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgYKBF90YWdCBgoEX2N3ZEIHCgVfdXNlciKSAQoIUHR5RXZlbnQSMQoHc3RhcnRlZBgBIAEoCzIeLmhvc3RhZ2VudC52MS5QdHlFdmVudC5TdGFydGVkSAASEAoGb3V0cHV0GAIgASgMSAASEwoJZXhpdF9jb2RlGAMgASgRSAAaIwoHU3RhcnRlZBILCgNwaWQYASABKA0SCwoDdGFnGAIgASgJQgcKBWV2ZW50IkQKE1B0eVNlbmRJbnB1dFJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRILCgN0YWcYAiABKAkSDAoEZGF0YRgDIAEoDCIWChRQdHlTZW5kSW5wdXRSZXNwb25zZSJPChBQdHlSZXNpemVSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSCwoDdGFnGAIgASgJEgwKBGNvbHMYAyABKA0SDAoEcm93cxgEIAEoDSITChFQdHlSZXNpemVSZXNwb25zZSIxCg5QdHlLaWxsUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgsKA3RhZxgCIAEoCSIRCg9QdHlLaWxsUmVzcG9uc2UirAEKEFdyaXRlRmlsZVJlcXVlc3QSNwoGaGVhZGVyGAEgASgLMiUuaG9zdGFnZW50LnYxLldyaXRlRmlsZVJlcXVlc3QuSGVhZGVySAASDwoFY2h1bmsYAiABKAxIABpGCgZIZWFkZXISEgoKY2Fwc3VsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEhEKBHVzZXIYAyABKAlIAIgBAUIHCgVfdXNlckIGCgRwYXJ0Ii8KEVdyaXRlRmlsZVJlc3BvbnNlEgwKBHBhdGgYASABKAkSDAoEc2l6ZRgCIAEoBCJPCg9SZWFkRmlsZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEhEKBHVzZXIYAyABKAlIAIgBAUIHCgVfdXNlciIhChBSZWFkRmlsZVJlc3BvbnNlEg0KBWNodW5rGAEgASgMIssBCghEaXJFbnRyeRIMCgRuYW1lGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEdHlwZRgDIAEoCRIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SDQoFb3duZXIYBiABKAkSFgoObW9kaWZpZWRfYXRfbXMYByABKAMSEwoLcGVybWlzc2lvbnMYCCABKAkSDQoFZ3JvdXAYCSABKAkSGwoOc3ltbGlua190YXJnZXQYCiABKAlIAIgBAUIRCg9fc3ltbGlua190YXJnZXQiXQoOTGlzdERpclJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg0KBWRlcHRoGAMgASgNEhEKBHVzZXIYBCABKAlIAIgBAUIHCgVfdXNlciI6Cg9MaXN0RGlyUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmhvc3RhZ2VudC52MS5EaXJFbnRyeSJOCg5NYWtlRGlyUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyIjgKD01ha2VEaXJSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIWLmhvc3RhZ2VudC52MS5EaXJFbnRyeSJRChFSZW1vdmVQYXRoUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyIhQKElJlbW92ZVBhdGhSZXNwb25zZSKRAQoLTWV0cmljUG9pbnQSDQoFdHNfbXMYASABKAMSDwoHY3B1X3BjdBgCIAEoARIWCg5tZW1fdXNlZF9ieXRlcxgDIAEoBBIXCg9tZW1fdG90YWxfYnl0ZXMYBCABKAQSFwoPZGlza191c2VkX2J5dGVzGAUgASgEEhgKEGRpc2tfdG90YWxfYnl0ZXMYBiABKAQiNgoRR2V0TWV0cmljc1JlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCSI/ChJHZXRNZXRyaWNzUmVzcG9uc2USKQoGcG9pbnRzGAEgAygLMhkuaG9zdGFnZW50LnYxLk1ldHJpY1BvaW50IkkKDFBhdXNlUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEiUKBGtpbmQYAiABKA4yFy5ob3N0YWdlbnQudjEuUGF1c2VLaW5kIjcKDVBhdXNlUmVzcG9uc2USJgoHY2Fwc3VsZRgBIAEoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlIiMKDVJlc3VtZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSI4Cg5SZXN1bWVSZXNwb25zZRImCgdjYXBzdWxlGAEgASgLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUigwIKCFRlbXBsYXRlEgwKBG5hbWUYASABKAkSKAoEa2luZBgCIAEoDjIaLmhvc3RhZ2VudC52MS5UZW1wbGF0ZUtpbmQSEgoKc2l6ZV9ieXRlcxgDIAEoBBIUCgxtZW1vcnlfYnl0ZXMYBCABKAQSGQoRc291cmNlX2NhcHN1bGVfaWQYBSABKAkSFQoNY3JlYXRlZF9hdF9tcxgGIAEoAxIVCg1iYXNlX3RlbXBsYXRlGAcgASgJEhQKDGRlZmF1bHRfdXNlchgIIAEoCRINCgV2Y3B1cxgJIAEoARIRCgltZW1vcnlfbWIYCiABKA0SFAoMZGlza19zaXplX21iGAsgASgNIkYKD1NuYXBzaG90UmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJb3ZlcndyaXRlGAMgASgIIjwKEFNuYXBzaG90UmVzcG9uc2USKAoIdGVtcGxhdGUYASABKAsyFi5ob3N0YWdlbnQudjEuVGVtcGxhdGUiFgoUTGlzdFRlbXBsYXRlc1JlcXVlc3QiQgoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEikKCXRlbXBsYXRlcxgBIAMoCzIWLmhvc3RhZ2VudC52MS5UZW1wbGF0ZSIlChVEZWxldGVUZW1wbGF0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlIoACChZGbGF0dGVuVGVtcGxhdGVSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIUCgxkZWZhdWx0X3VzZXIYAyABKAkSSQoLZGVmYXVsdF9lbnYYBCADKAsyNC5ob3N0YWdlbnQudjEuRmxhdHRlblRlbXBsYXRlUmVxdWVzdC5EZWZhdWx0RW52RW50cnkSHAoPZGVmYXVsdF93b3JrZGlyGAUgASgJSACIAQEaMQoPRGVmYXVsdEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEgoQX2RlZmF1bHRfd29ya2RpciJtChdGbGF0dGVuVGVtcGxhdGVSZXNwb25zZRIoCgh0ZW1wbGF0ZRgBIAEoCzIWLmhvc3RhZ2VudC52MS5UZW1wbGF0ZRITCgthZGRlZF9ieXRlcxgCIAEoBBITCgtkdXJhdGlvbl9tcxgDIAEoDSIpChlEZWxldGVCYXNlVGVtcGxhdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkiHAoaRGVsZXRlQmFzZVRlbXBsYXRlUmVzcG9uc2UiWwoQU2V0RWdyZXNzUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEg4KBmVncmVzcxgCIAEoCBIQCghkZW55X291dBgDIAMoCRIRCglhbGxvd19vdXQYBCADKAkiOwoRU2V0RWdyZXNzUmVzcG9uc2USJgoHY2Fwc3VsZRgBIAEoCzIVLmhvc3RhZ2VudC52MS5DYXBzdWxlKlkKCVBhdXNlS2luZBIaChZQQVVTRV9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRUEFVU0VfS0lORF9NRU1PUlkQARIZChVQQVVTRV9LSU5EX0ZJTEVTWVNURU0QAiqPAgoNQ2Fwc3VsZVN0YXR1cxIeChpDQVBTVUxFX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0NBUFNVTEVfU1RBVFVTX1NUQVJUSU5HEAESGgoWQ0FQU1VMRV9TVEFUVVNfUlVOTklORxACEhoKFkNBUFNVTEVfU1RBVFVTX1BBVVNJTkcQAxIZChVDQVBTVUxFX1NUQVRVU19QQVVTRUQQBBIbChdDQVBTVUxFX1NUQVRVU19SRVNVTUlORxAFEhsKF0NBUFNVTEVfU1RBVFVTX1NUT1BQSU5HEAYSGgoWQ0FQU1VMRV9TVEFUVVNfU1RPUFBFRBAHEhgKFENBUFNVTEVfU1RBVFVTX0VSUk9SEAgqYQoMVGVtcGxhdGVLaW5kEh0KGVRFTVBMQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIWChJURU1QTEFURV9LSU5EX0JBU0UQARIaChZURU1QTEFURV9LSU5EX1NOQVBTSE9UEAIysBIKEEhvc3RBZ2VudFNlcnZpY2USQwoGSGVhbHRoEhsuaG9zdGFnZW50LnYxLkhlYWx0aFJlcXVlc3QaHC5ob3N0YWdlbnQudjEuSGVhbHRoUmVzcG9uc2USQwoGQ3JlYXRlEhsuaG9zdGFnZW50LnYxLkNyZWF0ZVJlcXVlc3QaHC5ob3N0YWdlbnQudjEuQ3JlYXRlUmVzcG9uc2USRgoHRGVzdHJveRIcLmhvc3RhZ2VudC52MS5EZXN0cm95UmVxdWVzdBodLmhvc3RhZ2VudC52MS5EZXN0cm95UmVzcG9uc2USOgoDR2V0EhguaG9zdGFnZW50LnYxLkdldFJlcXVlc3QaGS5ob3N0YWdlbnQudjEuR2V0UmVzcG9uc2USPQoETGlzdBIZLmhvc3RhZ2VudC52MS5MaXN0UmVxdWVzdBoaLmhvc3RhZ2VudC52MS5MaXN0UmVzcG9uc2USPQoEUGluZxIZLmhvc3RhZ2VudC52MS5QaW5nUmVxdWVzdBoaLmhvc3RhZ2VudC52MS5QaW5nUmVzcG9uc2USPQoERXhlYxIZLmhvc3RhZ2VudC52MS5FeGVjUmVxdWVzdBoaLmhvc3RhZ2VudC52MS5FeGVjUmVzcG9uc2USSAoKRXhlY1N0cmVhbRIZLmhvc3RhZ2VudC52MS5FeGVjUmVxdWVzdBodLmhvc3RhZ2VudC52MS5FeGVjU3RyZWFtRXZlbnQwARJeCg9TdGFydEJhY2tncm91bmQSJC5ob3N0YWdlbnQudjEuU3RhcnRCYWNrZ3JvdW5kUmVxdWVzdBolLmhvc3RhZ2VudC52MS5TdGFydEJhY2tncm91bmRSZXNwb25zZRJYCg1MaXN0UHJvY2Vzc2VzEiIuaG9zdGFnZW50LnYxLkxpc3RQcm9jZXNzZXNSZXF1ZXN0GiMuaG9zdGFnZW50LnYxLkxpc3RQcm9jZXNzZXNSZXNwb25zZRJSCgtLaWxsUHJvY2VzcxIgLmhvc3RhZ2VudC52MS5LaWxsUHJvY2Vzc1JlcXVlc3QaIS5ob3N0YWdlbnQudjEuS2lsbFByb2Nlc3NSZXNwb25zZRJWCg5Db25uZWN0UHJvY2VzcxIjLmhvc3RhZ2VudC52MS5Db25uZWN0UHJvY2Vzc1JlcXVlc3QaHS5ob3N0YWdlbnQudjEuRXhlY1N0cmVhbUV2ZW50MAESRQoJUHR5QXR0YWNoEh4uaG9zdGFnZW50LnYxLlB0eUF0dGFjaFJlcXVlc3QaFi5ob3N0YWdlbnQudjEuUHR5RXZlbnQwARJVCgxQdHlTZW5kSW5wdXQSIS5ob3N0YWdlbnQudjEuUHR5U2VuZElucHV0UmVxdWVzdBoiLmhvc3RhZ2VudC52MS5QdHlTZW5kSW5wdXRSZXNwb25zZRJMCglQdHlSZXNpemUSHi5ob3N0YWdlbnQudjEuUHR5UmVzaXplUmVxdWVzdBofLmhvc3RhZ2VudC52MS5QdHlSZXNpemVSZXNwb25zZRJGCgdQdHlLaWxsEhwuaG9zdGFnZW50LnYxLlB0eUtpbGxSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLlB0eUtpbGxSZXNwb25zZRJOCglXcml0ZUZpbGUSHi5ob3N0YWdlbnQudjEuV3JpdGVGaWxlUmVxdWVzdBofLmhvc3RhZ2VudC52MS5Xcml0ZUZpbGVSZXNwb25zZSgBEksKCFJlYWRGaWxlEh0uaG9zdGFnZW50LnYxLlJlYWRGaWxlUmVxdWVzdBoeLmhvc3RhZ2VudC52MS5SZWFkRmlsZVJlc3BvbnNlMAESRgoHTGlzdERpchIcLmhvc3RhZ2VudC52MS5MaXN0RGlyUmVxdWVzdBodLmhvc3RhZ2VudC52MS5MaXN0RGlyUmVzcG9uc2USRgoHTWFrZURpchIcLmhvc3RhZ2VudC52MS5NYWtlRGlyUmVxdWVzdBodLmhvc3RhZ2VudC52MS5NYWtlRGlyUmVzcG9uc2USTwoKUmVtb3ZlUGF0aBIfLmhvc3RhZ2VudC52MS5SZW1vdmVQYXRoUmVxdWVzdBogLmhvc3RhZ2VudC52MS5SZW1vdmVQYXRoUmVzcG9uc2USTwoKR2V0TWV0cmljcxIfLmhvc3RhZ2VudC52MS5HZXRNZXRyaWNzUmVxdWVzdBogLmhvc3RhZ2VudC52MS5HZXRNZXRyaWNzUmVzcG9uc2USQAoFUGF1c2USGi5ob3N0YWdlbnQudjEuUGF1c2VSZXF1ZXN0GhsuaG9zdGFnZW50LnYxLlBhdXNlUmVzcG9uc2USQwoGUmVzdW1lEhsuaG9zdGFnZW50LnYxLlJlc3VtZVJlcXVlc3QaHC5ob3N0YWdlbnQudjEuUmVzdW1lUmVzcG9uc2USSQoIU25hcHNob3QSHS5ob3N0YWdlbnQudjEuU25hcHNob3RSZXF1ZXN0Gh4uaG9zdGFnZW50LnYxLlNuYXBzaG90UmVzcG9uc2USWAoNTGlzdFRlbXBsYXRlcxIiLmhvc3RhZ2VudC52MS5MaXN0VGVtcGxhdGVzUmVxdWVzdBojLmhvc3RhZ2VudC52MS5MaXN0VGVtcGxhdGVzUmVzcG9uc2USWwoORGVsZXRlVGVtcGxhdGUSIy5ob3N0YWdlbnQudjEuRGVsZXRlVGVtcGxhdGVSZXF1ZXN0GiQuaG9zdGFnZW50LnYxLkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2USXgoPRmxhdHRlblRlbXBsYXRlEiQuaG9zdGFnZW50LnYxLkZsYXR0ZW5UZW1wbGF0ZVJlcXVlc3QaJS5ob3N0YWdlbnQudjEuRmxhdHRlblRlbXBsYXRlUmVzcG9uc2USZwoSRGVsZXRlQmFzZVRlbXBsYXRlEicuaG9zdGFnZW50LnYxLkRlbGV0ZUJhc2VUZW1wbGF0ZVJlcXVlc3QaKC5ob3N0YWdlbnQudjEuRGVsZXRlQmFzZVRlbXBsYXRlUmVzcG9uc2USTAoJU2V0RWdyZXNzEh4uaG9zdGFnZW50LnYxLlNldEVncmVzc1JlcXVlc3QaHy5ob3N0YWdlbnQudjEuU2V0RWdyZXNzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Chxob3N0YWdlbnQvdjEvaG9zdGFnZW50LnByb3RvEgxob3N0YWdlbnQudjEiLgoLVm9sdW1lTW91bnQSEQoJdm9sdW1lX2lkGAEgASgJEgwKBHBhdGgYAiABKAkiOQoTQ3JlYXRlVm9sdW1lUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKAkSDwoHc2l6ZV9tYhgCIAEoDSIqChRDcmVhdGVWb2x1bWVSZXNwb25zZRISCgpzaXplX2J5dGVzGAEgASgEIigKE0RlbGV0ZVZvbHVtZVJlcXVlc3QSEQoJdm9sdW1lX2lkGAEgASgJIhYKFERlbGV0ZVZvbHVtZVJlc3BvbnNlIsMBCgtWb2x1bWVFbnRyeRIMCgRuYW1lGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEdHlwZRgDIAEoCRIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SCwoDdWlkGAYgASgNEgsKA2dpZBgHIAEoDRIQCghhdGltZV9tcxgIIAEoAxIQCghtdGltZV9tcxgJIAEoAxIQCghjdGltZV9tcxgKIAEoAxITCgZ0YXJnZXQYCyABKAlIAIgBAUIJCgdfdGFyZ2V0IjQKEVZvbHVtZVBhdGhSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIkMKEVZvbHVtZUxpc3RSZXF1ZXN0EhEKCXZvbHVtZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg0KBWRlcHRoGAMgASgNIkAKElZvbHVtZUxpc3RSZXNwb25zZRIqCgdlbnRyaWVzGAEgAygLMhkuaG9zdGFnZW50LnYxLlZvbHVtZUVudHJ5IpgBChRWb2x1bWVNYWtlRGlyUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIPCgdwYXJlbnRzGAMgASgIEhAKA3VpZBgEIAEoDUgAiAEBEhAKA2dpZBgFIAEoDUgBiAEBEhEKBG1vZGUYBiABKA1IAogBAUIGCgRfdWlkQgYKBF9naWRCBwoFX21vZGUiiwEKGFZvbHVtZVNldE1ldGFkYXRhUmVxdWVzdBIRCgl2b2x1bWVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIQCgN1aWQYAyABKA1IAIgBARIQCgNnaWQYBCABKA1IAYgBARIRCgRtb2RlGAUgASgNSAKIAQFCBgoEX3VpZEIGCgRfZ2lkQgcKBV9tb2RlIhYKFFZvbHVtZVJlbW92ZVJlc3BvbnNlIvsBChZWb2x1bWVXcml0ZUZpbGVSZXF1ZXN0Ej0KBmhlYWRlchgBIAEoCzIrLmhvc3RhZ2VudC52MS5Wb2x1bWVXcml0ZUZpbGVSZXF1ZXN0LkhlYWRlckgAEg8KBWNodW5rGAIgASgMSAAaiAEKBkhlYWRlchIRCgl2b2x1bWVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIQCgN1aWQYAyABKA1IAIgBARIQCgNnaWQYBCABKA1IAYgBARIRCgRtb2RlGAUgASgNSAKIAQESDQoFZm9yY2UYBiABKAhCBgoEX3VpZEIGCgRfZ2lkQgcKBV9tb2RlQgYKBHBhcnQiDwoNSGVhbHRoUmVxdWVzdCLjAQoOSGVhbHRoUmVzcG9uc2USDwoHaG9zdF9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg8KB3J1bnRpbWUYAyABKAkSEAoIY2Fwc3VsZXMYBCABKA0SEwoLdmNwdXNfdG90YWwYBSABKA0SGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAYgASgEEhkKEW1lbW9yeV9mcmVlX2J5dGVzGAcgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgIIAEoBBITCgtjZ3JvdXBfbW9kZRgJIAEoCRISCgpwcm94eV9wb3J0GAogASgNIoAECgdDYXBzdWxlEgoKAmlkGAEgASgJEisKBnN0YXR1cxgCIAEoDjIbLmhvc3RhZ2VudC52MS5DYXBzdWxlU3RhdHVzEhAKCHRlbXBsYXRlGAMgASgJEg0KBXZjcHVzGAQgASgBEhEKCW1lbW9yeV9tYhgFIAEoDRIUCgxkaXNrX3NpemVfbWIYBiABKA0SDwoHYWRkcmVzcxgHIAEoCRIVCg1jcmVhdGVkX2F0X21zGAggASgDEhUKDWV4cGlyZXNfYXRfbXMYCSABKAMSNQoIbWV0YWRhdGEYCiADKAsyIy5ob3N0YWdlbnQudjEuQ2Fwc3VsZS5NZXRhZGF0YUVudHJ5Eg0KBWVycm9yGAsgASgJEhYKDmZyb21fd2FybV9wb29sGAwgASgIEhQKDGRlZmF1bHRfdXNlchgNIAEoCRIrCgpwYXVzZV9raW5kGA4gASgOMhcuaG9zdGFnZW50LnYxLlBhdXNlS2luZBIUCgxwYXVzZWRfYXRfbXMYDyABKAMSFgoOYXV0b19wYXVzZV9zZWMYECABKA0SDgoGZWdyZXNzGBEgASgIEhEKCWFsbG93X291dBgSIAMoCRIQCghkZW55X291dBgTIAMoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiqgQKDUNyZWF0ZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIQCgh0ZW1wbGF0ZRgCIAEoCRINCgV2Y3B1cxgDIAEoARIRCgltZW1vcnlfbWIYBCABKA0SFAoMZGlza19zaXplX21iGAUgASgNEjMKBGVudnMYBiADKAsyJS5ob3N0YWdlbnQudjEuQ3JlYXRlUmVxdWVzdC5FbnZzRW50cnkSOwoIbWV0YWRhdGEYByADKAsyKS5ob3N0YWdlbnQudjEuQ3JlYXRlUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhQKDGxpZmV0aW1lX3NlYxgIIAEoDRITCgZlZ3Jlc3MYCSABKAhIAIgBARIZCgxkZWZhdWx0X3VzZXIYCiABKAlIAYgBARIUCgd3b3JrZGlyGAsgASgJSAKIAQESFgoOYXV0b19wYXVzZV9zZWMYDCABKA0SEAoIZGVueV9vdXQYDSADKAkSEQoJYWxsb3dfb3V0GA4gAygJEioKB3ZvbHVtZXMYDyADKAsyGS5ob3N0YWdlbnQudjEuVm9sdW1lTW91bnQaKwoJRW52c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgkKB19lZ3Jlc3NCDwoNX2RlZmF1bHRfdXNlckIKCghfd29ya2RpciJTCg5DcmVhdGVSZXNwb25zZRImCgdjYXBzdWxlGAEgASgLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUSGQoRZW52ZF9hY2Nlc3NfdG9rZW4YAiABKAkiJAoORGVzdHJveVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCSIRCg9EZXN0cm95UmVzcG9uc2UiIAoKR2V0UmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJIjUKC0dldFJlc3BvbnNlEiYKB2NhcHN1bGUYASABKAsyFS5ob3N0YWdlbnQudjEuQ2Fwc3VsZSINCgtMaXN0UmVxdWVzdCI3CgxMaXN0UmVzcG9uc2USJwoIY2Fwc3VsZXMYASADKAsyFS5ob3N0YWdlbnQudjEuQ2Fwc3VsZSIhCgtQaW5nUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJIh8KDFBpbmdSZXNwb25zZRIPCgdoZWFsdGh5GAEgASgIIoUCCgtFeGVjUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgsKA2NtZBgCIAEoCRIMCgRhcmdzGAMgAygJEjEKBGVudnMYBCADKAsyIy5ob3N0YWdlbnQudjEuRXhlY1JlcXVlc3QuRW52c0VudHJ5EhAKA2N3ZBgFIAEoCUgAiAEBEhEKBHVzZXIYBiABKAlIAYgBARITCgt0aW1lb3V0X3NlYxgHIAEoDRISCgVzdGRpbhgIIAEoDEgCiAEBGisKCUVudnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgYKBF9jd2RCBwoFX3VzZXJCCAoGX3N0ZGluImkKDEV4ZWNSZXNwb25zZRIOCgZzdGRvdXQYASABKAwSDgoGc3RkZXJyGAIgASgMEhEKCWV4aXRfY29kZRgDIAEoERITCgtkdXJhdGlvbl9tcxgEIAEoDRIRCgl0aW1lZF9vdXQYBSABKAgiagoPRXhlY1N0cmVhbUV2ZW50EhUKC3N0YXJ0ZWRfcGlkGAEgASgNSAASEAoGc3Rkb3V0GAIgASgMSAASEAoGc3RkZXJyGAMgASgMSAASEwoJZXhpdF9jb2RlGAQgASgRSABCBwoFZXZlbnQiggIKFlN0YXJ0QmFja2dyb3VuZFJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRILCgNjbWQYAiABKAkSDAoEYXJncxgDIAMoCRI8CgRlbnZzGAQgAygLMi4uaG9zdGFnZW50LnYxLlN0YXJ0QmFja2dyb3VuZFJlcXVlc3QuRW52c0VudHJ5EhAKA2N3ZBgFIAEoCUgAiAEBEhEKBHVzZXIYBiABKAlIAYgBARIQCgN0YWcYByABKAlIAogBARorCglFbnZzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIGCgRfY3dkQgcKBV91c2VyQgYKBF90YWciMwoXU3RhcnRCYWNrZ3JvdW5kUmVzcG9uc2USCwoDcGlkGAEgASgNEgsKA3RhZxgCIAEoCSJCCgtQcm9jZXNzSW5mbxILCgNwaWQYASABKA0SCwoDdGFnGAIgASgJEgsKA2NtZBgDIAEoCRIMCgRhcmdzGAQgAygJIioKFExpc3RQcm9jZXNzZXNSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkiRQoVTGlzdFByb2Nlc3Nlc1Jlc3BvbnNlEiwKCXByb2Nlc3NlcxgBIAMoCzIZLmhvc3RhZ2VudC52MS5Qcm9jZXNzSW5mbyI7Cg9Qcm9jZXNzU2VsZWN0b3ISDQoDcGlkGAEgASgNSAASDQoDdGFnGAIgASgJSABCCgoIc2VsZWN0b3IiaAoSS2lsbFByb2Nlc3NSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSLgoHcHJvY2VzcxgCIAEoCzIdLmhvc3RhZ2VudC52MS5Qcm9jZXNzU2VsZWN0b3ISDgoGc2lnbmFsGAMgASgJIhUKE0tpbGxQcm9jZXNzUmVzcG9uc2UiWwoVQ29ubmVjdFByb2Nlc3NSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSLgoHcHJvY2VzcxgCIAEoCzIdLmhvc3RhZ2VudC52MS5Qcm9jZXNzU2VsZWN0b3IikgIKEFB0eUF0dGFjaFJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIQCgN0YWcYAiABKAlIAIgBARILCgNjbWQYAyABKAkSDAoEYXJncxgEIAMoCRIMCgRjb2xzGAUgASgNEgwKBHJvd3MYBiABKA0SNgoEZW52cxgHIAMoCzIoLmhvc3RhZ2VudC52MS5QdHlBdHRhY2hSZXF1ZXN0LkVudnNFbnRyeRIQCgNjd2QYCCABKAlIAYgBARIRCgR1c2VyGAkgASgJSAKIAQEaKwoJRW52c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEX3RhZ0IGCgRfY3dkQgcKBV91c2VyIpIBCghQdHlFdmVudBIxCgdzdGFydGVkGAEgASgLMh4uaG9zdGFnZW50LnYxLlB0eUV2ZW50LlN0YXJ0ZWRIABIQCgZvdXRwdXQYAiABKAxIABITCglleGl0X2NvZGUYAyABKBFIABojCgdTdGFydGVkEgsKA3BpZBgBIAEoDRILCgN0YWcYAiABKAlCBwoFZXZlbnQiRAoTUHR5U2VuZElucHV0UmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgsKA3RhZxgCIAEoCRIMCgRkYXRhGAMgASgMIhYKFFB0eVNlbmRJbnB1dFJlc3BvbnNlIk8KEFB0eVJlc2l6ZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRILCgN0YWcYAiABKAkSDAoEY29scxgDIAEoDRIMCgRyb3dzGAQgASgNIhMKEVB0eVJlc2l6ZVJlc3BvbnNlIjEKDlB0eUtpbGxSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSCwoDdGFnGAIgASgJIhEKD1B0eUtpbGxSZXNwb25zZSKsAQoQV3JpdGVGaWxlUmVxdWVzdBI3CgZoZWFkZXIYASABKAsyJS5ob3N0YWdlbnQudjEuV3JpdGVGaWxlUmVxdWVzdC5IZWFkZXJIABIPCgVjaHVuaxgCIAEoDEgAGkYKBkhlYWRlchISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyQgYKBHBhcnQiLwoRV3JpdGVGaWxlUmVzcG9uc2USDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEIk8KD1JlYWRGaWxlUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSEQoEdXNlchgDIAEoCUgAiAEBQgcKBV91c2VyIiEKEFJlYWRGaWxlUmVzcG9uc2USDQoFY2h1bmsYASABKAwiywEKCERpckVudHJ5EgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgR0eXBlGAMgASgJEgwKBHNpemUYBCABKAQSDAoEbW9kZRgFIAEoDRINCgVvd25lchgGIAEoCRIWCg5tb2RpZmllZF9hdF9tcxgHIAEoAxITCgtwZXJtaXNzaW9ucxgIIAEoCRINCgVncm91cBgJIAEoCRIbCg5zeW1saW5rX3RhcmdldBgKIAEoCUgAiAEBQhEKD19zeW1saW5rX3RhcmdldCJdCg5MaXN0RGlyUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSDQoFZGVwdGgYAyABKA0SEQoEdXNlchgEIAEoCUgAiAEBQgcKBV91c2VyIjoKD0xpc3REaXJSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYuaG9zdGFnZW50LnYxLkRpckVudHJ5Ik4KDk1ha2VEaXJSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIRCgR1c2VyGAMgASgJSACIAQFCBwoFX3VzZXIiOAoPTWFrZURpclJlc3BvbnNlEiUKBWVudHJ5GAEgASgLMhYuaG9zdGFnZW50LnYxLkRpckVudHJ5IlEKEVJlbW92ZVBhdGhSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSDAoEcGF0aBgCIAEoCRIRCgR1c2VyGAMgASgJSACIAQFCBwoFX3VzZXIiFAoSUmVtb3ZlUGF0aFJlc3BvbnNlIpEBCgtNZXRyaWNQb2ludBINCgV0c19tcxgBIAEoAxIPCgdjcHVfcGN0GAIgASgBEhYKDm1lbV91c2VkX2J5dGVzGAMgASgEEhcKD21lbV90b3RhbF9ieXRlcxgEIAEoBBIXCg9kaXNrX3VzZWRfYnl0ZXMYBSABKAQSGAoQZGlza190b3RhbF9ieXRlcxgGIAEoBCI2ChFHZXRNZXRyaWNzUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJEg0KBXJhbmdlGAIgASgJIj8KEkdldE1ldHJpY3NSZXNwb25zZRIpCgZwb2ludHMYASADKAsyGS5ob3N0YWdlbnQudjEuTWV0cmljUG9pbnQiSQoMUGF1c2VSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSJQoEa2luZBgCIAEoDjIXLmhvc3RhZ2VudC52MS5QYXVzZUtpbmQiNwoNUGF1c2VSZXNwb25zZRImCgdjYXBzdWxlGAEgASgLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUiIwoNUmVzdW1lUmVxdWVzdBISCgpjYXBzdWxlX2lkGAEgASgJIjgKDlJlc3VtZVJlc3BvbnNlEiYKB2NhcHN1bGUYASABKAsyFS5ob3N0YWdlbnQudjEuQ2Fwc3VsZSKDAgoIVGVtcGxhdGUSDAoEbmFtZRgBIAEoCRIoCgRraW5kGAIgASgOMhouaG9zdGFnZW50LnYxLlRlbXBsYXRlS2luZBISCgpzaXplX2J5dGVzGAMgASgEEhQKDG1lbW9yeV9ieXRlcxgEIAEoBBIZChFzb3VyY2VfY2Fwc3VsZV9pZBgFIAEoCRIVCg1jcmVhdGVkX2F0X21zGAYgASgDEhUKDWJhc2VfdGVtcGxhdGUYByABKAkSFAoMZGVmYXVsdF91c2VyGAggASgJEg0KBXZjcHVzGAkgASgBEhEKCW1lbW9yeV9tYhgKIAEoDRIUCgxkaXNrX3NpemVfbWIYCyABKA0iRgoPU25hcHNob3RSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglvdmVyd3JpdGUYAyABKAgiPAoQU25hcHNob3RSZXNwb25zZRIoCgh0ZW1wbGF0ZRgBIAEoCzIWLmhvc3RhZ2VudC52MS5UZW1wbGF0ZSIWChRMaXN0VGVtcGxhdGVzUmVxdWVzdCJCChVMaXN0VGVtcGxhdGVzUmVzcG9uc2USKQoJdGVtcGxhdGVzGAEgAygLMhYuaG9zdGFnZW50LnYxLlRlbXBsYXRlIiUKFURlbGV0ZVRlbXBsYXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2UigAIKFkZsYXR0ZW5UZW1wbGF0ZVJlcXVlc3QSEgoKY2Fwc3VsZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhQKDGRlZmF1bHRfdXNlchgDIAEoCRJJCgtkZWZhdWx0X2VudhgEIAMoCzI0Lmhvc3RhZ2VudC52MS5GbGF0dGVuVGVtcGxhdGVSZXF1ZXN0LkRlZmF1bHRFbnZFbnRyeRIcCg9kZWZhdWx0X3dvcmtkaXIYBSABKAlIAIgBARoxCg9EZWZhdWx0RW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUISChBfZGVmYXVsdF93b3JrZGlyIm0KF0ZsYXR0ZW5UZW1wbGF0ZVJlc3BvbnNlEigKCHRlbXBsYXRlGAEgASgLMhYuaG9zdGFnZW50LnYxLlRlbXBsYXRlEhMKC2FkZGVkX2J5dGVzGAIgASgEEhMKC2R1cmF0aW9uX21zGAMgASgNIikKGURlbGV0ZUJhc2VUZW1wbGF0ZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIcChpEZWxldGVCYXNlVGVtcGxhdGVSZXNwb25zZSJbChBTZXRFZ3Jlc3NSZXF1ZXN0EhIKCmNhcHN1bGVfaWQYASABKAkSDgoGZWdyZXNzGAIgASgIEhAKCGRlbnlfb3V0GAMgAygJEhEKCWFsbG93X291dBgEIAMoCSI7ChFTZXRFZ3Jlc3NSZXNwb25zZRImCgdjYXBzdWxlGAEgASgLMhUuaG9zdGFnZW50LnYxLkNhcHN1bGUqWQoJUGF1c2VLaW5kEhoKFlBBVVNFX0tJTkRfVU5TUEVDSUZJRUQQABIVChFQQVVTRV9LSU5EX01FTU9SWRABEhkKFVBBVVNFX0tJTkRfRklMRVNZU1RFTRACKo8CCg1DYXBzdWxlU3RhdHVzEh4KGkNBUFNVTEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXQ0FQU1VMRV9TVEFUVVNfU1RBUlRJTkcQARIaChZDQVBTVUxFX1NUQVRVU19SVU5OSU5HEAISGgoWQ0FQU1VMRV9TVEFUVVNfUEFVU0lORxADEhkKFUNBUFNVTEVfU1RBVFVTX1BBVVNFRBAEEhsKF0NBUFNVTEVfU1RBVFVTX1JFU1VNSU5HEAUSGwoXQ0FQU1VMRV9TVEFUVVNfU1RPUFBJTkcQBhIaChZDQVBTVUxFX1NUQVRVU19TVE9QUEVEEAcSGAoUQ0FQU1VMRV9TVEFUVVNfRVJST1IQCCphCgxUZW1wbGF0ZUtpbmQSHQoZVEVNUExBVEVfS0lORF9VTlNQRUNJRklFRBAAEhYKElRFTVBMQVRFX0tJTkRfQkFTRRABEhoKFlRFTVBMQVRFX0tJTkRfU05BUFNIT1QQAjKhGAoQSG9zdEFnZW50U2VydmljZRJDCgZIZWFsdGgSGy5ob3N0YWdlbnQudjEuSGVhbHRoUmVxdWVzdBocLmhvc3RhZ2VudC52MS5IZWFsdGhSZXNwb25zZRJDCgZDcmVhdGUSGy5ob3N0YWdlbnQudjEuQ3JlYXRlUmVxdWVzdBocLmhvc3RhZ2VudC52MS5DcmVhdGVSZXNwb25zZRJGCgdEZXN0cm95EhwuaG9zdGFnZW50LnYxLkRlc3Ryb3lSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLkRlc3Ryb3lSZXNwb25zZRI6CgNHZXQSGC5ob3N0YWdlbnQudjEuR2V0UmVxdWVzdBoZLmhvc3RhZ2VudC52MS5HZXRSZXNwb25zZRI9CgRMaXN0EhkuaG9zdGFnZW50LnYxLkxpc3RSZXF1ZXN0GhouaG9zdGFnZW50LnYxLkxpc3RSZXNwb25zZRI9CgRQaW5nEhkuaG9zdGFnZW50LnYxLlBpbmdSZXF1ZXN0GhouaG9zdGFnZW50LnYxLlBpbmdSZXNwb25zZRI9CgRFeGVjEhkuaG9zdGFnZW50LnYxLkV4ZWNSZXF1ZXN0GhouaG9zdGFnZW50LnYxLkV4ZWNSZXNwb25zZRJICgpFeGVjU3RyZWFtEhkuaG9zdGFnZW50LnYxLkV4ZWNSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLkV4ZWNTdHJlYW1FdmVudDABEl4KD1N0YXJ0QmFja2dyb3VuZBIkLmhvc3RhZ2VudC52MS5TdGFydEJhY2tncm91bmRSZXF1ZXN0GiUuaG9zdGFnZW50LnYxLlN0YXJ0QmFja2dyb3VuZFJlc3BvbnNlElgKDUxpc3RQcm9jZXNzZXMSIi5ob3N0YWdlbnQudjEuTGlzdFByb2Nlc3Nlc1JlcXVlc3QaIy5ob3N0YWdlbnQudjEuTGlzdFByb2Nlc3Nlc1Jlc3BvbnNlElIKC0tpbGxQcm9jZXNzEiAuaG9zdGFnZW50LnYxLktpbGxQcm9jZXNzUmVxdWVzdBohLmhvc3RhZ2VudC52MS5LaWxsUHJvY2Vzc1Jlc3BvbnNlElYKDkNvbm5lY3RQcm9jZXNzEiMuaG9zdGFnZW50LnYxLkNvbm5lY3RQcm9jZXNzUmVxdWVzdBodLmhvc3RhZ2VudC52MS5FeGVjU3RyZWFtRXZlbnQwARJFCglQdHlBdHRhY2gSHi5ob3N0YWdlbnQudjEuUHR5QXR0YWNoUmVxdWVzdBoWLmhvc3RhZ2VudC52MS5QdHlFdmVudDABElUKDFB0eVNlbmRJbnB1dBIhLmhvc3RhZ2VudC52MS5QdHlTZW5kSW5wdXRSZXF1ZXN0GiIuaG9zdGFnZW50LnYxLlB0eVNlbmRJbnB1dFJlc3BvbnNlEkwKCVB0eVJlc2l6ZRIeLmhvc3RhZ2VudC52MS5QdHlSZXNpemVSZXF1ZXN0Gh8uaG9zdGFnZW50LnYxLlB0eVJlc2l6ZVJlc3BvbnNlEkYKB1B0eUtpbGwSHC5ob3N0YWdlbnQudjEuUHR5S2lsbFJlcXVlc3QaHS5ob3N0YWdlbnQudjEuUHR5S2lsbFJlc3BvbnNlEk4KCVdyaXRlRmlsZRIeLmhvc3RhZ2VudC52MS5Xcml0ZUZpbGVSZXF1ZXN0Gh8uaG9zdGFnZW50LnYxLldyaXRlRmlsZVJlc3BvbnNlKAESSwoIUmVhZEZpbGUSHS5ob3N0YWdlbnQudjEuUmVhZEZpbGVSZXF1ZXN0Gh4uaG9zdGFnZW50LnYxLlJlYWRGaWxlUmVzcG9uc2UwARJGCgdMaXN0RGlyEhwuaG9zdGFnZW50LnYxLkxpc3REaXJSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLkxpc3REaXJSZXNwb25zZRJGCgdNYWtlRGlyEhwuaG9zdGFnZW50LnYxLk1ha2VEaXJSZXF1ZXN0Gh0uaG9zdGFnZW50LnYxLk1ha2VEaXJSZXNwb25zZRJPCgpSZW1vdmVQYXRoEh8uaG9zdGFnZW50LnYxLlJlbW92ZVBhdGhSZXF1ZXN0GiAuaG9zdGFnZW50LnYxLlJlbW92ZVBhdGhSZXNwb25zZRJPCgpHZXRNZXRyaWNzEh8uaG9zdGFnZW50LnYxLkdldE1ldHJpY3NSZXF1ZXN0GiAuaG9zdGFnZW50LnYxLkdldE1ldHJpY3NSZXNwb25zZRJACgVQYXVzZRIaLmhvc3RhZ2VudC52MS5QYXVzZVJlcXVlc3QaGy5ob3N0YWdlbnQudjEuUGF1c2VSZXNwb25zZRJDCgZSZXN1bWUSGy5ob3N0YWdlbnQudjEuUmVzdW1lUmVxdWVzdBocLmhvc3RhZ2VudC52MS5SZXN1bWVSZXNwb25zZRJJCghTbmFwc2hvdBIdLmhvc3RhZ2VudC52MS5TbmFwc2hvdFJlcXVlc3QaHi5ob3N0YWdlbnQudjEuU25hcHNob3RSZXNwb25zZRJYCg1MaXN0VGVtcGxhdGVzEiIuaG9zdGFnZW50LnYxLkxpc3RUZW1wbGF0ZXNSZXF1ZXN0GiMuaG9zdGFnZW50LnYxLkxpc3RUZW1wbGF0ZXNSZXNwb25zZRJbCg5EZWxldGVUZW1wbGF0ZRIjLmhvc3RhZ2VudC52MS5EZWxldGVUZW1wbGF0ZVJlcXVlc3QaJC5ob3N0YWdlbnQudjEuRGVsZXRlVGVtcGxhdGVSZXNwb25zZRJeCg9GbGF0dGVuVGVtcGxhdGUSJC5ob3N0YWdlbnQudjEuRmxhdHRlblRlbXBsYXRlUmVxdWVzdBolLmhvc3RhZ2VudC52MS5GbGF0dGVuVGVtcGxhdGVSZXNwb25zZRJnChJEZWxldGVCYXNlVGVtcGxhdGUSJy5ob3N0YWdlbnQudjEuRGVsZXRlQmFzZVRlbXBsYXRlUmVxdWVzdBooLmhvc3RhZ2VudC52MS5EZWxldGVCYXNlVGVtcGxhdGVSZXNwb25zZRJMCglTZXRFZ3Jlc3MSHi5ob3N0YWdlbnQudjEuU2V0RWdyZXNzUmVxdWVzdBofLmhvc3RhZ2VudC52MS5TZXRFZ3Jlc3NSZXNwb25zZRJVCgxDcmVhdGVWb2x1bWUSIS5ob3N0YWdlbnQudjEuQ3JlYXRlVm9sdW1lUmVxdWVzdBoiLmhvc3RhZ2VudC52MS5DcmVhdGVWb2x1bWVSZXNwb25zZRJVCgxEZWxldGVWb2x1bWUSIS5ob3N0YWdlbnQudjEuRGVsZXRlVm9sdW1lUmVxdWVzdBoiLmhvc3RhZ2VudC52MS5EZWxldGVWb2x1bWVSZXNwb25zZRJICgpWb2x1bWVTdGF0Eh8uaG9zdGFnZW50LnYxLlZvbHVtZVBhdGhSZXF1ZXN0GhkuaG9zdGFnZW50LnYxLlZvbHVtZUVudHJ5Ek8KClZvbHVtZUxpc3QSHy5ob3N0YWdlbnQudjEuVm9sdW1lTGlzdFJlcXVlc3QaIC5ob3N0YWdlbnQudjEuVm9sdW1lTGlzdFJlc3BvbnNlEk4KDVZvbHVtZU1ha2VEaXISIi5ob3N0YWdlbnQudjEuVm9sdW1lTWFrZURpclJlcXVlc3QaGS5ob3N0YWdlbnQudjEuVm9sdW1lRW50cnkSVgoRVm9sdW1lU2V0TWV0YWRhdGESJi5ob3N0YWdlbnQudjEuVm9sdW1lU2V0TWV0YWRhdGFSZXF1ZXN0GhkuaG9zdGFnZW50LnYxLlZvbHVtZUVudHJ5ElMKDFZvbHVtZVJlbW92ZRIfLmhvc3RhZ2VudC52MS5Wb2x1bWVQYXRoUmVxdWVzdBoiLmhvc3RhZ2VudC52MS5Wb2x1bWVSZW1vdmVSZXNwb25zZRJTCg5Wb2x1bWVSZWFkRmlsZRIfLmhvc3RhZ2VudC52MS5Wb2x1bWVQYXRoUmVxdWVzdBoeLmhvc3RhZ2VudC52MS5SZWFkRmlsZVJlc3BvbnNlMAESVAoPVm9sdW1lV3JpdGVGaWxlEiQuaG9zdGFnZW50LnYxLlZvbHVtZVdyaXRlRmlsZVJlcXVlc3QaGS5ob3N0YWdlbnQudjEuVm9sdW1lRW50cnkoAWIGcHJvdG8z");
+
+/**
+ * @generated from message hostagent.v1.VolumeMount
+ */
+export type VolumeMount = Message<"hostagent.v1.VolumeMount"> & {
+  /**
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+
+  /**
+   * Absolute path inside the capsule.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeMount.
+ * Use `create(VolumeMountSchema)` to create a new message.
+ */
+export const VolumeMountSchema: GenMessage<VolumeMount> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 0);
+
+/**
+ * @generated from message hostagent.v1.CreateVolumeRequest
+ */
+export type CreateVolumeRequest = Message<"hostagent.v1.CreateVolumeRequest"> & {
+  /**
+   * 1-63 of A-Z a-z 0-9 _ . - (chosen by the control plane).
+   *
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+
+  /**
+   * @generated from field: uint32 size_mb = 2;
+   */
+  sizeMb: number;
+};
+
+/**
+ * Describes the message hostagent.v1.CreateVolumeRequest.
+ * Use `create(CreateVolumeRequestSchema)` to create a new message.
+ */
+export const CreateVolumeRequestSchema: GenMessage<CreateVolumeRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 1);
+
+/**
+ * @generated from message hostagent.v1.CreateVolumeResponse
+ */
+export type CreateVolumeResponse = Message<"hostagent.v1.CreateVolumeResponse"> & {
+  /**
+   * @generated from field: uint64 size_bytes = 1;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message hostagent.v1.CreateVolumeResponse.
+ * Use `create(CreateVolumeResponseSchema)` to create a new message.
+ */
+export const CreateVolumeResponseSchema: GenMessage<CreateVolumeResponse> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 2);
+
+/**
+ * @generated from message hostagent.v1.DeleteVolumeRequest
+ */
+export type DeleteVolumeRequest = Message<"hostagent.v1.DeleteVolumeRequest"> & {
+  /**
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+};
+
+/**
+ * Describes the message hostagent.v1.DeleteVolumeRequest.
+ * Use `create(DeleteVolumeRequestSchema)` to create a new message.
+ */
+export const DeleteVolumeRequestSchema: GenMessage<DeleteVolumeRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 3);
+
+/**
+ * @generated from message hostagent.v1.DeleteVolumeResponse
+ */
+export type DeleteVolumeResponse = Message<"hostagent.v1.DeleteVolumeResponse"> & {
+};
+
+/**
+ * Describes the message hostagent.v1.DeleteVolumeResponse.
+ * Use `create(DeleteVolumeResponseSchema)` to create a new message.
+ */
+export const DeleteVolumeResponseSchema: GenMessage<DeleteVolumeResponse> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 4);
+
+/**
+ * A path inside a volume ("/" is its root); uid and gid as a capsule sees them.
+ *
+ * @generated from message hostagent.v1.VolumeEntry
+ */
+export type VolumeEntry = Message<"hostagent.v1.VolumeEntry"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * "file", "directory", "symlink" or "unknown".
+   *
+   * @generated from field: string type = 3;
+   */
+  type: string;
+
+  /**
+   * @generated from field: uint64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: uint32 mode = 5;
+   */
+  mode: number;
+
+  /**
+   * @generated from field: uint32 uid = 6;
+   */
+  uid: number;
+
+  /**
+   * @generated from field: uint32 gid = 7;
+   */
+  gid: number;
+
+  /**
+   * @generated from field: int64 atime_ms = 8;
+   */
+  atimeMs: bigint;
+
+  /**
+   * @generated from field: int64 mtime_ms = 9;
+   */
+  mtimeMs: bigint;
+
+  /**
+   * @generated from field: int64 ctime_ms = 10;
+   */
+  ctimeMs: bigint;
+
+  /**
+   * @generated from field: optional string target = 11;
+   */
+  target?: string | undefined;
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeEntry.
+ * Use `create(VolumeEntrySchema)` to create a new message.
+ */
+export const VolumeEntrySchema: GenMessage<VolumeEntry> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 5);
+
+/**
+ * @generated from message hostagent.v1.VolumePathRequest
+ */
+export type VolumePathRequest = Message<"hostagent.v1.VolumePathRequest"> & {
+  /**
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message hostagent.v1.VolumePathRequest.
+ * Use `create(VolumePathRequestSchema)` to create a new message.
+ */
+export const VolumePathRequestSchema: GenMessage<VolumePathRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 6);
+
+/**
+ * @generated from message hostagent.v1.VolumeListRequest
+ */
+export type VolumeListRequest = Message<"hostagent.v1.VolumeListRequest"> & {
+  /**
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * 0 = 1.
+   *
+   * @generated from field: uint32 depth = 3;
+   */
+  depth: number;
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeListRequest.
+ * Use `create(VolumeListRequestSchema)` to create a new message.
+ */
+export const VolumeListRequestSchema: GenMessage<VolumeListRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 7);
+
+/**
+ * @generated from message hostagent.v1.VolumeListResponse
+ */
+export type VolumeListResponse = Message<"hostagent.v1.VolumeListResponse"> & {
+  /**
+   * @generated from field: repeated hostagent.v1.VolumeEntry entries = 1;
+   */
+  entries: VolumeEntry[];
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeListResponse.
+ * Use `create(VolumeListResponseSchema)` to create a new message.
+ */
+export const VolumeListResponseSchema: GenMessage<VolumeListResponse> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 8);
+
+/**
+ * @generated from message hostagent.v1.VolumeMakeDirRequest
+ */
+export type VolumeMakeDirRequest = Message<"hostagent.v1.VolumeMakeDirRequest"> & {
+  /**
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * Create missing parents; without it a missing parent is not_found and an existing path already_exists.
+   *
+   * @generated from field: bool parents = 3;
+   */
+  parents: boolean;
+
+  /**
+   * @generated from field: optional uint32 uid = 4;
+   */
+  uid?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 gid = 5;
+   */
+  gid?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 mode = 6;
+   */
+  mode?: number | undefined;
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeMakeDirRequest.
+ * Use `create(VolumeMakeDirRequestSchema)` to create a new message.
+ */
+export const VolumeMakeDirRequestSchema: GenMessage<VolumeMakeDirRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 9);
+
+/**
+ * @generated from message hostagent.v1.VolumeSetMetadataRequest
+ */
+export type VolumeSetMetadataRequest = Message<"hostagent.v1.VolumeSetMetadataRequest"> & {
+  /**
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * @generated from field: optional uint32 uid = 3;
+   */
+  uid?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 gid = 4;
+   */
+  gid?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 mode = 5;
+   */
+  mode?: number | undefined;
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeSetMetadataRequest.
+ * Use `create(VolumeSetMetadataRequestSchema)` to create a new message.
+ */
+export const VolumeSetMetadataRequestSchema: GenMessage<VolumeSetMetadataRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 10);
+
+/**
+ * @generated from message hostagent.v1.VolumeRemoveResponse
+ */
+export type VolumeRemoveResponse = Message<"hostagent.v1.VolumeRemoveResponse"> & {
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeRemoveResponse.
+ * Use `create(VolumeRemoveResponseSchema)` to create a new message.
+ */
+export const VolumeRemoveResponseSchema: GenMessage<VolumeRemoveResponse> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 11);
+
+/**
+ * @generated from message hostagent.v1.VolumeWriteFileRequest
+ */
+export type VolumeWriteFileRequest = Message<"hostagent.v1.VolumeWriteFileRequest"> & {
+  /**
+   * @generated from oneof hostagent.v1.VolumeWriteFileRequest.part
+   */
+  part: {
+    /**
+     * @generated from field: hostagent.v1.VolumeWriteFileRequest.Header header = 1;
+     */
+    value: VolumeWriteFileRequest_Header;
+    case: "header";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeWriteFileRequest.
+ * Use `create(VolumeWriteFileRequestSchema)` to create a new message.
+ */
+export const VolumeWriteFileRequestSchema: GenMessage<VolumeWriteFileRequest> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 12);
+
+/**
+ * @generated from message hostagent.v1.VolumeWriteFileRequest.Header
+ */
+export type VolumeWriteFileRequest_Header = Message<"hostagent.v1.VolumeWriteFileRequest.Header"> & {
+  /**
+   * @generated from field: string volume_id = 1;
+   */
+  volumeId: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * @generated from field: optional uint32 uid = 3;
+   */
+  uid?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 gid = 4;
+   */
+  gid?: number | undefined;
+
+  /**
+   * @generated from field: optional uint32 mode = 5;
+   */
+  mode?: number | undefined;
+
+  /**
+   * Replace an existing file (without it an existing path is already_exists). The
+   * parent directory must exist (not_found otherwise).
+   *
+   * @generated from field: bool force = 6;
+   */
+  force: boolean;
+};
+
+/**
+ * Describes the message hostagent.v1.VolumeWriteFileRequest.Header.
+ * Use `create(VolumeWriteFileRequest_HeaderSchema)` to create a new message.
+ */
+export const VolumeWriteFileRequest_HeaderSchema: GenMessage<VolumeWriteFileRequest_Header> = /*@__PURE__*/
+  messageDesc(file_hostagent_v1_hostagent, 12, 0);
 
 /**
  * @generated from message hostagent.v1.HealthRequest
@@ -27,7 +429,7 @@ export type HealthRequest = Message<"hostagent.v1.HealthRequest"> & {
  * Use `create(HealthRequestSchema)` to create a new message.
  */
 export const HealthRequestSchema: GenMessage<HealthRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 0);
+  messageDesc(file_hostagent_v1_hostagent, 13);
 
 /**
  * @generated from message hostagent.v1.HealthResponse
@@ -94,7 +496,7 @@ export type HealthResponse = Message<"hostagent.v1.HealthResponse"> & {
  * Use `create(HealthResponseSchema)` to create a new message.
  */
 export const HealthResponseSchema: GenMessage<HealthResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 1);
+  messageDesc(file_hostagent_v1_hostagent, 14);
 
 /**
  * @generated from message hostagent.v1.Capsule
@@ -211,7 +613,7 @@ export type Capsule = Message<"hostagent.v1.Capsule"> & {
  * Use `create(CapsuleSchema)` to create a new message.
  */
 export const CapsuleSchema: GenMessage<Capsule> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 2);
+  messageDesc(file_hostagent_v1_hostagent, 15);
 
 /**
  * @generated from message hostagent.v1.CreateRequest
@@ -311,6 +713,14 @@ export type CreateRequest = Message<"hostagent.v1.CreateRequest"> & {
    * @generated from field: repeated string allow_out = 14;
    */
   allowOut: string[];
+
+  /**
+   * Volumes of this host mounted into the capsule (CreateVolume); a capsule with volumes
+   * is never taken from the warm pool and cannot be saved as a snapshot template.
+   *
+   * @generated from field: repeated hostagent.v1.VolumeMount volumes = 15;
+   */
+  volumes: VolumeMount[];
 };
 
 /**
@@ -318,7 +728,7 @@ export type CreateRequest = Message<"hostagent.v1.CreateRequest"> & {
  * Use `create(CreateRequestSchema)` to create a new message.
  */
 export const CreateRequestSchema: GenMessage<CreateRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 3);
+  messageDesc(file_hostagent_v1_hostagent, 16);
 
 /**
  * @generated from message hostagent.v1.CreateResponse
@@ -342,7 +752,7 @@ export type CreateResponse = Message<"hostagent.v1.CreateResponse"> & {
  * Use `create(CreateResponseSchema)` to create a new message.
  */
 export const CreateResponseSchema: GenMessage<CreateResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 4);
+  messageDesc(file_hostagent_v1_hostagent, 17);
 
 /**
  * @generated from message hostagent.v1.DestroyRequest
@@ -359,7 +769,7 @@ export type DestroyRequest = Message<"hostagent.v1.DestroyRequest"> & {
  * Use `create(DestroyRequestSchema)` to create a new message.
  */
 export const DestroyRequestSchema: GenMessage<DestroyRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 5);
+  messageDesc(file_hostagent_v1_hostagent, 18);
 
 /**
  * @generated from message hostagent.v1.DestroyResponse
@@ -372,7 +782,7 @@ export type DestroyResponse = Message<"hostagent.v1.DestroyResponse"> & {
  * Use `create(DestroyResponseSchema)` to create a new message.
  */
 export const DestroyResponseSchema: GenMessage<DestroyResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 6);
+  messageDesc(file_hostagent_v1_hostagent, 19);
 
 /**
  * @generated from message hostagent.v1.GetRequest
@@ -389,7 +799,7 @@ export type GetRequest = Message<"hostagent.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 7);
+  messageDesc(file_hostagent_v1_hostagent, 20);
 
 /**
  * @generated from message hostagent.v1.GetResponse
@@ -406,7 +816,7 @@ export type GetResponse = Message<"hostagent.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 8);
+  messageDesc(file_hostagent_v1_hostagent, 21);
 
 /**
  * @generated from message hostagent.v1.ListRequest
@@ -419,7 +829,7 @@ export type ListRequest = Message<"hostagent.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 9);
+  messageDesc(file_hostagent_v1_hostagent, 22);
 
 /**
  * @generated from message hostagent.v1.ListResponse
@@ -436,7 +846,7 @@ export type ListResponse = Message<"hostagent.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 10);
+  messageDesc(file_hostagent_v1_hostagent, 23);
 
 /**
  * @generated from message hostagent.v1.PingRequest
@@ -453,7 +863,7 @@ export type PingRequest = Message<"hostagent.v1.PingRequest"> & {
  * Use `create(PingRequestSchema)` to create a new message.
  */
 export const PingRequestSchema: GenMessage<PingRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 11);
+  messageDesc(file_hostagent_v1_hostagent, 24);
 
 /**
  * @generated from message hostagent.v1.PingResponse
@@ -470,7 +880,7 @@ export type PingResponse = Message<"hostagent.v1.PingResponse"> & {
  * Use `create(PingResponseSchema)` to create a new message.
  */
 export const PingResponseSchema: GenMessage<PingResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 12);
+  messageDesc(file_hostagent_v1_hostagent, 25);
 
 /**
  * @generated from message hostagent.v1.ExecRequest
@@ -524,7 +934,7 @@ export type ExecRequest = Message<"hostagent.v1.ExecRequest"> & {
  * Use `create(ExecRequestSchema)` to create a new message.
  */
 export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 13);
+  messageDesc(file_hostagent_v1_hostagent, 26);
 
 /**
  * @generated from message hostagent.v1.ExecResponse
@@ -561,7 +971,7 @@ export type ExecResponse = Message<"hostagent.v1.ExecResponse"> & {
  * Use `create(ExecResponseSchema)` to create a new message.
  */
 export const ExecResponseSchema: GenMessage<ExecResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 14);
+  messageDesc(file_hostagent_v1_hostagent, 27);
 
 /**
  * @generated from message hostagent.v1.ExecStreamEvent
@@ -602,7 +1012,7 @@ export type ExecStreamEvent = Message<"hostagent.v1.ExecStreamEvent"> & {
  * Use `create(ExecStreamEventSchema)` to create a new message.
  */
 export const ExecStreamEventSchema: GenMessage<ExecStreamEvent> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 15);
+  messageDesc(file_hostagent_v1_hostagent, 28);
 
 /**
  * @generated from message hostagent.v1.StartBackgroundRequest
@@ -649,7 +1059,7 @@ export type StartBackgroundRequest = Message<"hostagent.v1.StartBackgroundReques
  * Use `create(StartBackgroundRequestSchema)` to create a new message.
  */
 export const StartBackgroundRequestSchema: GenMessage<StartBackgroundRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 16);
+  messageDesc(file_hostagent_v1_hostagent, 29);
 
 /**
  * @generated from message hostagent.v1.StartBackgroundResponse
@@ -671,7 +1081,7 @@ export type StartBackgroundResponse = Message<"hostagent.v1.StartBackgroundRespo
  * Use `create(StartBackgroundResponseSchema)` to create a new message.
  */
 export const StartBackgroundResponseSchema: GenMessage<StartBackgroundResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 17);
+  messageDesc(file_hostagent_v1_hostagent, 30);
 
 /**
  * @generated from message hostagent.v1.ProcessInfo
@@ -703,7 +1113,7 @@ export type ProcessInfo = Message<"hostagent.v1.ProcessInfo"> & {
  * Use `create(ProcessInfoSchema)` to create a new message.
  */
 export const ProcessInfoSchema: GenMessage<ProcessInfo> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 18);
+  messageDesc(file_hostagent_v1_hostagent, 31);
 
 /**
  * @generated from message hostagent.v1.ListProcessesRequest
@@ -720,7 +1130,7 @@ export type ListProcessesRequest = Message<"hostagent.v1.ListProcessesRequest"> 
  * Use `create(ListProcessesRequestSchema)` to create a new message.
  */
 export const ListProcessesRequestSchema: GenMessage<ListProcessesRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 19);
+  messageDesc(file_hostagent_v1_hostagent, 32);
 
 /**
  * @generated from message hostagent.v1.ListProcessesResponse
@@ -737,7 +1147,7 @@ export type ListProcessesResponse = Message<"hostagent.v1.ListProcessesResponse"
  * Use `create(ListProcessesResponseSchema)` to create a new message.
  */
 export const ListProcessesResponseSchema: GenMessage<ListProcessesResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 20);
+  messageDesc(file_hostagent_v1_hostagent, 33);
 
 /**
  * @generated from message hostagent.v1.ProcessSelector
@@ -766,7 +1176,7 @@ export type ProcessSelector = Message<"hostagent.v1.ProcessSelector"> & {
  * Use `create(ProcessSelectorSchema)` to create a new message.
  */
 export const ProcessSelectorSchema: GenMessage<ProcessSelector> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 21);
+  messageDesc(file_hostagent_v1_hostagent, 34);
 
 /**
  * @generated from message hostagent.v1.KillProcessRequest
@@ -795,7 +1205,7 @@ export type KillProcessRequest = Message<"hostagent.v1.KillProcessRequest"> & {
  * Use `create(KillProcessRequestSchema)` to create a new message.
  */
 export const KillProcessRequestSchema: GenMessage<KillProcessRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 22);
+  messageDesc(file_hostagent_v1_hostagent, 35);
 
 /**
  * @generated from message hostagent.v1.KillProcessResponse
@@ -808,7 +1218,7 @@ export type KillProcessResponse = Message<"hostagent.v1.KillProcessResponse"> & 
  * Use `create(KillProcessResponseSchema)` to create a new message.
  */
 export const KillProcessResponseSchema: GenMessage<KillProcessResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 23);
+  messageDesc(file_hostagent_v1_hostagent, 36);
 
 /**
  * @generated from message hostagent.v1.ConnectProcessRequest
@@ -830,7 +1240,7 @@ export type ConnectProcessRequest = Message<"hostagent.v1.ConnectProcessRequest"
  * Use `create(ConnectProcessRequestSchema)` to create a new message.
  */
 export const ConnectProcessRequestSchema: GenMessage<ConnectProcessRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 24);
+  messageDesc(file_hostagent_v1_hostagent, 37);
 
 /**
  * @generated from message hostagent.v1.PtyAttachRequest
@@ -889,7 +1299,7 @@ export type PtyAttachRequest = Message<"hostagent.v1.PtyAttachRequest"> & {
  * Use `create(PtyAttachRequestSchema)` to create a new message.
  */
 export const PtyAttachRequestSchema: GenMessage<PtyAttachRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 25);
+  messageDesc(file_hostagent_v1_hostagent, 38);
 
 /**
  * @generated from message hostagent.v1.PtyEvent
@@ -924,7 +1334,7 @@ export type PtyEvent = Message<"hostagent.v1.PtyEvent"> & {
  * Use `create(PtyEventSchema)` to create a new message.
  */
 export const PtyEventSchema: GenMessage<PtyEvent> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 26);
+  messageDesc(file_hostagent_v1_hostagent, 39);
 
 /**
  * @generated from message hostagent.v1.PtyEvent.Started
@@ -946,7 +1356,7 @@ export type PtyEvent_Started = Message<"hostagent.v1.PtyEvent.Started"> & {
  * Use `create(PtyEvent_StartedSchema)` to create a new message.
  */
 export const PtyEvent_StartedSchema: GenMessage<PtyEvent_Started> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 26, 0);
+  messageDesc(file_hostagent_v1_hostagent, 39, 0);
 
 /**
  * @generated from message hostagent.v1.PtySendInputRequest
@@ -973,7 +1383,7 @@ export type PtySendInputRequest = Message<"hostagent.v1.PtySendInputRequest"> & 
  * Use `create(PtySendInputRequestSchema)` to create a new message.
  */
 export const PtySendInputRequestSchema: GenMessage<PtySendInputRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 27);
+  messageDesc(file_hostagent_v1_hostagent, 40);
 
 /**
  * @generated from message hostagent.v1.PtySendInputResponse
@@ -986,7 +1396,7 @@ export type PtySendInputResponse = Message<"hostagent.v1.PtySendInputResponse"> 
  * Use `create(PtySendInputResponseSchema)` to create a new message.
  */
 export const PtySendInputResponseSchema: GenMessage<PtySendInputResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 28);
+  messageDesc(file_hostagent_v1_hostagent, 41);
 
 /**
  * @generated from message hostagent.v1.PtyResizeRequest
@@ -1018,7 +1428,7 @@ export type PtyResizeRequest = Message<"hostagent.v1.PtyResizeRequest"> & {
  * Use `create(PtyResizeRequestSchema)` to create a new message.
  */
 export const PtyResizeRequestSchema: GenMessage<PtyResizeRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 29);
+  messageDesc(file_hostagent_v1_hostagent, 42);
 
 /**
  * @generated from message hostagent.v1.PtyResizeResponse
@@ -1031,7 +1441,7 @@ export type PtyResizeResponse = Message<"hostagent.v1.PtyResizeResponse"> & {
  * Use `create(PtyResizeResponseSchema)` to create a new message.
  */
 export const PtyResizeResponseSchema: GenMessage<PtyResizeResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 30);
+  messageDesc(file_hostagent_v1_hostagent, 43);
 
 /**
  * @generated from message hostagent.v1.PtyKillRequest
@@ -1053,7 +1463,7 @@ export type PtyKillRequest = Message<"hostagent.v1.PtyKillRequest"> & {
  * Use `create(PtyKillRequestSchema)` to create a new message.
  */
 export const PtyKillRequestSchema: GenMessage<PtyKillRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 31);
+  messageDesc(file_hostagent_v1_hostagent, 44);
 
 /**
  * @generated from message hostagent.v1.PtyKillResponse
@@ -1066,7 +1476,7 @@ export type PtyKillResponse = Message<"hostagent.v1.PtyKillResponse"> & {
  * Use `create(PtyKillResponseSchema)` to create a new message.
  */
 export const PtyKillResponseSchema: GenMessage<PtyKillResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 32);
+  messageDesc(file_hostagent_v1_hostagent, 45);
 
 /**
  * @generated from message hostagent.v1.WriteFileRequest
@@ -1095,7 +1505,7 @@ export type WriteFileRequest = Message<"hostagent.v1.WriteFileRequest"> & {
  * Use `create(WriteFileRequestSchema)` to create a new message.
  */
 export const WriteFileRequestSchema: GenMessage<WriteFileRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 33);
+  messageDesc(file_hostagent_v1_hostagent, 46);
 
 /**
  * @generated from message hostagent.v1.WriteFileRequest.Header
@@ -1122,7 +1532,7 @@ export type WriteFileRequest_Header = Message<"hostagent.v1.WriteFileRequest.Hea
  * Use `create(WriteFileRequest_HeaderSchema)` to create a new message.
  */
 export const WriteFileRequest_HeaderSchema: GenMessage<WriteFileRequest_Header> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 33, 0);
+  messageDesc(file_hostagent_v1_hostagent, 46, 0);
 
 /**
  * @generated from message hostagent.v1.WriteFileResponse
@@ -1144,7 +1554,7 @@ export type WriteFileResponse = Message<"hostagent.v1.WriteFileResponse"> & {
  * Use `create(WriteFileResponseSchema)` to create a new message.
  */
 export const WriteFileResponseSchema: GenMessage<WriteFileResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 34);
+  messageDesc(file_hostagent_v1_hostagent, 47);
 
 /**
  * @generated from message hostagent.v1.ReadFileRequest
@@ -1171,7 +1581,7 @@ export type ReadFileRequest = Message<"hostagent.v1.ReadFileRequest"> & {
  * Use `create(ReadFileRequestSchema)` to create a new message.
  */
 export const ReadFileRequestSchema: GenMessage<ReadFileRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 35);
+  messageDesc(file_hostagent_v1_hostagent, 48);
 
 /**
  * @generated from message hostagent.v1.ReadFileResponse
@@ -1188,7 +1598,7 @@ export type ReadFileResponse = Message<"hostagent.v1.ReadFileResponse"> & {
  * Use `create(ReadFileResponseSchema)` to create a new message.
  */
 export const ReadFileResponseSchema: GenMessage<ReadFileResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 36);
+  messageDesc(file_hostagent_v1_hostagent, 49);
 
 /**
  * @generated from message hostagent.v1.DirEntry
@@ -1256,7 +1666,7 @@ export type DirEntry = Message<"hostagent.v1.DirEntry"> & {
  * Use `create(DirEntrySchema)` to create a new message.
  */
 export const DirEntrySchema: GenMessage<DirEntry> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 37);
+  messageDesc(file_hostagent_v1_hostagent, 50);
 
 /**
  * @generated from message hostagent.v1.ListDirRequest
@@ -1288,7 +1698,7 @@ export type ListDirRequest = Message<"hostagent.v1.ListDirRequest"> & {
  * Use `create(ListDirRequestSchema)` to create a new message.
  */
 export const ListDirRequestSchema: GenMessage<ListDirRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 38);
+  messageDesc(file_hostagent_v1_hostagent, 51);
 
 /**
  * @generated from message hostagent.v1.ListDirResponse
@@ -1305,7 +1715,7 @@ export type ListDirResponse = Message<"hostagent.v1.ListDirResponse"> & {
  * Use `create(ListDirResponseSchema)` to create a new message.
  */
 export const ListDirResponseSchema: GenMessage<ListDirResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 39);
+  messageDesc(file_hostagent_v1_hostagent, 52);
 
 /**
  * @generated from message hostagent.v1.MakeDirRequest
@@ -1332,7 +1742,7 @@ export type MakeDirRequest = Message<"hostagent.v1.MakeDirRequest"> & {
  * Use `create(MakeDirRequestSchema)` to create a new message.
  */
 export const MakeDirRequestSchema: GenMessage<MakeDirRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 40);
+  messageDesc(file_hostagent_v1_hostagent, 53);
 
 /**
  * @generated from message hostagent.v1.MakeDirResponse
@@ -1349,7 +1759,7 @@ export type MakeDirResponse = Message<"hostagent.v1.MakeDirResponse"> & {
  * Use `create(MakeDirResponseSchema)` to create a new message.
  */
 export const MakeDirResponseSchema: GenMessage<MakeDirResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 41);
+  messageDesc(file_hostagent_v1_hostagent, 54);
 
 /**
  * @generated from message hostagent.v1.RemovePathRequest
@@ -1376,7 +1786,7 @@ export type RemovePathRequest = Message<"hostagent.v1.RemovePathRequest"> & {
  * Use `create(RemovePathRequestSchema)` to create a new message.
  */
 export const RemovePathRequestSchema: GenMessage<RemovePathRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 42);
+  messageDesc(file_hostagent_v1_hostagent, 55);
 
 /**
  * @generated from message hostagent.v1.RemovePathResponse
@@ -1389,7 +1799,7 @@ export type RemovePathResponse = Message<"hostagent.v1.RemovePathResponse"> & {
  * Use `create(RemovePathResponseSchema)` to create a new message.
  */
 export const RemovePathResponseSchema: GenMessage<RemovePathResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 43);
+  messageDesc(file_hostagent_v1_hostagent, 56);
 
 /**
  * @generated from message hostagent.v1.MetricPoint
@@ -1431,7 +1841,7 @@ export type MetricPoint = Message<"hostagent.v1.MetricPoint"> & {
  * Use `create(MetricPointSchema)` to create a new message.
  */
 export const MetricPointSchema: GenMessage<MetricPoint> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 44);
+  messageDesc(file_hostagent_v1_hostagent, 57);
 
 /**
  * @generated from message hostagent.v1.GetMetricsRequest
@@ -1455,7 +1865,7 @@ export type GetMetricsRequest = Message<"hostagent.v1.GetMetricsRequest"> & {
  * Use `create(GetMetricsRequestSchema)` to create a new message.
  */
 export const GetMetricsRequestSchema: GenMessage<GetMetricsRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 45);
+  messageDesc(file_hostagent_v1_hostagent, 58);
 
 /**
  * @generated from message hostagent.v1.GetMetricsResponse
@@ -1472,7 +1882,7 @@ export type GetMetricsResponse = Message<"hostagent.v1.GetMetricsResponse"> & {
  * Use `create(GetMetricsResponseSchema)` to create a new message.
  */
 export const GetMetricsResponseSchema: GenMessage<GetMetricsResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 46);
+  messageDesc(file_hostagent_v1_hostagent, 59);
 
 /**
  * @generated from message hostagent.v1.PauseRequest
@@ -1497,7 +1907,7 @@ export type PauseRequest = Message<"hostagent.v1.PauseRequest"> & {
  * Use `create(PauseRequestSchema)` to create a new message.
  */
 export const PauseRequestSchema: GenMessage<PauseRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 47);
+  messageDesc(file_hostagent_v1_hostagent, 60);
 
 /**
  * @generated from message hostagent.v1.PauseResponse
@@ -1514,7 +1924,7 @@ export type PauseResponse = Message<"hostagent.v1.PauseResponse"> & {
  * Use `create(PauseResponseSchema)` to create a new message.
  */
 export const PauseResponseSchema: GenMessage<PauseResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 48);
+  messageDesc(file_hostagent_v1_hostagent, 61);
 
 /**
  * @generated from message hostagent.v1.ResumeRequest
@@ -1531,7 +1941,7 @@ export type ResumeRequest = Message<"hostagent.v1.ResumeRequest"> & {
  * Use `create(ResumeRequestSchema)` to create a new message.
  */
 export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 49);
+  messageDesc(file_hostagent_v1_hostagent, 62);
 
 /**
  * @generated from message hostagent.v1.ResumeResponse
@@ -1548,7 +1958,7 @@ export type ResumeResponse = Message<"hostagent.v1.ResumeResponse"> & {
  * Use `create(ResumeResponseSchema)` to create a new message.
  */
 export const ResumeResponseSchema: GenMessage<ResumeResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 50);
+  messageDesc(file_hostagent_v1_hostagent, 63);
 
 /**
  * @generated from message hostagent.v1.Template
@@ -1626,7 +2036,7 @@ export type Template = Message<"hostagent.v1.Template"> & {
  * Use `create(TemplateSchema)` to create a new message.
  */
 export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 51);
+  messageDesc(file_hostagent_v1_hostagent, 64);
 
 /**
  * @generated from message hostagent.v1.SnapshotRequest
@@ -1657,7 +2067,7 @@ export type SnapshotRequest = Message<"hostagent.v1.SnapshotRequest"> & {
  * Use `create(SnapshotRequestSchema)` to create a new message.
  */
 export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 52);
+  messageDesc(file_hostagent_v1_hostagent, 65);
 
 /**
  * @generated from message hostagent.v1.SnapshotResponse
@@ -1674,7 +2084,7 @@ export type SnapshotResponse = Message<"hostagent.v1.SnapshotResponse"> & {
  * Use `create(SnapshotResponseSchema)` to create a new message.
  */
 export const SnapshotResponseSchema: GenMessage<SnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 53);
+  messageDesc(file_hostagent_v1_hostagent, 66);
 
 /**
  * @generated from message hostagent.v1.ListTemplatesRequest
@@ -1687,7 +2097,7 @@ export type ListTemplatesRequest = Message<"hostagent.v1.ListTemplatesRequest"> 
  * Use `create(ListTemplatesRequestSchema)` to create a new message.
  */
 export const ListTemplatesRequestSchema: GenMessage<ListTemplatesRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 54);
+  messageDesc(file_hostagent_v1_hostagent, 67);
 
 /**
  * @generated from message hostagent.v1.ListTemplatesResponse
@@ -1704,7 +2114,7 @@ export type ListTemplatesResponse = Message<"hostagent.v1.ListTemplatesResponse"
  * Use `create(ListTemplatesResponseSchema)` to create a new message.
  */
 export const ListTemplatesResponseSchema: GenMessage<ListTemplatesResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 55);
+  messageDesc(file_hostagent_v1_hostagent, 68);
 
 /**
  * @generated from message hostagent.v1.DeleteTemplateRequest
@@ -1721,7 +2131,7 @@ export type DeleteTemplateRequest = Message<"hostagent.v1.DeleteTemplateRequest"
  * Use `create(DeleteTemplateRequestSchema)` to create a new message.
  */
 export const DeleteTemplateRequestSchema: GenMessage<DeleteTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 56);
+  messageDesc(file_hostagent_v1_hostagent, 69);
 
 /**
  * @generated from message hostagent.v1.DeleteTemplateResponse
@@ -1734,7 +2144,7 @@ export type DeleteTemplateResponse = Message<"hostagent.v1.DeleteTemplateRespons
  * Use `create(DeleteTemplateResponseSchema)` to create a new message.
  */
 export const DeleteTemplateResponseSchema: GenMessage<DeleteTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 57);
+  messageDesc(file_hostagent_v1_hostagent, 70);
 
 /**
  * @generated from message hostagent.v1.FlattenTemplateRequest
@@ -1773,7 +2183,7 @@ export type FlattenTemplateRequest = Message<"hostagent.v1.FlattenTemplateReques
  * Use `create(FlattenTemplateRequestSchema)` to create a new message.
  */
 export const FlattenTemplateRequestSchema: GenMessage<FlattenTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 58);
+  messageDesc(file_hostagent_v1_hostagent, 71);
 
 /**
  * @generated from message hostagent.v1.FlattenTemplateResponse
@@ -1802,7 +2212,7 @@ export type FlattenTemplateResponse = Message<"hostagent.v1.FlattenTemplateRespo
  * Use `create(FlattenTemplateResponseSchema)` to create a new message.
  */
 export const FlattenTemplateResponseSchema: GenMessage<FlattenTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 59);
+  messageDesc(file_hostagent_v1_hostagent, 72);
 
 /**
  * @generated from message hostagent.v1.DeleteBaseTemplateRequest
@@ -1819,7 +2229,7 @@ export type DeleteBaseTemplateRequest = Message<"hostagent.v1.DeleteBaseTemplate
  * Use `create(DeleteBaseTemplateRequestSchema)` to create a new message.
  */
 export const DeleteBaseTemplateRequestSchema: GenMessage<DeleteBaseTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 60);
+  messageDesc(file_hostagent_v1_hostagent, 73);
 
 /**
  * @generated from message hostagent.v1.DeleteBaseTemplateResponse
@@ -1832,7 +2242,7 @@ export type DeleteBaseTemplateResponse = Message<"hostagent.v1.DeleteBaseTemplat
  * Use `create(DeleteBaseTemplateResponseSchema)` to create a new message.
  */
 export const DeleteBaseTemplateResponseSchema: GenMessage<DeleteBaseTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 61);
+  messageDesc(file_hostagent_v1_hostagent, 74);
 
 /**
  * @generated from message hostagent.v1.SetEgressRequest
@@ -1866,7 +2276,7 @@ export type SetEgressRequest = Message<"hostagent.v1.SetEgressRequest"> & {
  * Use `create(SetEgressRequestSchema)` to create a new message.
  */
 export const SetEgressRequestSchema: GenMessage<SetEgressRequest> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 62);
+  messageDesc(file_hostagent_v1_hostagent, 75);
 
 /**
  * @generated from message hostagent.v1.SetEgressResponse
@@ -1883,7 +2293,7 @@ export type SetEgressResponse = Message<"hostagent.v1.SetEgressResponse"> & {
  * Use `create(SetEgressResponseSchema)` to create a new message.
  */
 export const SetEgressResponseSchema: GenMessage<SetEgressResponse> = /*@__PURE__*/
-  messageDesc(file_hostagent_v1_hostagent, 63);
+  messageDesc(file_hostagent_v1_hostagent, 76);
 
 /**
  * What a pause kept: everything (memory) or only the disk (filesystem).
@@ -2288,6 +2698,87 @@ export const HostAgentService: GenService<{
     methodKind: "unary";
     input: typeof SetEgressRequestSchema;
     output: typeof SetEgressResponseSchema;
+  },
+  /**
+   * Volumes: persistent ext4 images on this host, mounted into capsules that name them at
+   * Create (CreateRequest.volumes) and kept when those capsules go. One capsule at a time
+   * may mount a volume (failed_precondition otherwise); the content calls below are
+   * refused while a capsule holds it (the capsule is its one writer).
+   *
+   * @generated from rpc hostagent.v1.HostAgentService.CreateVolume
+   */
+  createVolume: {
+    methodKind: "unary";
+    input: typeof CreateVolumeRequestSchema;
+    output: typeof CreateVolumeResponseSchema;
+  },
+  /**
+   * Refused (failed_precondition) while a capsule holds the volume. Deleting a missing one is fine.
+   *
+   * @generated from rpc hostagent.v1.HostAgentService.DeleteVolume
+   */
+  deleteVolume: {
+    methodKind: "unary";
+    input: typeof DeleteVolumeRequestSchema;
+    output: typeof DeleteVolumeResponseSchema;
+  },
+  /**
+   * @generated from rpc hostagent.v1.HostAgentService.VolumeStat
+   */
+  volumeStat: {
+    methodKind: "unary";
+    input: typeof VolumePathRequestSchema;
+    output: typeof VolumeEntrySchema;
+  },
+  /**
+   * @generated from rpc hostagent.v1.HostAgentService.VolumeList
+   */
+  volumeList: {
+    methodKind: "unary";
+    input: typeof VolumeListRequestSchema;
+    output: typeof VolumeListResponseSchema;
+  },
+  /**
+   * @generated from rpc hostagent.v1.HostAgentService.VolumeMakeDir
+   */
+  volumeMakeDir: {
+    methodKind: "unary";
+    input: typeof VolumeMakeDirRequestSchema;
+    output: typeof VolumeEntrySchema;
+  },
+  /**
+   * @generated from rpc hostagent.v1.HostAgentService.VolumeSetMetadata
+   */
+  volumeSetMetadata: {
+    methodKind: "unary";
+    input: typeof VolumeSetMetadataRequestSchema;
+    output: typeof VolumeEntrySchema;
+  },
+  /**
+   * @generated from rpc hostagent.v1.HostAgentService.VolumeRemove
+   */
+  volumeRemove: {
+    methodKind: "unary";
+    input: typeof VolumePathRequestSchema;
+    output: typeof VolumeRemoveResponseSchema;
+  },
+  /**
+   * @generated from rpc hostagent.v1.HostAgentService.VolumeReadFile
+   */
+  volumeReadFile: {
+    methodKind: "server_streaming";
+    input: typeof VolumePathRequestSchema;
+    output: typeof ReadFileResponseSchema;
+  },
+  /**
+   * First message is the header, the rest carry the file's bytes.
+   *
+   * @generated from rpc hostagent.v1.HostAgentService.VolumeWriteFile
+   */
+  volumeWriteFile: {
+    methodKind: "client_streaming";
+    input: typeof VolumeWriteFileRequestSchema;
+    output: typeof VolumeEntrySchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_hostagent_v1_hostagent, 0);
