@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { isWrennError } from '@wrenn/shared';
 import type { SnapshotTemplateMetadata } from '../snapshot-templates/snapshot-template-types.js';
 import { TEST_TEMPLATE, slotOf } from '../testing/memory-kit.js';
-import { baseRecord, baseShape, checkCapacity, claimedRecord, cloneRecord, cloneShape, createSpec } from './create-rules.js';
+import { baseRecord, baseShape, checkCapacity, checkVolumeMounts, claimedRecord, cloneRecord, cloneShape, createSpec } from './create-rules.js';
 
 const MiB = 1024 * 1024;
 const DEFAULT_DISK = 2048 * MiB;
@@ -49,6 +49,7 @@ describe('createSpec: what an unset field means', () => {
       egress: true,
       defaultUser: '',
       workdir: '',
+      volumes: [],
     });
   });
 
@@ -168,5 +169,16 @@ describe('the record a capsule starts with', () => {
     assert.equal(changes.fromWarmPool, true);
     assert.equal(changes.warm, false);
     assert.equal('status' in changes, false, 'status moves through the registry only');
+  });
+});
+
+describe('checkVolumeMounts', () => {
+  test('absolute paths, each volume and path once, never over /proc, /sys, /dev, /.wrenn or /', () => {
+    checkVolumeMounts([{ volumeId: 'vol-a', path: '/mnt/a' }, { volumeId: 'vol-b', path: '/data' }]);
+    for (const path of ['mnt', '/a/../b', '/proc', '/dev/x', '/.wrenn', '/', '/a/./b']) {
+      assert.throws(() => checkVolumeMounts([{ volumeId: 'vol-a', path }]), (e: unknown) => isWrennError(e) && e.code === 'invalid_argument', path);
+    }
+    assert.throws(() => checkVolumeMounts([{ volumeId: 'vol-a', path: '/x' }, { volumeId: 'vol-a', path: '/y' }]), /twice/);
+    assert.throws(() => checkVolumeMounts([{ volumeId: 'vol-a', path: '/x' }, { volumeId: 'vol-b', path: '/x/' }]), /twice/);
   });
 });
