@@ -261,7 +261,8 @@ describe('hosts: registration, heartbeats, liveness', () => {
     const capsule = await insertCapsuleRow(t, admin, manual.hostId, 'running');
     const refused = await t.api('DELETE', `/v1/hosts/${manual.hostId}`, { auth: admin.jwt });
     assert.equal(refused.status, 409);
-    assert.equal(refused.body.error.code, 'host_has_capsules');
+    assert.equal(refused.body.error.code, 'host_has_sandboxes', "the contract's code");
+    assert.equal(refused.body.error.reason, 'host_has_capsules');
     assert.deepEqual(refused.body.error.capsule_ids, [capsule]);
     assert.deepEqual(refused.body.error.sandbox_ids, [capsule], 'the published schema names them sandbox_ids');
     assert.match(refused.body.error.message, /force=true/);

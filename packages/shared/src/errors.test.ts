@@ -21,7 +21,7 @@ describe('the error registry', () => {
       not_found: (s) => s === 404,
       invalid_state: (s) => s === 409 || s === 412 || s === 502,
       conflict: (s) => s === 409,
-      host_has_capsules: (s) => s === 409,
+      host_has_sandboxes: (s) => s === 409,
       host_unavailable: (s) => s === 503,
       agent_error: (s) => s >= 500,
       internal_error: (s) => s >= 499,
@@ -38,7 +38,8 @@ describe('the error registry', () => {
 
   test('host_has_capsules names the capsules under both names', () => {
     const w = wireError(new WrennError('host_has_capsules', 'busy host', { capsuleIds: ['cl-a', 'cl-b'] }));
-    assert.equal(w.code, 'host_has_capsules');
+    assert.equal(w.code, 'host_has_sandboxes', "the contract's code");
+    assert.equal(w.reason, 'host_has_capsules');
     assert.deepEqual(w.capsule_ids, ['cl-a', 'cl-b']);
     assert.deepEqual(w.sandbox_ids, ['cl-a', 'cl-b']);
   });

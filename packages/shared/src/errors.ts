@@ -41,7 +41,7 @@ export const API_ERROR_CODES = [
   'not_found',
   'invalid_state',
   'conflict',
-  'host_has_capsules',
+  'host_has_sandboxes',
   'host_unavailable',
   'agent_error',
   'internal_error',
@@ -112,9 +112,9 @@ export const ERROR_CODES = {
   /**
    * Deleting a host that still has capsules (without `force`): `details.capsuleIds` names
    * them; the wire adds them as `capsule_ids` and, as the published schema calls them,
-   * `sandbox_ids`.
+   * `sandbox_ids`. The published code is the contract's `host_has_sandboxes`.
    */
-  host_has_capsules: { http: 409, connect: ConnectCode.FailedPrecondition, api: 'host_has_capsules' },
+  host_has_capsules: { http: 409, connect: ConnectCode.FailedPrecondition, api: 'host_has_sandboxes' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -102,7 +102,7 @@ function statusOfCode(code: string): number {
     not_found: 404,
     invalid_state: 409,
     conflict: 409,
-    host_has_capsules: 409,
+    host_has_sandboxes: 409,
     host_unavailable: 503,
     agent_error: 502,
     internal_error: 500,

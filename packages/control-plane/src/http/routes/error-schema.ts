@@ -9,7 +9,7 @@ export const ErrorSchema = Type.Object({
     reason: Type.String({ description: 'The precise code (capsule_not_found, capsule_busy, ...)' }),
     message: Type.String(),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    capsule_ids: Type.Optional(Type.Array(Type.String(), { description: 'host_has_capsules: the capsules blocking the delete' })),
-    sandbox_ids: Type.Optional(Type.Array(Type.String(), { description: 'host_has_capsules: the same ids, under the published name' })),
+    capsule_ids: Type.Optional(Type.Array(Type.String(), { description: 'host_has_sandboxes: the capsules blocking the delete' })),
+    sandbox_ids: Type.Optional(Type.Array(Type.String(), { description: 'host_has_sandboxes: the same ids, under the published name' })),
   }),
 });
