@@ -42,6 +42,9 @@ import { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
 import { KeyUseWrites } from './domain/accounts/key-use.js';
 import { ThrottlePruning } from './domain/accounts/throttle.js';
 import { BuildRunners } from './domain/builds/registry.js';
+import { Mailer } from './infra/mailer.js';
+import { oauthLoginRoutes } from './http/routes/accounts/oauth.js';
+import { oauthProviders } from './infra/oauth/provider.js';
 import { SecretBox } from './infra/secret-box.js';
 import { hostLivenessWorker } from './workers/host-liveness.js';
 import { reconcilerWorker } from './workers/reconciler.js';
@@ -88,7 +91,7 @@ export async function closeProcessState(ctx: ControlPlaneContext): Promise<void>
   ctx.usable.close();
   ctx.keyUse.close();
   ctx.throttle.close();
-  await Promise.all([ctx.activity.close(), ctx.audit.close()]);
+  await Promise.all([ctx.activity.close(), ctx.audit.close(), ctx.mailer.close()]);
 }
 
 /** Built-in workers; each route module that needs one adds it here through this registry. */
@@ -112,6 +115,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
   const ctx: ControlPlaneContext = {
     builds: new BuildRunners(() => ctx),
     secretBox: new SecretBox(config.jwtSecret, 'e2b secrets'),
+    mailer: new Mailer(config.smtp),
+    oauth: oauthProviders(config.oauth),
     ...base,
     activity,
     audit: new AuditQueue(base),
@@ -186,6 +191,8 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
       { prefix },
     );
   }
+  // OAuth login also where Wrenn's own server routes it, without /v1 (out of the document: the /v1 paths describe it).
+  await oauthLoginRoutes(app, ctx, { hide: true });
   // The E2B-compatible API at the root, where the e2b SDK looks for it.
   await e2bRoutes(app, ctx);
   for (const ext of opts.extensions ?? []) await ext.routes?.(app, ctx);

@@ -9,6 +9,8 @@ import type { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
 import type { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
 import type { BuildsInFlight } from './domain/builds/in-flight.js';
 import type { SecretBox } from './infra/secret-box.js';
+import type { Mailer } from './infra/mailer.js';
+import type { OAuthProvider } from './infra/oauth/provider.js';
 import type { KeyUseWrites } from './domain/accounts/key-use.js';
 import type { ThrottlePruning } from './domain/accounts/throttle.js';
 
@@ -50,6 +52,11 @@ export interface ControlPlaneContext extends ContextBase {
    * by the builds worker: stopping fails the builds in flight with the reason.
    */
   readonly builds: BuildsInFlight;
+
+  /** Outgoing mail (WRENN_SMTP_*), or the log when there is none; close() waits for sends under way. */
+  readonly mailer: Mailer;
+  /** Enabled login providers by name (WRENN_OAUTH_GITHUB_*, WRENN_OIDC_*); each caches only its issuer's discovery document. */
+  readonly oauth: ReadonlyMap<string, OAuthProvider>;
 
   /** Seals and opens E2B team secrets (AES-256-GCM, key derived from the JWT secret); holds no state. */
   readonly secretBox: SecretBox;

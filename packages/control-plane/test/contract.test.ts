@@ -12,12 +12,6 @@ import { startControlPlane, type TestControlPlane } from './harness.js';
 
 /** Contract operations not served yet, each with why (they arrive with their own work). */
 const NOT_YET: Record<string, string> = {
-  'GET /v1/auth/oauth/{}': 'OAuth login is its own piece of work (issue 13, part 3)',
-  'GET /v1/auth/oauth/{}/callback': 'OAuth login is its own piece of work (issue 13, part 3)',
-  'GET /v1/me/providers/{}/connect': 'OAuth account linking is its own piece of work (issue 13, part 3)',
-  'DELETE /v1/me/providers/{}': 'OAuth account linking is its own piece of work (issue 13, part 3)',
-  'POST /v1/me/password/reset': 'password reset by email is its own piece of work (issue 13, part 4)',
-  'POST /v1/me/password/reset/confirm': 'password reset by email is its own piece of work (issue 13, part 4)',
   'POST /v1/channels': 'notification channels are their own piece of work (issue 13, part 2)',
   'GET /v1/channels': 'notification channels are their own piece of work (issue 13, part 2)',
   'POST /v1/channels/test': 'notification channels are their own piece of work (issue 13, part 2)',

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { silentLogger, createLogger } from '@wrenn/shared';
+import { silentLogger, createLogger, type Logger } from '@wrenn/shared';
 import { createControlPlane, type ControlPlane, type ControlPlaneExtension } from '../src/app.js';
 import { loadControlPlaneConfig } from '../src/start/config.js';
 import { newId } from '../src/domain/ids.js';
@@ -70,6 +70,8 @@ export async function startControlPlane(
     agentEnv?: Record<string, string>;
     extensions?: ControlPlaneExtension[];
     env?: Record<string, string>;
+    /** The control plane's logger (default: silent, or debug to stdout with WRENN_TEST_LOGS). */
+    logger?: Logger;
     disableWorkers?: string[];
     /**
      * Start another replica of this control plane: same database and JWT secret (Postgres
@@ -93,7 +95,7 @@ export async function startControlPlane(
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...opts.env,
   });
-  const logger = process.env.WRENN_TEST_LOGS ? createLogger({ name: 'cp-test', level: 'debug' }) : silentLogger();
+  const logger = opts.logger ?? (process.env.WRENN_TEST_LOGS ? createLogger({ name: 'cp-test', level: 'debug' }) : silentLogger());
   const cp = await createControlPlane({
     config,
     logger,

@@ -63,11 +63,31 @@ export interface MembershipVersionsTable {
 export interface UserTokensTable {
   id: string;
   user_id: string;
-  kind: 'activation';
+  kind: 'activation' | 'password_reset';
   token_hash: string;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
   created_at: Timestamp;
+}
+
+/** A provider account linked to a user (migration 017). */
+export interface OAuthIdentitiesTable {
+  provider: string;
+  subject: string;
+  user_id: string;
+  email: string;
+  created_at: Generated<Date>;
+}
+
+/** A login or link between the redirect to the provider and its callback (migration 017). */
+export interface OAuthStatesTable {
+  state_hash: string;
+  browser_hash: string;
+  provider: string;
+  code_verifier: string;
+  nonce: string;
+  link_user_id: string | null;
+  expires_at: Date;
 }
 
 /** One failed login or activation attempt, by what it is counted against (migration 004). */
@@ -301,6 +321,8 @@ export interface Database {
   api_keys: ApiKeysTable;
   membership_versions: MembershipVersionsTable;
   user_tokens: UserTokensTable;
+  oauth_identities: OAuthIdentitiesTable;
+  oauth_states: OAuthStatesTable;
   auth_failures: AuthFailuresTable;
   hosts: HostsTable;
   host_tokens: HostTokensTable;

@@ -4,8 +4,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_OVERCOMMIT, type OvercommitRatios } from '../domain/scheduler.js';
 import { int } from '@wrenn/shared';
+import { loadAuthDeliveryConfig, type AuthDeliveryConfig } from './config-auth.js';
 
-export interface ControlPlaneConfig {
+export interface ControlPlaneConfig extends AuthDeliveryConfig {
   /** WRENN_CP_HOST (default 127.0.0.1) and WRENN_CP_PORT (default 8080). */
   host: string;
   port: number;
@@ -179,10 +180,12 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
   const dataDir = env.WRENN_DATA_DIR || '/var/lib/wrenn';
   const jwtSecret = env.WRENN_JWT_SECRET || secretFromDataDir(dataDir, 'jwt-secret');
   if (jwtSecret.length < 32) throw new Error('WRENN_JWT_SECRET must be at least 32 characters');
+  const publicUrl = env.WRENN_PUBLIC_URL || `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   return {
     host,
     port,
-    publicUrl: env.WRENN_PUBLIC_URL || `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    publicUrl,
+    ...loadAuthDeliveryConfig(env, publicUrl),
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     dataDir,
     jwtSecret,

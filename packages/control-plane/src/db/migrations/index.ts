@@ -17,6 +17,7 @@ import * as m012 from './012_e2b_sandboxes.js';
 import * as m013 from './013_host_suspect.js';
 import * as m014 from './014_e2b_sandbox_network.js';
 import * as m016 from './016_e2b_volumes.js';
+import * as m017 from './017_password_reset_oauth.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '013_host_suspect': m013,
   '014_e2b_sandbox_network': m014,
   '016_e2b_volumes': m016,
+  '017_password_reset_oauth': m017,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,7 @@
 /**
- * Accounts created by an administrator (there is no email delivery): the account starts
- * inactive with a one-time activation token (7 days) that the administrator hands over;
+ * Accounts created by an administrator: the account starts inactive with a one-time
+ * activation token (7 days), mailed to the user as a link (WRENN_SMTP_*; without SMTP the
+ * link is logged) and answered to the administrator, who may hand it over instead;
  * `POST /v1/auth/activate {token, password}` makes it active and logs the user in. An
  * administrator's password reset works the same way: the password and every session end,
  * and a new one-time token lets the user set a new password. Bad tokens are throttled per
@@ -12,6 +13,7 @@ import { WrennError } from '@wrenn/shared';
 import type { ControlPlaneContext } from '../../context.js';
 import { hashPassword, newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
 import { issueSession, sessionTeam, type Db } from './common.js';
+import { activationMail } from './mail.js';
 import { bumpSessionVersion, forgetCachedSessions } from './sessions.js';
 import { clientAddressKey, throttled } from './throttle.js';
 import { assertPasswordStrength, createUserWithTeam, type RequestMeta } from './users.js';
@@ -40,6 +42,7 @@ export async function createInactiveUser(
     await insertActivationToken(trx, created.user.id, token, expiresAt);
     return created;
   });
+  ctx.mailer.sendLater(activationMail(ctx, user.email, token, expiresAt), ctx.logger.child({ userId: user.id }));
   return { user: userView(user), team, activation_token: token, activation_expires_at: expiresAt.toISOString() };
 }
 
@@ -77,6 +80,7 @@ export async function resetPassword(ctx: ControlPlaneContext, userId: string): P
     return (await bumpSessionVersion(trx, userId, { password_hash: NO_PASSWORD }))!;
   });
   forgetCachedSessions(ctx, userId);
+  ctx.mailer.sendLater(activationMail(ctx, user.email, token, expiresAt), ctx.logger.child({ userId }));
   return { user: userView(user), activation_token: token, activation_expires_at: expiresAt.toISOString() };
 }
 

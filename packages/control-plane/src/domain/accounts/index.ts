@@ -9,6 +9,7 @@ export { listMembers, addMember, changeRole, removeMember } from './members.js';
 export { createApiKey, listApiKeys, revokeApiKey, type CreatedApiKey } from './keys.js';
 export { createInactiveUser, activate, resetPassword, ACTIVATION_TTL_MS, type CreatedUser, type PasswordReset } from './activation.js';
 export { logoutEverywhere } from './sessions.js';
+export { requestPasswordReset, confirmPasswordReset, PASSWORD_RESET_TTL_MS } from './password-reset.js';
 export { listUsers, updateUser } from './admin.js';
 export { searchUsers, adminListUsers, countUsers, type AdminUserView } from './directory.js';
 export type { UserView, TeamView, MemberView, ApiKeyView, Session } from './views.js';

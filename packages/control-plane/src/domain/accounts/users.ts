@@ -145,7 +145,7 @@ export interface MeView {
   name: string;
   email: string;
   has_password: boolean;
-  /** Linked login providers (none until OAuth login exists). */
+  /** Linked login providers (github, OIDC issuers' names). */
   providers: string[];
   user: UserView;
   team: TeamView;
@@ -156,7 +156,8 @@ export async function getMe(ctx: ControlPlaneContext, userId: string, teamId: st
   const user = await getUser(ctx.db, userId);
   const team = await memberTeam(ctx.db, userId, teamId);
   if (!team) throw new WrennError('unauthenticated', `you are no longer a member of team ${teamId}: log in again`);
-  return { name: user.name, email: user.email, has_password: user.password_hash.startsWith('$argon2'), providers: [], user: userView(user), team };
+  const providers = (await ctx.db.selectFrom('oauth_identities').select(['provider']).where('user_id', '=', userId).orderBy('provider').execute()).map((r) => r.provider);
+  return { name: user.name, email: user.email, has_password: user.password_hash.startsWith('$argon2'), providers, user: userView(user), team };
 }
 
 /** A fresh session for the caller's current team (after a change that shows in the token, e.g. the name). */
