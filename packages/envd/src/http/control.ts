@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import Type from 'typebox';
 import type { EnvdContext } from '../core/context.js';
+import { spawning } from '../process/oom-score.js';
 import { ENVD_VERSION } from '../version.js';
 import type { HttpRouter } from './router.js';
 import { readJson, sendJson } from './respond.js';
@@ -32,7 +33,7 @@ async function restartSubsystems(ctx: EnvdContext): Promise<void> {
 
 function run(cmd: string, args: string[]): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: 'ignore' });
+    const child = spawning(() => spawn(cmd, args, { stdio: 'ignore' }));
     child.on('error', () => resolve(null));
     child.on('exit', (code) => resolve(code));
   });

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import { WrennError } from '@wrenn/shared';
 import { credentialsFor, killGroup, type ChildHandle, type ChildSink, type LaunchSpec } from './child.js';
 import { spawnError } from './launch.js';
+import { spawning } from './oom-score.js';
 
 export class PipeChild implements ChildHandle {
   readonly kind = 'pipe';
@@ -19,14 +20,17 @@ export class PipeChild implements ChildHandle {
 
   /** Spawns the child; rejects with a WrennError naming the command when it cannot be executed. */
   static async spawn(spec: LaunchSpec, sink: ChildSink): Promise<PipeChild> {
-    const child = spawn(spec.file, [...spec.args], {
-      argv0: spec.cmd,
-      cwd: spec.cwd,
-      env: spec.env,
-      ...credentialsFor(spec),
-      detached: true,
-      stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
+    // Forked synchronously: the child starts killable by the OOM killer (oom-score.ts).
+    const child = spawning(() =>
+      spawn(spec.file, [...spec.args], {
+        argv0: spec.cmd,
+        cwd: spec.cwd,
+        env: spec.env,
+        ...credentialsFor(spec),
+        detached: true,
+        stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      }),
+    );
     if (child.pid === undefined) {
       // Node reports exec failures (ENOENT, EACCES) on the next tick, without a pid.
       const err = await new Promise<Error>((resolve) => child.once('error', resolve));

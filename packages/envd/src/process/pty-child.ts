@@ -7,6 +7,7 @@ import { WrennError } from '@wrenn/shared';
 import { credentialsFor, killGroup, type ChildHandle, type ChildSink, type LaunchSpec } from './child.js';
 import { signalName } from './exit-status.js';
 import { PtySlaveHold } from './pty-slave-hold.js';
+import { spawning } from './oom-score.js';
 
 export const PTY_TERM = 'xterm-256color';
 /** How long after forkpty a missing process group still means "setsid not called yet". */
@@ -32,8 +33,9 @@ export class PtyChild implements ChildHandle {
   static spawn(spec: LaunchSpec, sink: ChildSink): PtyChild {
     if (!spec.pty) throw new Error('PtyChild.spawn needs a pty size');
     const credentials = credentialsFor(spec);
+    // forkpty is synchronous: the child starts killable by the OOM killer (oom-score.ts).
     const pty = withSupplementaryGroups(credentials.uid === undefined ? undefined : spec.groups, () =>
-      spawnPty(spec.file, [...spec.args], {
+      spawning(() => spawnPty(spec.file, [...spec.args], {
         name: PTY_TERM,
         cols: spec.pty!.cols,
         rows: spec.pty!.rows,
@@ -42,7 +44,7 @@ export class PtyChild implements ChildHandle {
         ...credentials,
         // Raw bytes: output is not necessarily UTF-8 and must reach the client unchanged.
         encoding: null,
-      }),
+      })),
     );
     const child = new PtyChild(pty);
     pty.onData((data) => {

@@ -17,6 +17,8 @@ import { CapsuleWatchers } from './capsule-watchers.js';
 import { createCapsule } from './lifecycle/create.js';
 import { createSpec, type CreateCapsuleRequest } from './lifecycle/create-rules.js';
 import { destroyCapsule } from './lifecycle/destroy.js';
+import { restartCapsule } from './lifecycle/restart.js';
+import { EnvdSupervisor } from './capsules/envd-supervisor.js';
 import type { CapsuleKit, CapsuleSettings } from './capsules/kit.js';
 import { recoverCapsules, type Recovered } from './lifecycle/recover.js';
 import { CapsuleRegistry } from './capsules/registry.js';
@@ -26,6 +28,7 @@ import { DEFAULT_PAUSE_TIMEOUT_MS, PauseController } from './pause/pause-control
 import type {
   EnvdClient,
   EnvdConnector,
+  EnvdGuardPort,
   EnvdLaunch,
   HostFacts,
   EgressResolverPort,
@@ -61,6 +64,8 @@ export interface ManagerDeps {
   /** Resolves domain names of egress allow lists; without it such names are refused. */
   egressResolver?: EgressResolverPort;
   volumes?: VolumePort;
+  /** envd protection and liveness (infra/runtime/envd-guard.ts); absent: envd is not supervised. */
+  envdGuard?: EnvdGuardPort;
 }
 
 export class CapsuleManager {
@@ -75,6 +80,23 @@ export class CapsuleManager {
   constructor(deps: ManagerDeps) {
     this.store = new CapsuleStore(deps.settings.dataDir);
     this.registry = new CapsuleRegistry(this.store);
+    const supervisor = deps.envdGuard
+      ? new EnvdSupervisor({
+          runtime: deps.runtime,
+          guard: deps.envdGuard,
+          logger: deps.logger.child({ component: 'envd-supervisor' }),
+          // In the capsule's queue, after whatever runs on it now; skipped when that changed
+          // the capsule (paused, destroyed, restarted: the handle is no longer current).
+          lost: (capsule, guarded, reason) =>
+            void this.registry
+              .run(capsule.record.id, async () => {
+                const live = this.registry.find(capsule.record.id);
+                if (live !== capsule || !supervisor!.isCurrent(live, guarded)) return;
+                await restartCapsule(this.kit, live, reason);
+              })
+              .catch((err: unknown) => deps.logger.error({ capsuleId: capsule.record.id, err: (err as Error).message }, 'envd restart failed')),
+        })
+      : undefined;
     const watchers = new CapsuleWatchers({
       runtime: deps.runtime,
       rootfs: deps.rootfs,
@@ -82,6 +104,7 @@ export class CapsuleManager {
       logger: deps.logger,
       expire: (id) => this.destroy(id),
       autoPause: async (id: string) => void (await this.pause(id)),
+      ...(supervisor ? { envd: supervisor } : {}),
     });
     this.kit = { ...deps, registry: this.registry, watchers };
     this.pauser = new PauseController({ ...this.kit, logger: deps.logger.child({ component: 'pause' }) });

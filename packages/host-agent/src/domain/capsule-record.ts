@@ -18,7 +18,8 @@ export const STATUS_MOVES: Readonly<Record<CapsuleStatus, readonly CapsuleStatus
   // A warm capsule is claimed (back through starting, while /init re-runs) or destroyed.
   warm: ['starting', 'stopping'],
   starting: ['running', 'warm', 'stopping'],
-  running: ['snapshotting', 'pausing', 'stopping'],
+  // error: its envd died and could not be started again (lifecycle/restart.ts).
+  running: ['snapshotting', 'pausing', 'stopping', 'error'],
   // The snapshot ends, or the capsule is revived (running) or cannot be (error).
   snapshotting: ['running', 'error', 'stopping'],
   pausing: ['paused', 'running', 'error', 'stopping'],
@@ -68,6 +69,12 @@ export interface CapsuleRecord {
   /** True while the capsule sits in (or is being started for) the warm pool: invisible to callers. */
   warm?: boolean;
   error?: string;
+  /**
+   * Times envd died and the agent started the capsule again on the same disk (its
+   * processes were lost), with the reason and time of the last one (lifecycle/restart.ts).
+   */
+  restarts?: number;
+  lastRestart?: { atMs: number; reason: string };
   /** What the last pause kept: memory (CRIU snapshot) or only the disk. Set while paused. */
   pauseKind?: PauseKind;
   pausedAtMs?: number;

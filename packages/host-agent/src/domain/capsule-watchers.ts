@@ -1,5 +1,6 @@
 /**
- * What watches a running capsule: its metrics sampler, its lifetime timer (destroy when
+ * What watches a running capsule: its metrics sampler, its envd (protected from the OOM
+ * killer and restarted when it dies, see capsules/envd-supervisor.ts), its lifetime timer (destroy when
  * `expiresAtMs` passes) and its idle check (auto-pause after `autoPauseSec` without
  * activity). Started whenever a capsule runs (create, claim, resume, adoption), stopped
  * before anything takes it out of `running`. Each timer is owned by the capsule it
@@ -30,6 +31,8 @@ export interface WatcherDeps {
   expire(id: string): Promise<void>;
   /** The capsule was idle for its autoPauseSec; absent: this agent cannot pause. */
   autoPause?: (id: string) => Promise<void>;
+  /** Protects and watches envd (capsules/envd-supervisor.ts); absent: no supervision (unit tests). */
+  envd?: { watch(live: WatchedCapsule): void; unwatch(live: WatchedCapsule): void };
 }
 
 /** The longest delay setTimeout takes (~24.8 days); a longer lifetime re-arms its timer. */
@@ -55,12 +58,14 @@ export class CapsuleWatchers {
       this.deps.logger.child({ capsuleId: record.id }),
     );
     live.sampler.start();
+    this.deps.envd?.watch(live);
     this.armLifetime(live);
     this.startIdleCheck(live);
   }
 
   stop(live: WatchedCapsule): void {
     live.sampler?.stop();
+    this.deps.envd?.unwatch(live);
     if (live.ttl) clearTimeout(live.ttl);
     live.ttl = undefined;
     if (live.idleCheck) clearInterval(live.idleCheck);

@@ -85,6 +85,23 @@ export interface VolumePort {
   attach(volumeId: string, capsuleId: string, signal?: AbortSignal): Promise<void>;
 }
 
+/** A protected envd (see EnvdGuardPort): opaque to the domain. */
+export interface GuardedEnvd {
+  readonly envdPid: number;
+  /** The OOM score envd was given (-1000), or undefined when the agent may not lower it. */
+  readonly protectedScore?: number | undefined;
+}
+
+/**
+ * envd's protection and liveness, from outside the capsule: `protect` makes the capsule's
+ * init and envd unkillable by the OOM killer (its argument is the init's host pid),
+ * `alive` tells whether that same envd still runs.
+ */
+export interface EnvdGuardPort {
+  protect(initPid: number): Promise<GuardedEnvd>;
+  alive(guarded: GuardedEnvd): Promise<boolean>;
+}
+
 /** How envd gets into a capsule: mounts, PID 1 argv and environment. */
 export interface EnvdLaunch {
   mounts: BindMount[];

@@ -3,6 +3,7 @@
  * capsules left on disk, and serves the RPC API. `close()` stops serving and releases
  * timers; capsules keep running so a restarted agent adopts them.
  */
+import { envdAlive, protectEnvd, type GuardedEnvd } from '../infra/runtime/envd-guard.js';
 import { randomBytes } from 'node:crypto';
 import { freemem, totalmem } from 'node:os';
 import { promises as fsp } from 'node:fs';
@@ -195,6 +196,10 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
         if (outcome.finished + outcome.forceClosed > 0) log.info({ capsuleId, ...outcome, durationMs: Date.now() - started }, 'proxied connections drained');
       },
       close: (capsuleId) => connections.close(capsuleId),
+    },
+    envdGuard: {
+      protect: (initPid) => protectEnvd(initPid),
+      alive: (guarded) => envdAlive(guarded as GuardedEnvd),
     },
   });
 

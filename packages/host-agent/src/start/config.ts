@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { int, parseSize } from '@wrenn/shared';
 import { defaultCriuPath } from '../infra/criu/criu-probe.js';
 import { parseEgressAllow } from '../infra/net/egress-policy.js';
+import { MEMORY_OVERCOMMIT } from '../domain/lifecycle/create-rules.js';
 
 function lazyRestoreMode(raw: string | undefined): 'auto' | 'off' {
   if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
@@ -38,6 +39,12 @@ export interface AgentConfig {
   uidRange: number;
   /** Per-capsule process limit. WRENN_PIDS_MAX, default 4096. */
   pidsMax: number;
+  /**
+   * Capsules' memory limits on this host may add up to its memory × this (limits are caps,
+   * idle capsules use little of them). WRENN_MEMORY_OVERCOMMIT, default 3: the same
+   * variable and default as the control plane's placement.
+   */
+  memoryOvercommit: number;
   /** Warm pool: `template=count,...`. WRENN_WARM_POOL, default empty (off). */
   warmPool: Record<string, number>;
   /**
@@ -129,6 +136,14 @@ export function parseWarmPool(text: string): Record<string, number> {
   return out;
 }
 
+function positiveRatio(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !(n > 0)) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 function egressAllowFrom(raw: string | undefined): string[] {
   try {
     return parseEgressAllow(raw);
@@ -152,6 +167,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     uidBase: int(env, 'WRENN_UID_BASE', 100000, 1),
     uidRange: int(env, 'WRENN_UID_RANGE', 65536, 1024),
     pidsMax: int(env, 'WRENN_PIDS_MAX', 4096, 16),
+    memoryOvercommit: positiveRatio(env, 'WRENN_MEMORY_OVERCOMMIT', MEMORY_OVERCOMMIT),
     warmPool: parseWarmPool(env.WRENN_WARM_POOL || ''),
     egressAllow: egressAllowFrom(env.WRENN_EGRESS_ALLOW),
     egressDns: (env.WRENN_EGRESS_DNS ?? '').split(',').map((s) => s.trim()).filter(Boolean),

@@ -32,6 +32,8 @@ export interface CapsuleSettings {
   uidBase: number;
   uidRange: number;
   pidsMax: number;
+  /** Capsules' memory limits may add up to host memory × this (WRENN_MEMORY_OVERCOMMIT); default MEMORY_OVERCOMMIT. */
+  memoryOvercommit?: number;
   netRateBytesPerSec: number;
   netBurstBytes: number;
   envdStartTimeoutMs: number;

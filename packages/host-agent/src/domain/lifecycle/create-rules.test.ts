@@ -101,9 +101,19 @@ describe('checkCapacity', () => {
     assert.throws(() => checkCapacity({ vcpus: 1, memoryMb: 8193 }, host, 0), code('host_at_capacity'));
   });
 
-  test('memory overcommits to twice the host, no further', () => {
-    checkCapacity({ vcpus: 1, memoryMb: 8192 }, host, 8192);
-    assert.throws(() => checkCapacity({ vcpus: 1, memoryMb: 8192 }, host, 8193), (err: unknown) => code('host_at_capacity')(err) && /fully committed/.test((err as Error).message));
+  test('memory overcommits to three times the host by default, no further', () => {
+    checkCapacity({ vcpus: 1, memoryMb: 8192 }, host, 2 * 8192);
+    assert.throws(() => checkCapacity({ vcpus: 1, memoryMb: 8192 }, host, 2 * 8192 + 1), (err: unknown) => code('host_at_capacity')(err) && /fully committed/.test((err as Error).message));
+  });
+
+  test('the overcommit ratio is configuration (WRENN_MEMORY_OVERCOMMIT)', () => {
+    checkCapacity({ vcpus: 1, memoryMb: 8192 }, host, 8192, 2);
+    assert.throws(() => checkCapacity({ vcpus: 1, memoryMb: 8192 }, host, 8193, 2), code('host_at_capacity'));
+  });
+
+  test('500 idle capsules of 0.25 vCPU / 128 MB fit a 2-core 24 GB host', () => {
+    const small = { vcpusTotal: 2, memoryTotalMb: () => 24 * 1024, memoryFreeMb: () => 24 * 1024 };
+    checkCapacity({ vcpus: 0.25, memoryMb: 128 }, small, 499 * 128);
   });
 });
 

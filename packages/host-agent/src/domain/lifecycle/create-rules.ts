@@ -18,8 +18,13 @@ export const DEFAULT_VCPUS = 1;
 export const DEFAULT_MEMORY_MB = 512;
 export const MAX_VCPUS_PER_CAPSULE = 64;
 export const MIN_MEMORY_MB = 64;
-/** Memory limits are caps, not reservations: allow this much total against host memory. */
-export const MEMORY_OVERCOMMIT = 2;
+/**
+ * Memory limits are caps, not reservations: by default the limits of this host's capsules
+ * may add up to this many times its memory (WRENN_MEMORY_OVERCOMMIT, the same ratio the
+ * control plane's placement uses). An idle capsule uses a small part of its limit (~20 MB
+ * of a 128 MB one): at 3, a 24 GB host takes 500+ capsules of 128 MB.
+ */
+export const MEMORY_OVERCOMMIT = 3;
 
 const MiB = 1024 * 1024;
 
@@ -160,7 +165,12 @@ export function cloneShape(spec: CreateSpec, template: SnapshotTemplateMetadata)
 }
 
 /** CPU and memory in range, and room for them on this host next to `committedMb` of other capsules. */
-export function checkCapacity(shape: Pick<CapsuleShape, 'vcpus' | 'memoryMb'>, host: Pick<HostFacts, 'vcpusTotal' | 'memoryTotalMb' | 'memoryFreeMb'>, committedMb: number): void {
+export function checkCapacity(
+  shape: Pick<CapsuleShape, 'vcpus' | 'memoryMb'>,
+  host: Pick<HostFacts, 'vcpusTotal' | 'memoryTotalMb' | 'memoryFreeMb'>,
+  committedMb: number,
+  memoryOvercommit = MEMORY_OVERCOMMIT,
+): void {
   const { vcpus, memoryMb } = shape;
   if (!(vcpus > 0 && vcpus <= MAX_VCPUS_PER_CAPSULE)) {
     throw new WrennError('invalid_argument', `vcpus must be > 0 and ≤ ${MAX_VCPUS_PER_CAPSULE}, got ${vcpus}`);
@@ -175,7 +185,7 @@ export function checkCapacity(shape: Pick<CapsuleShape, 'vcpus' | 'memoryMb'>, h
   if (memoryMb > hostMb) {
     throw new WrennError('host_at_capacity', `memory_mb ${memoryMb} exceeds this host's ${hostMb} MB of memory`);
   }
-  if (committedMb + memoryMb > hostMb * MEMORY_OVERCOMMIT) {
+  if (committedMb + memoryMb > hostMb * memoryOvercommit) {
     throw new WrennError(
       'host_at_capacity',
       `host memory is fully committed (${committedMb} MB to running capsules, ${host.memoryFreeMb()} MB free); destroy or pause capsules, or ask for less memory`,

@@ -38,7 +38,7 @@ export async function createCapsule(parts: CreateParts, spec: CreateSpec, signal
   }
   const template = await kit.templates.get(spec.template);
   const shape = baseShape(spec, template, kit.settings.defaultRootfsSizeBytes);
-  checkCapacity(shape, kit.host, committedMemoryMb(kit));
+  checkCapacity(shape, kit.host, committedMemoryMb(kit), kit.settings.memoryOvercommit);
   // A warm capsule started without the volumes: those are bound in at start only.
   const claimed = spec.volumes.length ? undefined : await parts.warm.claim(spec, shape);
   if (claimed) return claimed;
@@ -87,7 +87,7 @@ async function startFromSnapshot(parts: CreateParts, spec: CreateSpec, signal?: 
   let pagesLoaded: Promise<void> | undefined;
   try {
     const shape = cloneShape(spec, source.meta);
-    checkCapacity(shape, kit.host, committedMemoryMb(kit));
+    checkCapacity(shape, kit.host, committedMemoryMb(kit), kit.settings.memoryOvercommit);
     const slot = kit.network.allocate();
     const record = cloneRecord(spec, source.meta, shape, slot, newAccessToken());
     const live: LiveCapsule = { record, lastActivityMs: Date.now() };

@@ -4,6 +4,7 @@
  * even to root; runc then fails with "error setting rlimit type 7".
  */
 import { readFile } from 'node:fs/promises';
+import { release } from 'node:os';
 
 const CAP_SYS_RESOURCE_BIT = 24n;
 
@@ -23,4 +24,17 @@ export function parseNofileHard(limits: string): number | undefined {
   if (hard === undefined || hard === 'unlimited') return undefined;
   const n = Number(hard);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * Since Linux 5.14 RLIMIT_NPROC counts the processes of a uid per user namespace: every
+ * capsule (its own user namespace) has its own count, although all of them map root to the
+ * same host uid. Older kernels count per host uid, shared by every capsule: the limit would
+ * let one capsule starve the others, so it is left off there.
+ */
+export function nprocPerUserNamespace(kernelRelease = release()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 5 || (major === 5 && minor >= 14);
 }

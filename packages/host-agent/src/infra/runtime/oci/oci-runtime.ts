@@ -379,12 +379,13 @@ export class OciRuntime implements Runtime {
 
   /** config.json; runc reads the CRIU config named in it at run (for later checkpoints) and at restore. */
   private async writeBundle(spec: SandboxSpec, opts: { tcpClose?: boolean; lockNetwork?: boolean; createRuntimeHook?: OciHook } = {}): Promise<void> {
-    const { layout, nofileHard } = await this.facts();
+    const { layout, nofileHard, nprocPerUserNamespace } = await this.facts();
     const criuConfigPath = await writeBundleCriuConfig(spec.bundleDir, { tcpClose: opts.tcpClose ?? false, lockNetwork: opts.lockNetwork ?? true });
     const config = buildOciSpec(spec, {
       cgroupsPath: this.cgroupPath(spec.id),
       limitSwap: layout.swapAccounting,
       nofileHard,
+      pidsReserve: nprocPerUserNamespace,
       criuConfigPath,
     });
     if (opts.createRuntimeHook) config.hooks = { createRuntime: [opts.createRuntimeHook] };

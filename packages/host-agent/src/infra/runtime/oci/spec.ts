@@ -11,8 +11,12 @@
  *   bounding set caps what setuid can gain, and the seccomp filter applies to every process.
  * - oomScoreAdj 500: under global memory pressure the kernel kills capsule processes before
  *   the host agent. A capsule cannot lower it (that needs CAP_SYS_RESOURCE on the host).
- * - No RLIMIT_NPROC: every capsule maps root to the same host uid range, and NPROC counts
- *   per host uid, so it would be shared by all capsules. pids.max limits each capsule.
+ * - pids.max limits each capsule. Where the kernel counts RLIMIT_NPROC per user namespace
+ *   (5.14+, `pidsReserve`), every uid inside the capsule is also held to pids.max minus
+ *   PIDS_RESERVE processes: a fork bomb of the capsule's user stops there and leaves envd
+ *   (root inside) the processes it needs to run commands, e.g. the one that ends the bomb.
+ *   A bomb run as root inside shares envd's uid and count: the reserve cannot keep it apart.
+ *   On older kernels NPROC counts per host uid (shared by every capsule): left off.
  */
 import { WrennError } from '@wrenn/shared';
 import type { SandboxSpec } from '../runtime.js';
@@ -39,7 +43,12 @@ export interface OciSpecOptions {
    * runc reads it from the config saved at create time, so it must be set at `run`.
    */
   criuConfigPath?: string;
+  /** Hold each uid inside to pids.max − PIDS_RESERVE (RLIMIT_NPROC): only where NPROC counts per user namespace. */
+  pidsReserve?: boolean;
 }
+
+/** Processes a fork bomb of one uid inside the capsule leaves to the others (envd's root). */
+export const PIDS_RESERVE = 64;
 
 export const CPU_PERIOD_US = 100_000;
 /** Generous for servers (node raises its soft limit to the hard one at start-up). */
@@ -76,7 +85,12 @@ export function buildOciSpec(spec: SandboxSpec, opts: OciSpecOptions): OciSpec {
       env: [...spec.env],
       cwd: spec.cwd,
       capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
-      rlimits: [{ type: 'RLIMIT_NOFILE', soft: Math.min(NOFILE_SOFT, nofileHard), hard: nofileHard }],
+      rlimits: [
+        { type: 'RLIMIT_NOFILE', soft: Math.min(NOFILE_SOFT, nofileHard), hard: nofileHard },
+        ...(opts.pidsReserve && limits.pidsMax > 2 * PIDS_RESERVE
+          ? [{ type: 'RLIMIT_NPROC' as const, soft: limits.pidsMax - PIDS_RESERVE, hard: limits.pidsMax - PIDS_RESERVE }]
+          : []),
+      ],
       noNewPrivileges: false,
       oomScoreAdj: OOM_SCORE_ADJ,
     },
