@@ -34,7 +34,13 @@ export async function openDatabase(opts: DatabaseOptions, logger: Logger): Promi
   let kind: OpenedDatabase['kind'];
   if (opts.databaseUrl) {
     kind = 'postgres';
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.databaseUrl, max: 10 }) }) });
+    // A connection that cannot be made fails within 5 s (not never): the request answers 503
+    // (http/errors.ts) instead of hanging while the database is away.
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
+    // An idle pooled connection the server closes (restart, network cut) is dropped from the
+    // pool; unhandled, its 'error' would end the process.
+    pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection lost'));
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     kind = 'pglite';
     const { PGlite } = await import('@electric-sql/pglite');

@@ -24,7 +24,25 @@ export function httpErrorOf(err: unknown): WrennError {
   if (!(err instanceof WrennError) && typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new WrennError(codeOfHttpStatus(fe.statusCode), fe.message, undefined, { cause: err });
   }
-  return asWrennError(err);
+  return databaseUnavailable(err) ?? asWrennError(err);
+}
+
+/** SQLSTATE classes of a database that is not there (08: connection exception; 57P01-03: shut down, starting). */
+const DB_AWAY_SQLSTATE = /^(08\d{3}|57P0[1-3])$/;
+const DB_AWAY_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** node-postgres' own words for a connection that died or was never made. */
+const DB_AWAY_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * The database is unreachable (stopped, restarting, cut off): 503 with the reason, never a
+ * 500. Requests succeed again as soon as it is back: the pool reconnects by itself.
+ */
+export function databaseUnavailable(err: unknown): WrennError | undefined {
+  if (err instanceof WrennError || !(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  const away = (typeof code === 'string' && (DB_AWAY_SQLSTATE.test(code) || DB_AWAY_ERRNO.has(code))) || DB_AWAY_MESSAGE.test(err.message);
+  if (!away) return undefined;
+  return new WrennError('unavailable', 'the database is unreachable; retry shortly', { retryAfterSec: 5 }, { cause: err });
 }
 
 export function sendError(reply: FastifyReply, err: WrennError): FastifyReply {
