@@ -2,7 +2,8 @@
  * E2B's own js-sdk integration tests (`packages/js-sdk/tests` of the e2b-dev/E2B
  * repository) against a real Wrenn: a control plane and host agent from the harness, the
  * tests run by vitest with E2B_API_URL, E2B_SANDBOX_URL, E2B_VOLUME_API_URL and E2B_API_KEY
- * pointing at it, and their `../src` imports resolved to the `e2b` package we pin (2.51).
+ * pointing at it, and their `../src` (and `src/index`, `src/errors`) imports resolved to the
+ * `e2b` package we pin (2.51): tests importing other SDK internals cannot run against it.
  *
  * Nothing is fetched here: set E2B_JS_SDK_DIR to the js-sdk directory of a checkout of that
  * repository (without it this file is skipped, saying so). The tests copied next to this
@@ -60,7 +61,7 @@ async function selectFiles(testsDir: string): Promise<string[]> {
 
 const CONFIG = (e2bEntry: string) => `import { defineConfig } from 'vitest/config';
 export default defineConfig({
-  resolve: { alias: [{ find: /^(\\.\\.\\/)+src$/, replacement: ${JSON.stringify(e2bEntry)} }] },
+  resolve: { alias: [{ find: /^(\\.\\.\\/)+src(\\/(index|errors)(\\.js)?)?$/, replacement: ${JSON.stringify(e2bEntry)} }] },
   test: { include: ['tests/**/*.test.ts'], testTimeout: 60000, hookTimeout: 120000, fileParallelism: false, isolate: true, environment: 'node' },
 });
 `;

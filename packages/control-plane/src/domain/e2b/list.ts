@@ -72,7 +72,8 @@ export async function listSandboxes(ctx: ControlPlaneContext, teamId: string, q:
     .where('capsules.status', 'in', statuses);
   if (Object.keys(q.metadata).length > 0) query = query.where(sql<boolean>`capsules.metadata @> ${JSON.stringify(q.metadata)}::jsonb`);
   if (q.templateId) query = query.where('e2b_sandboxes.template_id', '=', q.templateId);
-  if (q.startedAfter) query = query.where('capsules.created_at', '>', q.startedAfter);
+  // E2B's startedAt is the sandbox's (last) start, and a sandbox started at that very moment is included.
+  if (q.startedAfter) query = query.where('e2b_sandboxes.started_at', '>=', q.startedAfter);
   if (q.nextToken) {
     const c = decodeCursor(q.nextToken);
     const cmp = q.order === 'asc' ? sql.raw('>') : sql.raw('<');
