@@ -3,7 +3,8 @@
  * host. `allowInternetAccess: false`, `network.allowOut` / `denyOut` by address, CIDR and
  * domain name (resolved at the host, kept fresh), `updateNetwork` on a running and a paused
  * sandbox, rules kept across pause/resume, and the host's own deny set never opened by a
- * sandbox's allow list.
+ * sandbox's allow list. The native API's extension (PUT /v1/capsules/{id}/egress) changes the
+ * same rules.
  *
  * The "internet" is three network namespaces this file makes, each behind a veth routed by
  * the host, with a TCP server greeting "hello": A and B are in WRENN_EGRESS_ALLOW (what an
@@ -187,6 +188,23 @@ describe('e2b SDK: egress rules', () => {
     await assert.rejects(Sandbox.updateNetwork(sbx.sandboxId, { denyOut: [ALL_TRAFFIC] }, { apiKey: other.apiKey }), SandboxNotFoundError);
     assert.deepEqual(await reach(sbx, [A]), { [A]: true });
     await assert.rejects(Sandbox.updateNetwork('no-such-sandbox', {}), SandboxNotFoundError);
+    await sbx.kill();
+  });
+
+  test('the native API extension PUT /v1/capsules/{id}/egress replaces the same rules, and the E2B API shows them', async () => {
+    const sbx = f.track(await Sandbox.create({ timeoutMs: 60_000 }));
+    const put = (body: unknown, auth = f.team.apiKey) => f.t.api('PUT', `/v1/capsules/${sbx.sandboxId}/egress`, { auth, body });
+    const res = await put({ internet: true, deny_out: [ALL_TRAFFIC], allow_out: [B] });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { internet: true, allow_out: [`${B}/32`], deny_out: [ALL_TRAFFIC] });
+    assert.deepEqual(await reach(sbx, [A, B]), { [A]: false, [B]: true });
+    assert.deepEqual((await sbx.getInfo()).network?.allowOut, [B]);
+    const bad = await put({ internet: true, deny_out: ['example.com'], allow_out: [] });
+    assert.equal(bad.status, 400);
+    assert.match((bad.body as { error: { message: string } }).error.message, /deny_out|denyOut/);
+    const other = await seedTeam(f.t.cp);
+    assert.equal((await put({ internet: false, deny_out: [], allow_out: [] }, other.apiKey)).status, 404);
+    assert.deepEqual(await reach(sbx, [B]), { [B]: true }, 'refused calls changed nothing');
     await sbx.kill();
   });
 });

@@ -14,6 +14,7 @@ import type { ControlPlaneContext, Worker } from '../../context.js';
 import { destroyCapsule } from '../capsules/lifecycle.js';
 import { pauseCapsule } from '../capsules/pause.js';
 import { periodicWorker } from '../../workers/periodic.js';
+import { recordAuditLater } from '../audit.js';
 import { STATUSES_OF } from './sandboxes.js';
 
 export const E2B_LIFETIME_INTERVAL_MS = 1_000;
@@ -53,6 +54,15 @@ export async function lifetimePass(ctx: ControlPlaneContext, signal?: AbortSigna
           await destroyCapsule(ctx, s.team_id, s.id);
         }
         log.info({ action: s.on_timeout }, 'sandbox reached its end of life');
+        // The sandbox's logs (logs.ts) show it, as they show the calls made on it.
+        recordAuditLater(ctx, {
+          teamId: s.team_id,
+          action: s.on_timeout === 'pause' ? 'sandbox end of life: paused' : 'sandbox end of life: killed',
+          targetType: 'capsule',
+          targetId: s.id,
+          result: 'ok',
+          statusCode: 0,
+        });
       } catch (err) {
         log.warn({ err: (err as Error).message, action: s.on_timeout }, 'sandbox end of life failed; retried next pass');
       }

@@ -114,7 +114,7 @@ export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, inpu
 }
 
 /** The team's sandbox in any state (stopped ones included); 404 for another team's or a native capsule. */
-async function anySandbox(ctx: ControlPlaneContext, teamId: string, sandboxId: string): Promise<SandboxRecord> {
+export async function anySandbox(ctx: ControlPlaneContext, teamId: string, sandboxId: string): Promise<SandboxRecord> {
   const row = await ctx.db
     .selectFrom('e2b_sandboxes')
     .innerJoin('capsules', 'capsules.id', 'e2b_sandboxes.capsule_id')

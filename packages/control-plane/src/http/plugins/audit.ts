@@ -51,7 +51,7 @@ export function auditTarget(route: string, params: Record<string, unknown>, crea
     const value = params[seg.slice(1)];
     if (typeof value === 'string' && value) return { type: typeOf(segments[i - 1]), id: value };
   }
-  const createdId = created?.id ?? created?.name;
+  const createdId = created?.id ?? created?.name ?? created?.sandboxID;
   if (typeof createdId === 'string') return { type: typeOf(segments[segments.length - 1]), id: createdId };
   return { type: null, id: null };
 }

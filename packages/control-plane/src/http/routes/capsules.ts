@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlaneContext } from '../../context.js';
 import { authScope } from '../plugins/auth.js';
+import { egressRoutes } from './capsules/egress.js';
 import { execRoutes } from './capsules/exec.js';
 import { fileRoutes } from './capsules/files.js';
 import { lifecycleRoutes } from './capsules/lifecycle.js';
@@ -21,5 +22,6 @@ export async function capsulesRoutes(app: FastifyInstance, ctx: ControlPlaneCont
     await fileRoutes(s, ctx);
     await processRoutes(s, ctx);
     await metricsRoutes(s, ctx);
+    await egressRoutes(s, ctx);
   });
 }

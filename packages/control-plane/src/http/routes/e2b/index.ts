@@ -15,6 +15,7 @@ import { templateRoutes } from './templates.js';
 import { secretRoutes } from './secrets.js';
 import { volumeRoutes } from './volumes.js';
 import { volumeContentRoutes } from './volumecontent.js';
+import { logRoutes } from './logs.js';
 
 export async function e2bRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await app.register(async (s) => {
@@ -31,6 +32,7 @@ export async function e2bRoutes(app: FastifyInstance, ctx: ControlPlaneContext):
     await templateRoutes(s, ctx);
     await secretRoutes(s, ctx);
     await volumeRoutes(s, ctx);
+    await logRoutes(s, ctx);
   });
   // Outside the API-key scope: a volume's content is opened by the volume's own token.
   await volumeContentRoutes(app, ctx);
