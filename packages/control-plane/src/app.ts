@@ -39,6 +39,7 @@ import { AuditQueue } from './domain/audit.js';
 import { PtySessionRegistry } from './ws/pty-registry.js';
 import { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
 import { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
+import { HostStartQueues } from './domain/hosts/start-queues.js';
 import { KeyUseWrites } from './domain/accounts/key-use.js';
 import { ThrottlePruning } from './domain/accounts/throttle.js';
 import { BuildRunners } from './domain/builds/registry.js';
@@ -89,6 +90,7 @@ export async function closeProcessState(ctx: ControlPlaneContext): Promise<void>
   ctx.ptys.close();
   ctx.resumes.close();
   ctx.usable.close();
+  ctx.startQueues.close();
   ctx.keyUse.close();
   ctx.throttle.close();
   await Promise.all([ctx.activity.close(), ctx.audit.close(), ctx.mailer.close()]);
@@ -123,6 +125,7 @@ export async function createControlPlane(opts: ControlPlaneOptions): Promise<Con
     ptys: new PtySessionRegistry({ config, logger, activity }),
     resumes: new ResumesInFlight(),
     usable: new UsableCapsuleMemo(),
+    startQueues: new HostStartQueues(),
     keyUse: new KeyUseWrites(base),
     throttle: new ThrottlePruning(),
   };

@@ -8,6 +8,7 @@ import type { PtySessionRegistry } from './ws/pty-registry.js';
 import type { ResumesInFlight } from './domain/capsules/resumes-in-flight.js';
 import type { UsableCapsuleMemo } from './domain/capsules/usable-memo.js';
 import type { BuildsInFlight } from './domain/builds/in-flight.js';
+import type { HostStartQueues } from './domain/hosts/start-queues.js';
 import type { SecretBox } from './infra/secret-box.js';
 import type { Mailer } from './infra/mailer.js';
 import type { OAuthProvider } from './infra/oauth/provider.js';
@@ -43,6 +44,8 @@ export interface ControlPlaneContext extends ContextBase {
   readonly resumes: ResumesInFlight;
   /** Capsules recently found usable (with the generation that invalidates them). */
   readonly usable: UsableCapsuleMemo;
+  /** Each host's start queue as its last heartbeat reported it (the wrenn_host_start_queue gauge). */
+  readonly startQueues: HostStartQueues;
   /** When each API key's use was last written. */
   readonly keyUse: KeyUseWrites;
   /** When stale login-failure rows were last pruned. */

@@ -123,6 +123,16 @@ describe('hosts: registration, heartbeats, liveness', () => {
     }
   });
 
+  test("heartbeats carry the agent's start queue: wrenn_host_start_queue on /metrics", async () => {
+    const line = (text: string, state: string) => new RegExp(`^wrenn_host_start_queue\\{host="${linkedHostId}",state="${state}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+    const metrics = await waitFor('a heartbeat with the start queue', async () => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      return line(text, 'waiting') !== undefined ? text : undefined;
+    });
+    assert.equal(line(metrics, 'waiting'), '0');
+    assert.equal(line(metrics, 'active'), '0');
+  });
+
   test('a registration token works once: using it again is 401', async () => {
     const { token } = await createHostViaApi(t, admin.jwt, 'once');
     assert.equal((await t.api('POST', '/v1/hosts/register', { body: await registerBody(ta, token) })).status, 200);

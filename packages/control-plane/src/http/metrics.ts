@@ -48,6 +48,19 @@ export function installMetrics(app: FastifyInstance, ctx: ControlPlaneContext): 
       for (const r of rows) this.set({ status: r.status }, Number(r.n));
     },
   });
+  new Gauge({
+    name: 'wrenn_host_start_queue',
+    help: "Capsule starts and restores per host, waiting for a turn (state=waiting) or running (state=active): the agent's admission queue, as of its last heartbeat",
+    labelNames: ['host', 'state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [host, q] of ctx.startQueues.current()) {
+        this.set({ host, state: 'waiting' }, q.waiting);
+        this.set({ host, state: 'active' }, q.active);
+      }
+    },
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requestSeconds.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);

@@ -37,6 +37,8 @@ export interface ServiceDeps {
   templates: TemplateStore;
   /** Volumes of this host (absent: the volume calls answer not_implemented). */
   volumes?: Volumes;
+  /** The start queue, shared with the heartbeat (its depth); default: one of its own. */
+  admission?: Admission;
   logger: Logger;
 }
 
@@ -46,7 +48,7 @@ const READ_MESSAGE_BYTES = 1024 * 1024;
 export function registerHostAgentService(router: ConnectRouter, deps: ServiceDeps): void {
   const { manager } = deps;
   // Starts and restores wait for a turn (see admission.ts); their deadlines begin with it.
-  const admission = new Admission(deps.config.startConcurrency);
+  const admission = deps.admission ?? new Admission(deps.config.startConcurrency);
   const envdOf = (id: string, op: string) => manager.envdOf(required(id, 'capsule_id'), op);
   const capsuleDirs = new CapsuleStore(deps.config.dataDir);
 

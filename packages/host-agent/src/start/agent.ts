@@ -30,6 +30,7 @@ import { createAgentServer, type AgentServer } from '../rpc/server.js';
 import { CapsuleConnections } from '../proxy/capsule-connections.js';
 import { createProxyServer, type ProxyServer } from '../proxy/proxy-server.js';
 import { registerHostAgentService } from '../rpc/service.js';
+import { Admission } from '../rpc/admission.js';
 import type { AgentConfig } from './config.js';
 import { Volumes } from '../domain/volumes.js';
 import { VolumeStore } from '../infra/volume/volume-store.js';
@@ -58,6 +59,8 @@ export interface HostAgent {
   readonly proxy?: ProxyServer;
   /** Proxied exchanges of every capsule (drain, destroy). */
   readonly connections: CapsuleConnections;
+  /** The start queue (rpc/admission.ts): its depth goes to the control plane in each heartbeat. */
+  readonly admission: Admission;
   close(): Promise<void>;
 }
 
@@ -171,6 +174,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
   // Holders of a volume are read from the manager's records (the manager needs the volumes first).
   let records: () => CapsuleRecord[] = () => [];
   const volumes = new Volumes(new VolumeStore(config.dataDir, { hostBase: config.uidBase, size: config.uidRange }, log.child({ component: 'volumes' })), () => records());
+  const admission = new Admission(config.startConcurrency);
   const manager = new CapsuleManager({
     volumes,
     logger: log,
@@ -246,6 +250,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
           proxyPort,
           templates,
           volumes,
+          admission,
           logger: log,
         }),
     });
@@ -265,6 +270,7 @@ export async function startHostAgent(config: AgentConfig, logger: Logger, opts: 
     server,
     ...(proxy ? { proxy } : {}),
     connections,
+    admission,
     close: async () => {
       clearInterval(egressRefresh);
       await proxy?.close();

@@ -159,6 +159,7 @@ export interface HeartbeatInput {
   agent_token?: string;
   proxy_url?: string;
   version?: string;
+  start_queue?: { waiting: number; active: number };
 }
 
 export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, hb: HeartbeatInput): Promise<{ status: HostStatus }> {
@@ -184,6 +185,7 @@ export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, 
     .returning(['status'])
     .executeTakeFirst();
   if (!row) throw new WrennError('not_found', `host ${hostId} was deleted`, { hostId });
+  if (hb.start_queue) ctx.startQueues.record(hostId, hb.start_queue);
   const proxyMoved = Boolean(hb.proxy_url && hb.proxy_url !== before.proxy_url);
   if ((hb.agent_url && hb.agent_url !== before.agent_url) || (hb.agent_token && hb.agent_token !== before.agent_token) || proxyMoved || before.status !== row.status) {
     ctx.usable.forget(); // calls must reach the host where it is now

@@ -9,9 +9,15 @@ export interface HostCapacity {
   memory_free_bytes: number;
   disk_free_bytes: number;
   capsules: number;
+  /** Capsule starts and restores waiting for a turn (rpc/admission.ts), and running. */
+  start_queue?: { waiting: number; active: number };
 }
 
-export async function hostFacts(config: { dataDir: string; vcpusTotal: number }, capsules: () => number): Promise<HostCapacity> {
+export async function hostFacts(
+  config: { dataDir: string; vcpusTotal: number },
+  capsules: () => number,
+  startQueue?: () => { waiting: number; active: number },
+): Promise<HostCapacity> {
   const disk = await statfs(config.dataDir).catch(() => undefined);
   return {
     vcpus_total: config.vcpusTotal,
@@ -19,5 +25,6 @@ export async function hostFacts(config: { dataDir: string; vcpusTotal: number },
     memory_free_bytes: freemem(),
     disk_free_bytes: disk ? disk.bavail * disk.bsize : 0,
     capsules: capsules(),
+    ...(startQueue ? { start_queue: startQueue() } : {}),
   };
 }

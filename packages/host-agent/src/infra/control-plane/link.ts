@@ -99,7 +99,7 @@ export class ControlPlaneLink {
   /** A link for a started agent, or undefined when it has neither a control plane to register with nor saved credentials. */
   static async fromConfig(
     config: LinkConfig,
-    agent: { token: string; port: number; proxyPort?: number; manager: { list(): unknown[] } },
+    agent: { token: string; port: number; proxyPort?: number; manager: { list(): unknown[] }; admission?: { queued: number; active: number } },
     logger: Logger,
     version: string,
   ): Promise<ControlPlaneLink | undefined> {
@@ -121,7 +121,7 @@ export class ControlPlaneLink {
       agentToken: agent.token,
       version,
       heartbeatMs: config.heartbeatSec * 1000,
-      facts: () => hostFacts(config, () => agent.manager.list().length),
+      facts: () => hostFacts(config, () => agent.manager.list().length, agent.admission ? () => ({ waiting: agent.admission!.queued, active: agent.admission!.active }) : undefined),
       logger,
     });
   }
@@ -265,6 +265,7 @@ export class ControlPlaneLink {
           disk_free_bytes: facts.disk_free_bytes,
           vcpus_total: facts.vcpus_total,
           memory_total_bytes: facts.memory_total_bytes,
+          ...(facts.start_queue ? { start_queue: facts.start_queue } : {}),
           agent_url: this.opts.advertiseUrl,
           agent_token: this.opts.agentToken,
           ...(this.opts.proxyUrl ? { proxy_url: this.opts.proxyUrl } : {}),

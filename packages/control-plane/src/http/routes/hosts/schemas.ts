@@ -98,6 +98,12 @@ export const HeartbeatBody = Type.Object(
     agent_token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
     proxy_url: Type.Optional(HttpUrl),
     version: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    start_queue: Type.Optional(
+      Type.Object(
+        { waiting: Type.Integer({ minimum: 0 }), active: Type.Integer({ minimum: 0 }) },
+        { additionalProperties: false, description: "Capsule starts and restores waiting for a turn on the host, and running (the agent's admission control)" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
