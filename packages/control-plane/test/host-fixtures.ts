@@ -32,7 +32,7 @@ export function linkFor(
     retryMinMs: 100,
     retryMaxMs: 500,
     // Read at call time: after restart() the harness holds a new agent.
-    facts: () => hostFacts(ta.config, () => ta.agent.manager.list().length),
+    facts: () => hostFacts(ta.config, () => ta.agent.manager.list().length, () => ({ waiting: ta.agent.admission.queued, active: ta.agent.admission.active })),
     logger: linkLogger(),
   });
 }
