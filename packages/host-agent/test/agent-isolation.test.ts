@@ -75,10 +75,18 @@ describe('capsule isolation through the host agent', () => {
     await t.client.create({ capsuleId: bombed, template: 'minimal', vcpus: 1, memoryMb: 256 });
     // The bomb may take envd's own stream down with it (no pids left to serve it): a
     // failed exec is as acceptable here as a timed-out one. What matters is below.
-    await t.client.exec({ capsuleId: bombed, cmd: '/bin/bash', args: ['-c', 'bomb() { bomb | bomb & }; bomb; sleep 5'], timeoutSec: 4 }).catch(() => undefined);
-    // pids.events counts forks refused by the limit: the bomb really hit the wall.
+    await t.client.exec({ capsuleId: bombed, cmd: '/bin/bash', args: ['-c', 'exec 2>/tmp/bomb.err; bomb() { bomb | bomb & }; bomb; sleep 5'], timeoutSec: 4 }).catch(() => undefined);
+    // The bomb really hit the wall: pids.events counts forks refused by pids.max; where the
+    // kernel counts RLIMIT_NPROC per user namespace the bomb's uid stops 64 processes short
+    // of it (the reserve that leaves envd's root room), and its refused forks are the
+    // EAGAINs bash reports (read through envd as root: the reserve is what lets it answer).
     const events = readFileSync(`/sys/fs/cgroup/pids/${t.cgroupParent}/${bombed}/pids.events`, 'utf8');
-    assert.ok(Number(/max (\d+)/.exec(events)?.[1]) > 0, `pids limit was never hit: ${events}`);
+    const refusedByPidsMax = Number(/max (\d+)/.exec(events)?.[1]) > 0;
+    const eagain = await t.client
+      .exec({ capsuleId: bombed, cmd: '/bin/grep', args: ['-c', 'Resource temporarily unavailable', '/tmp/bomb.err'], user: 'root', timeoutSec: 10 })
+      .then((r) => Number(text(r.stdout).trim()) > 0)
+      .catch(() => false);
+    assert.ok(refusedByPidsMax || eagain, `no limit was hit: ${events}`);
     // The host and the other capsules are unaffected.
     assert.ok((await t.client.health({})).capsules >= 3);
     const other = await t.client.exec({ capsuleId: b, cmd: 'echo', args: ['fine'] });
