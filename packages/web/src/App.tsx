@@ -1,5 +1,5 @@
 /** Which page the hash names, behind the login when there is no session. */
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { useRoute } from './router';
 import { useSession } from './session';
 import { Shell } from './Shell';
@@ -12,6 +12,12 @@ import { AuditPage } from './pages/Audit';
 import { TemplatesPage } from './pages/Templates';
 import { HostsPage } from './admin/Hosts';
 import { UsersPage } from './admin/Users';
+import { TeamsPage } from './admin/Teams';
+import { BuildsPage } from './pages/Builds';
+import { BuildPage } from './pages/BuildPage';
+import { UsagePage } from './pages/Usage';
+import { AccountPage } from './pages/Account';
+import { OAuthCallbackPage, ResetPasswordPage } from './pages/AuthLinks';
 
 export function App() {
   const s = useSession();
@@ -20,7 +26,13 @@ export function App() {
   useEffect(() => {
     document.title = first ? `${first} · Wrenn` : 'Wrenn';
   }, [first]);
-  if (!s) return <LoginPage />;
+  const [notice, setNotice] = useState<string>();
+  // The server's own links land by path (see AuthLinks.tsx); everything else is hash-routed.
+  const path = location.pathname;
+  if (path === '/reset-password') return <ResetPasswordPage />;
+  if (/^\/auth\/[^/]+\/callback$/.test(path)) return <OAuthCallbackPage onError={setNotice} />;
+  if (path === '/dashboard/settings') history.replaceState(null, '', `/${location.search}#/account`);
+  if (!s) return <LoginPage notice={notice} />;
   let section = first ?? 'capsules';
   let page;
   if (first === 'capsules' && second) page = <CapsulePage key={second} id={second} tab={route[2] ?? 'terminal'} />;
@@ -28,7 +40,12 @@ export function App() {
   else if (first === 'team') page = <TeamPage s={s} />;
   else if (first === 'audit') page = <AuditPage />;
   else if (first === 'templates') page = <TemplatesPage />;
+  else if (first === 'builds' && second) (page = <BuildPage key={second} id={second} />), (section = 'builds');
+  else if (first === 'builds') page = <BuildsPage />;
+  else if (first === 'usage') page = <UsagePage />;
+  else if (first === 'account') page = <AccountPage />;
   else if (first === 'admin' && s.user.is_admin && second === 'users') (page = <UsersPage me={s.user.id} />), (section = 'admin-users');
+  else if (first === 'admin' && s.user.is_admin && second === 'teams') (page = <TeamsPage />), (section = 'admin-teams');
   else if (first === 'admin' && s.user.is_admin) (page = <HostsPage />), (section = 'admin-hosts');
   else (page = <CapsulesPage />), (section = 'capsules');
   return (

@@ -16,7 +16,7 @@ function NavLink({ to, current, children }: { to: string; current: boolean; chil
 }
 
 function TeamSwitcher({ s }: { s: Session }) {
-  const teams = usePoll(() => apiList<Team>('/teams', 'teams').then((teams) => ({ teams })), [s.token]);
+  const teams = usePoll(() => apiList<Team>('/teams', 'teams'), [s.token]);
   const sw = useAction(async (teamId: string) => {
     session.set(await api<Session>('POST', '/auth/switch-team', { team_id: teamId }));
     location.hash = '#/capsules';
@@ -26,7 +26,7 @@ function TeamSwitcher({ s }: { s: Session }) {
       <label>
         Team
         <select value={s.team.id} disabled={sw.busy} onChange={(e) => void sw.run(e.target.value)}>
-          {(teams.data?.teams ?? [s.team]).map((t) => (
+          {(teams.data ?? [s.team]).map((t) => (
             <option key={t.id} value={t.id}>
               {t.name} ({t.role})
             </option>
@@ -38,10 +38,16 @@ function TeamSwitcher({ s }: { s: Session }) {
   );
 }
 
+/** Whoever logs in next starts at the capsules, not on a page of this session's team. */
+function logOut() {
+  clearSession();
+  location.hash = '#/';
+}
+
 export function Shell({ s, section, children }: { s: Session; section: string; children: ReactNode }) {
   const logoutAll = useAction(async () => {
     await api('POST', '/auth/logout-all');
-    clearSession();
+    logOut();
   });
   return (
     <div className="shell">
@@ -58,11 +64,20 @@ export function Shell({ s, section, children }: { s: Session; section: string; c
           <NavLink to={href('templates')} current={section === 'templates'}>
             Templates
           </NavLink>
+          <NavLink to={href('builds')} current={section === 'builds'}>
+            Builds
+          </NavLink>
+          <NavLink to={href('usage')} current={section === 'usage'}>
+            Usage
+          </NavLink>
           <NavLink to={href('keys')} current={section === 'keys'}>
             API keys
           </NavLink>
           <NavLink to={href('team')} current={section === 'team'}>
             Team
+          </NavLink>
+          <NavLink to={href('account')} current={section === 'account'}>
+            Account
           </NavLink>
           <NavLink to={href('audit')} current={section === 'audit'}>
             Audit log
@@ -76,6 +91,9 @@ export function Shell({ s, section, children }: { s: Session; section: string; c
               <NavLink to={href('admin', 'users')} current={section === 'admin-users'}>
                 Users
               </NavLink>
+              <NavLink to={href('admin', 'teams')} current={section === 'admin-teams'}>
+                Teams
+              </NavLink>
             </>
           )}
         </nav>
@@ -83,7 +101,7 @@ export function Shell({ s, section, children }: { s: Session; section: string; c
           <div className="muted small" title={s.user.email}>
             {s.user.name || s.user.email}
           </div>
-          <button type="button" onClick={clearSession}>
+          <button type="button" onClick={logOut}>
             Log out
           </button>
           <button type="button" className="ghost small" disabled={logoutAll.busy} onClick={() => void logoutAll.run()}>

@@ -36,10 +36,11 @@ export function authHeaders(): Record<string, string> {
 }
 
 /** A raw request: the caller reads the body (downloads). Throws ApiError on non-2xx. */
-export async function request(method: string, path: string, init: { body?: unknown; signal?: AbortSignal } = {}): Promise<Response> {
+export async function request(method: string, path: string, init: { body?: unknown; form?: FormData; signal?: AbortSignal } = {}): Promise<Response> {
   const headers: Record<string, string> = { ...authHeaders() };
   let body: BodyInit | undefined;
-  if (init.body !== undefined) {
+  if (init.form) body = init.form; // the browser sets multipart/form-data with its boundary
+  else if (init.body !== undefined) {
     headers['content-type'] = 'application/json';
     body = JSON.stringify(init.body);
   }

@@ -103,6 +103,9 @@ export interface Host {
   capsules: number;
   last_heartbeat_at: string | null;
   created_at: string;
+  type?: 'regular' | 'byoc';
+  team_id?: string | null;
+  tags?: string[];
 }
 
 export interface AuditEntry {
@@ -129,5 +132,66 @@ export interface Template {
   memory_bytes: number;
   base_template: string | null;
   default_user: string | null;
+  created_at: string;
+}
+
+export type BuildStatus = 'pending' | 'running' | 'success' | 'failed' | 'cancelled';
+
+/** One step of a build: its command, output (capped, the end kept), exit and duration. */
+export interface BuildLogEntry {
+  step: number;
+  phase: string;
+  cmd: string;
+  stdout: string;
+  stderr: string;
+  exit: number;
+  ok: boolean;
+  elapsed_ms: number;
+  running?: boolean;
+  timed_out?: boolean;
+  truncated?: boolean;
+  error?: string;
+}
+
+export interface Build {
+  id: string;
+  name: string;
+  base_template: string;
+  recipe: string[];
+  status: BuildStatus;
+  current_step: number;
+  total_steps: number;
+  logs: BuildLogEntry[];
+  error?: string;
+  default_user: string;
+  template_type?: 'base' | 'snapshot';
+  created_at: string;
+  started_at?: string;
+  completed_at?: string;
+}
+
+/** A template the team can start capsules from (GET /templates). */
+export interface TemplateListing {
+  name: string;
+  type: 'base' | 'snapshot';
+  size_bytes: number;
+  team_id: string | null;
+  build_id: string | null;
+  default_user: string | null;
+  created_at: string;
+}
+
+export interface UsageDay {
+  date: string;
+  cpu_minutes: number;
+  ram_mb_minutes: number;
+}
+
+export interface AdminTeam {
+  id: string;
+  name: string;
+  slug: string;
+  is_byoc: boolean;
+  member_count: number;
   created_at: string;
 }

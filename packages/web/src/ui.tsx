@@ -1,4 +1,4 @@
-/** Shared bits of UI: error text, status badges, dialogs, sizes and times in words. */
+/** Shared bits of UI: error text, status badges, dialogs, tables, sizes and times in words. */
 import { useEffect, useRef, type ReactNode } from 'react';
 
 export function ErrorText({ error, id }: { error: string | undefined; id?: string }) {
@@ -10,8 +10,8 @@ export function ErrorText({ error, id }: { error: string | undefined; id?: strin
   );
 }
 
-export function StatusBadge({ status }: { status: string }) {
-  const moving = ['pending', 'starting', 'pausing', 'resuming', 'stopping'].includes(status);
+/** `moving` overrides which statuses show a spinner (a build is `running` while it still moves). */
+export function StatusBadge({ status, moving = ['pending', 'starting', 'pausing', 'resuming', 'stopping'].includes(status) }: { status: string; moving?: boolean }) {
   return (
     <span className={`badge badge-${status}`} aria-label={`status ${status}`}>
       {moving && <span className="spinner" aria-hidden="true" />}
@@ -69,4 +69,41 @@ export function ago(iso: string | null): string {
 
 export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
+}
+
+export interface Column<T> {
+  /** Column heading; read by screen readers only when `srOnly`. */
+  header: string;
+  cell: (row: T) => ReactNode;
+  className?: string;
+  srOnly?: boolean;
+}
+
+/** A data table: a caption for screen readers, headings with scope, one row per item. */
+export function Table<T>({ caption, columns, rows, rowKey, onRowClick }: { caption: string; columns: Column<T>[]; rows: T[]; rowKey: (row: T) => string; onRowClick?: (row: T) => void }) {
+  return (
+    <table className="table">
+      <caption className="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c.header} scope="col" className={c.className}>
+              {c.srOnly ? <span className="sr-only">{c.header}</span> : c.header}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row) => (
+          <tr key={rowKey(row)} className={onRowClick ? 'clickable' : undefined} onClick={onRowClick ? () => onRowClick(row) : undefined}>
+            {columns.map((c) => (
+              <td key={c.header} className={c.className}>
+                {c.cell(row)}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }

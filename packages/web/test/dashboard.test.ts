@@ -218,6 +218,49 @@ describe('dashboard in Chromium', () => {
     assert.equal((await t.api('GET', `/v1/capsules/${capsuleId}`, { auth: owner })).body.status, 'stopped');
   });
 
+  test('the usage page charts the day the capsule ran', async () => {
+    const { page } = b;
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    await page.getByRole('heading', { name: 'Usage' }).waitFor();
+    const today = new Date().toISOString().slice(0, 10);
+    const row = page.getByRole('row', { name: new RegExp(`^${today}`) });
+    await row.waitFor(WAIT);
+    const cpuMinutes = Number(await row.getByRole('cell').nth(1).textContent());
+    assert.ok(cpuMinutes > 0, `vCPU-minutes for today: ${cpuMinutes}`);
+    // One point per day of the range (30 by default), today's among them.
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('.chart-box')).filter((el) => Number(el.getAttribute('data-points')) >= 1).length === 2, null, WAIT);
+    await b.screenshot('17-usage');
+  });
+
+  test('build a 2-step recipe and watch its steps complete', async () => {
+    const { page } = b;
+    const built = `web-built-${randomBytes(3).toString('hex')}`;
+    await page.getByRole('link', { name: 'Builds', exact: true }).click();
+    await page.getByRole('heading', { name: 'Builds' }).waitFor();
+    await page.getByRole('button', { name: 'New build' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Template name').fill(built);
+    await dialog.getByLabel(/^Recipe/).fill('RUN echo first-step-output\nRUN sleep 1 && echo second-step-output');
+    await b.screenshot('18-new-build');
+    await dialog.getByRole('button', { name: 'Start build' }).click();
+    await page.getByRole('heading', { name: built }).waitFor(WAIT);
+    await page.getByLabel(/^status (success|failed|cancelled)$/).waitFor({ timeout: 180_000 });
+    const owner = (await t.api('POST', '/v1/auth/login', { body: { email, password } })).body.token as string;
+    const id = /#\/builds\/([^/]+)/.exec(page.url())?.[1] ?? '';
+    const build = (await t.api('GET', `/v1/builds/${id}`, { auth: owner })).body as { status: string; error?: string };
+    assert.equal(build.status, 'success', `build ${id}: ${build.error ?? ''}`);
+    // The recipe's own steps (the build's setup and finishing steps are listed beside them).
+    const steps = page.getByRole('list', { name: 'Steps' }).getByRole('listitem', { name: /\(recipe\)/ });
+    assert.equal(await steps.count(), 2);
+    for (const i of [0, 1]) assert.match((await steps.nth(i).getAttribute('aria-label')) ?? '', / ok$/);
+    assert.match((await steps.nth(0).textContent()) ?? '', /first-step-output/);
+    await b.screenshot('19-build-done');
+    const templates = (await t.api('GET', '/v1/templates', { auth: owner })).body as Array<{ name: string }>;
+    assert.ok(templates.some((x) => x.name === built), 'the build saved its template');
+    // Templates outlive the test on the agent's shared data dir: this one goes now.
+    assert.equal((await t.api('DELETE', `/v1/templates/${built}`, { auth: owner })).status, 204);
+  });
+
   test('an administrator drains a host', async () => {
     const admin = await seedTeam(t.cp, { isAdmin: true });
     const { page } = b;
@@ -227,17 +270,32 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('link', { name: 'Hosts' }).click();
     await page.getByLabel('status online').waitFor(WAIT);
-    await b.screenshot('17-admin-hosts');
+    await b.screenshot('20-admin-hosts');
     const host = (await t.api('GET', `/v1/hosts/${t.hostId}`, { auth: admin.jwt })).body as { name: string };
     await page.getByRole('button', { name: `Drain ${host.name}` }).click();
     await page.getByLabel('status draining').waitFor(WAIT);
     assert.equal((await t.api('GET', `/v1/hosts/${t.hostId}`, { auth: admin.jwt })).body.status, 'draining');
-    await b.screenshot('18-admin-host-drained');
+    await b.screenshot('20b-admin-host-drained');
+    // The harness registers its agent directly, and nothing heartbeats for it: undrain puts
+    // a host back `online` only with a recent heartbeat, so stamp one as the agent's would.
+    await t.cp.ctx.db.updateTable('hosts').set({ last_heartbeat_at: new Date() }).where('id', '=', t.hostId!).execute();
     await page.getByRole('button', { name: `Undrain ${host.name}` }).click();
     await page.getByLabel('status online').waitFor(WAIT);
+    await page.getByRole('textbox', { name: `New tag for ${host.name}` }).fill('gpu-less');
+    await page.getByRole('row', { name: new RegExp(host.name) }).getByRole('button', { name: 'Add' }).click();
+    await page.getByRole('button', { name: `Remove tag gpu-less from ${host.name}` }).waitFor(WAIT);
+    assert.deepEqual((await t.api('GET', `/v1/hosts/${t.hostId}/tags`, { auth: admin.jwt })).body, ['gpu-less']);
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('cell', { name: email, exact: true }).waitFor(WAIT);
-    await b.screenshot('19-admin-users');
+    await b.screenshot('21-admin-users');
+    await page.getByRole('link', { name: 'Teams', exact: true }).click();
+    const owner = (await t.api('POST', '/v1/auth/login', { body: { email, password } })).body as { team: { id: string; name: string } };
+    const byoc = page.getByRole('checkbox', { name: `BYOC for ${owner.team.name}` });
+    await byoc.check();
+    await page.getByRole('row', { name: new RegExp(owner.team.id) }).getByText('own hosts allowed').waitFor(WAIT);
+    const listed = (await t.api('GET', '/v1/admin/teams?page=1', { auth: admin.jwt })).body as { teams: Array<{ id: string; is_byoc: boolean }> };
+    assert.equal(listed.teams.find((x) => x.id === owner.team.id)?.is_byoc, true);
+    await b.screenshot('22-admin-teams');
   });
 
   test('no console errors or uncaught exceptions on any page', () => {

@@ -1,13 +1,21 @@
 /**
  * The dashboard (packages/web, built by `npm run build` into packages/web/dist) served at
- * `/`: index.html and its hashed /assets/*. The dashboard routes by URL hash, so these two
- * are all it needs and no API path is shadowed. Files are read per request (they are few
- * and small); a missing build answers with a page saying how to make it.
+ * `/`: index.html and its hashed /assets/*. The dashboard routes by URL hash, so no API
+ * path is shadowed; index.html is also served at the few paths the server's own links point
+ * to (under WRENN_APP_URL, as Wrenn's dashboard names them): the password-reset link, the
+ * OAuth result and the provider-link result. Files are read per request (they are few and
+ * small); a missing build answers with a page saying how to make it.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { extname, join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+/**
+ * Paths that answer with the dashboard: its root, and where the server's links land (the
+ * reset link carries its token in the query: no-referrer keeps it from leaving the page).
+ */
+const APP_PATHS = ['/', '/reset-password', '/auth/:provider/callback', '/dashboard/settings'];
 
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
 
@@ -42,12 +50,13 @@ async function read(path: string): Promise<Buffer | undefined> {
 }
 
 export async function dashboardRoutes(app: FastifyInstance, dir = DASHBOARD_DIR): Promise<void> {
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
+  const index = async (_request: unknown, reply: FastifyReply) => {
     const html = await read(join(dir, 'index.html'));
-    reply.header('cache-control', 'no-cache').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', 'no-cache').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
     if (!html) return reply.code(503).type('text/plain; charset=utf-8').send('The dashboard is not built: run `npm run build` (the API is at /v1, its docs at /docs).\n');
     return reply.type('text/html; charset=utf-8').send(html);
-  });
+  };
+  for (const path of APP_PATHS) app.get(path, { schema: { hide: true } }, index);
   app.get<{ Params: { file: string } }>('/assets/:file', { schema: { hide: true } }, async (request, reply) => {
     const { file } = request.params;
     // One plain file name: nothing outside the assets directory can be named.

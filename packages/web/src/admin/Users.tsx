@@ -6,7 +6,7 @@ import type { User } from '../types';
 import { ago, Dialog, ErrorText } from '../ui';
 
 export function UsersPage({ me }: { me: string }) {
-  const users = usePoll(() => apiList<User>('/admin/users?limit=1000', 'users').then((users) => ({ users })), []);
+  const users = usePoll(() => apiList<User>('/admin/users?limit=1000', 'users'), []);
   const [rowError, setRowError] = useState<{ id: string; message: string }>();
   const patch = async (u: User, body: { active?: boolean; is_admin?: boolean }) => {
     setRowError(undefined);
@@ -60,7 +60,7 @@ export function UsersPage({ me }: { me: string }) {
           </tr>
         </thead>
         <tbody>
-          {(users.data?.users ?? []).map((u) => (
+          {(users.data ?? []).map((u) => (
             <tr key={u.id}>
               <td>
                 {u.name}

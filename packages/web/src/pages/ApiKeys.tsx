@@ -6,7 +6,7 @@ import type { ApiKey } from '../types';
 import { ago, Dialog, Empty, ErrorText } from '../ui';
 
 export function ApiKeysPage() {
-  const keys = usePoll(() => apiList<ApiKey>('/api-keys', 'api_keys').then((api_keys) => ({ api_keys })), []);
+  const keys = usePoll(() => apiList<ApiKey>('/api-keys', 'api_keys'), []);
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; key: string }>();
   const create = useAction(async () => {
@@ -25,7 +25,7 @@ export function ApiKeysPage() {
       setRevoking(undefined);
     }
   });
-  const list = keys.data?.api_keys ?? [];
+  const list = keys.data ?? [];
   return (
     <>
       <header className="page-head">

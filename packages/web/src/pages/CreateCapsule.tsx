@@ -6,7 +6,7 @@ import type { Capsule, Template } from '../types';
 import { Dialog, ErrorText } from '../ui';
 
 export function CreateCapsuleDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (c: Capsule) => void }) {
-  const templates = usePoll(() => apiList<Template>('/snapshots', 'snapshots').then((snapshots) => ({ snapshots })), []);
+  const templates = usePoll(() => apiList<Template>('/snapshots', 'snapshots'), []);
   const [template, setTemplate] = useState('minimal');
   const [vcpus, setVcpus] = useState('1');
   const [memory, setMemory] = useState('512');
@@ -36,7 +36,7 @@ export function CreateCapsuleDialog({ onClose, onCreated }: { onClose: () => voi
     setProblem(undefined);
     void create.run();
   };
-  const names = templates.data?.snapshots.map((t) => t.name) ?? [];
+  const names = (templates.data ?? []).map((t) => t.name);
   if (!names.includes('minimal')) names.unshift('minimal');
   return (
     <Dialog title="New capsule" onClose={onClose}>

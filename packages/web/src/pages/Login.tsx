@@ -1,20 +1,30 @@
-/** Log in, sign up, and activate an account (an administrator's invitation or reset token). */
+/**
+ * Log in (password, or a login provider the server offers), sign up, activate an account
+ * (an administrator's invitation), and ask for a password-reset mail.
+ */
 import { useState, type FormEvent } from 'react';
-import { api } from '../api';
-import { useAction } from '../hooks';
+import { api, apiList } from '../api';
+import { useAction, usePoll } from '../hooks';
 import { session } from '../session';
 import type { Session } from '../types';
 import { ErrorText } from '../ui';
 
-type Mode = 'login' | 'signup' | 'activate';
+type Mode = 'login' | 'signup' | 'activate' | 'forgot';
 
-export function LoginPage() {
+export function LoginPage({ notice }: { notice?: string | undefined }) {
   const [mode, setMode] = useState<Mode>(() => (new URLSearchParams(location.search).get('activate') ? 'activate' : 'login'));
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [token, setToken] = useState(() => new URLSearchParams(location.search).get('activate') ?? '');
+  const providers = usePoll(() => apiList<{ name: string }>('/auth/providers', 'providers'), []);
+  const [sent, setSent] = useState(false);
   const submit = useAction(async () => {
+    if (mode === 'forgot') {
+      await api('POST', '/me/password/reset', { email });
+      setSent(true);
+      return;
+    }
     const s =
       mode === 'login'
         ? await api<Session>('POST', '/auth/login', { email, password })
@@ -28,7 +38,7 @@ export function LoginPage() {
     e.preventDefault();
     void submit.run();
   };
-  const title = mode === 'login' ? 'Log in to Wrenn' : mode === 'signup' ? 'Create your account' : 'Activate your account';
+  const title = mode === 'login' ? 'Log in to Wrenn' : mode === 'signup' ? 'Create your account' : mode === 'forgot' ? 'Reset your password' : 'Activate your account';
   return (
     <main className="auth">
       <form className="card auth-card" onSubmit={onSubmit} aria-describedby={submit.error ? 'auth-error' : undefined}>
@@ -36,6 +46,10 @@ export function LoginPage() {
           ◆ Wrenn
         </div>
         <h1>{title}</h1>
+        <ErrorText error={notice} />
+        {mode === 'forgot' && sent && (
+          <p role="status">If an account uses this address, a link to choose a new password is on its way (it works once, for 15 minutes).</p>
+        )}
         {mode !== 'activate' && (
           <label>
             Email
@@ -54,6 +68,7 @@ export function LoginPage() {
             <input required value={token} onChange={(e) => setToken(e.target.value)} />
           </label>
         )}
+        {mode !== 'forgot' && (
         <label>
           Password
           <input
@@ -65,10 +80,18 @@ export function LoginPage() {
             onChange={(e) => setPassword(e.target.value)}
           />
         </label>
+        )}
         <ErrorText error={submit.error} id="auth-error" />
         <button type="submit" className="primary" disabled={submit.busy}>
-          {submit.busy ? 'Please wait…' : mode === 'login' ? 'Log in' : mode === 'signup' ? 'Sign up' : 'Activate'}
+          {submit.busy ? 'Please wait…' : mode === 'login' ? 'Log in' : mode === 'signup' ? 'Sign up' : mode === 'forgot' ? 'Send me a link' : 'Activate'}
         </button>
+        {mode === 'login' &&
+          (providers.data ?? []).map(({ name }) => (
+            // A full navigation: the server sets the attempt cookie and sends the browser to the provider.
+            <a key={name} className="button" href={`/v1/auth/oauth/${encodeURIComponent(name)}`}>
+              Log in with {name}
+            </a>
+          ))}
         <p className="muted small">
           {mode === 'login' ? (
             <>
@@ -90,7 +113,13 @@ export function LoginPage() {
             </>
           )}
         </p>
-        {mode === 'login' && <p className="muted small">Forgot your password? An administrator can reset it and give you an activation token.</p>}
+        {mode === 'login' && (
+          <p className="muted small">
+            <button type="button" className="link" onClick={() => (submit.clear(), setSent(false), setMode('forgot'))}>
+              Forgot your password?
+            </button>
+          </p>
+        )}
       </form>
     </main>
   );

@@ -9,7 +9,7 @@ const ROLES: Role[] = ['owner', 'admin', 'member'];
 
 export function TeamPage({ s }: { s: Session }) {
   const teamPath = `/teams/${encodeURIComponent(s.team.id)}`;
-  const members = usePoll(() => apiList<Member>(`${teamPath}/members`, 'members').then((members) => ({ members })), [teamPath]);
+  const members = usePoll(() => apiList<Member>(`${teamPath}/members`, 'members'), [teamPath]);
   const manage = s.team.role !== 'member';
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('member');
@@ -84,7 +84,7 @@ export function TeamPage({ s }: { s: Session }) {
           </tr>
         </thead>
         <tbody>
-          {(members.data?.members ?? []).map((m) => (
+          {(members.data ?? []).map((m) => (
             <tr key={m.user_id}>
               <td>{m.name}</td>
               <td>{m.email}</td>

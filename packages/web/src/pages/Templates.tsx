@@ -6,7 +6,7 @@ import type { Template } from '../types';
 import { ago, bytes, Empty, ErrorText } from '../ui';
 
 export function TemplatesPage() {
-  const list = usePoll(() => apiList<Template>('/snapshots', 'snapshots').then((snapshots) => ({ snapshots })), []);
+  const list = usePoll(() => apiList<Template>('/snapshots', 'snapshots'), []);
   const [rowError, setRowError] = useState<{ name: string; message: string }>();
   const [deleting, setDeleting] = useState<string>();
   const remove = async (t: Template) => {
@@ -22,13 +22,15 @@ export function TemplatesPage() {
       setDeleting(undefined);
     }
   };
-  const rows = list.data?.snapshots ?? [];
+  const rows = list.data ?? [];
   return (
     <>
       <header className="page-head">
         <h1>Templates</h1>
       </header>
-      <p className="muted">Snapshot a running capsule from its page to add a template here.</p>
+      <p className="muted">
+        Snapshot a running capsule from its page, or <a href="#/builds">build a template</a> from a recipe or a Dockerfile, to add one here.
+      </p>
       <ErrorText error={list.error} />
       {list.data && rows.length === 0 ? (
         <Empty>No templates.</Empty>

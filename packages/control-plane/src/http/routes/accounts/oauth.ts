@@ -103,6 +103,19 @@ export async function oauthLoginRoutes(app: FastifyInstance, ctx: ControlPlaneCo
 
 export async function oauthRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await oauthLoginRoutes(app, ctx);
+  app.withTypeProvider<TypeBoxTypeProvider>().get(
+    '/auth/providers',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The login providers this server offers',
+        description: 'The names to start a login with (GET /v1/auth/oauth/{name}), for a login page to show its buttons; empty when none is configured.',
+        security: PUBLIC,
+        response: { 200: Type.Array(Type.Object({ name: Type.String() })) },
+      },
+    },
+    async () => [...ctx.oauth.keys()].map((name) => ({ name })),
+  );
   await app.register(async (s) => {
     authScope(s, ctx, { allow: ['user'] });
     const r = s.withTypeProvider<TypeBoxTypeProvider>();
