@@ -40,13 +40,13 @@ import { unmountAllUnder } from '../../rootfs/mount.js';
 import { describeDeadline, withCriuErrors } from './criu-errors.js';
 import { probeDriverFacts, type DriverFacts } from './driver-facts.js';
 import { readPid, waitForExit, withinMs } from './process-wait.js';
-import { dumpNetwork } from './dump-network.js';
 import { readRuncState } from './runc-state.js';
 import { makeImageReadable, prepareImageDir } from './image-dir.js';
 import type { OciHook } from './oci-spec.js';
 import { createRestoreHook } from './restore-hook.js';
 import * as argv from './runc-args.js';
 import { errorLines, RuncCli, runcError } from './runc-cli.js';
+import { checkpointSandbox } from './checkpoint.js';
 import { buildOciSpec, capsuleCgroupPath, isValidSandboxId, CPU_PERIOD_US } from './spec.js';
 
 export interface OciRuntimeOptions {
@@ -207,35 +207,7 @@ export class OciRuntime implements Runtime {
   }
 
   async checkpoint(id: string, opts: CheckpointOptions): Promise<CheckpointResult> {
-    const started = Date.now();
-    const [, network] = await Promise.all([prepareImageDir(opts.imageDir), dumpNetwork(this.runcRoot, id)]);
-    if (network.bundleDir) await writeBundleCriuConfig(network.bundleDir, { tcpClose: false, lockNetwork: network.lock });
-    const args = argv.checkpointArgs(this.globals(), { id, ...opts });
-    const prepareMs = Date.now() - started;
-    const spawnedAt = Date.now();
-    // No default deadline: a multi-GB dump takes as long as it takes (docs/decisions.md#h4); callers pass one.
-    // runc and the CRIU it starts are one process group, killed together on expiry.
-    try {
-      await this.cli.call(args, `runc checkpoint ${id}`, {
-        processGroup: true,
-        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-    } catch (err) {
-      throw await withCriuErrors(describeDeadline(err, `checkpoint of ${id}`, opts.timeoutMs), opts.imageDir, 'dump.log');
-    } finally {
-      // The default again, for whatever reads the file next.
-      if (network.bundleDir && !network.lock) await writeBundleCriuConfig(network.bundleDir, { tcpClose: false }).catch(() => {});
-    }
-    const runcMs = Date.now() - spawnedAt;
-    await makeImageReadable(opts.imageDir);
-    this.log.info(
-      { capsuleId: id, prepareMs, runcMs, readableMs: Date.now() - spawnedAt - runcMs, durationMs: Date.now() - started, leaveRunning: opts.leaveRunning ?? false, networkLocked: network.lock },
-      'sandbox checkpointed',
-    );
-    // A dump that locked the network is restored with the lock too (the reverse is safe:
-    // without TCP connections there is nothing for a lock to protect).
-    return { socketsNeedNetwork: network.lock };
+    return checkpointSandbox({ cli: this.cli, runcRoot: this.runcRoot, log: this.log, globals: this.globals() }, id, opts);
   }
 
   /**
