@@ -176,6 +176,10 @@ describe('OAuth login and provider linking', () => {
     const last = await t.api('DELETE', '/v1/me/providers/corp', { auth: ivan });
     assert.equal(last.status, 400, 'the last way to sign in stays');
     assert.equal(last.body.error.code, 'invalid_request');
+    const added = await t.api('POST', '/v1/me/password', { auth: ivan, body: { new_password: 'ivan-password-1', confirm_password: 'ivan-password-1' } });
+    assert.equal(added.status, 200, 'an OAuth-only account adds a password without a current one');
+    assert.equal((await t.api('POST', '/v1/me/password', { auth: added.body.token, body: { new_password: 'ivan-password-2', confirm_password: 'ivan-password-2' } })).status, 400, 'changing it then needs the current one');
+    assert.equal((await t.api('DELETE', '/v1/me/providers/corp', { auth: added.body.token })).status, 204, 'with a password, the provider can go');
   });
 
   test('GitHub: the account id from /user, the primary verified address from /user/emails', async () => {

@@ -190,14 +190,16 @@ export async function updateMe(ctx: ControlPlaneContext, userId: string, patch: 
 export async function changePassword(
   ctx: ControlPlaneContext,
   caller: { userId: string; teamId: string },
-  input: { currentPassword: string; newPassword: string },
+  input: { currentPassword?: string | undefined; newPassword: string },
 ): Promise<Session> {
   const user = await getUser(ctx.db, caller.userId);
+  const currentPassword = input.currentPassword;
+  if (currentPassword === undefined) return addPassword(ctx, caller, user, input.newPassword);
   // Throttled per user like a login (migration 006): a stolen session must not become a
   // way to guess the password.
   const byUser: ThrottleKey = { scope: 'password_user', key: caller.userId };
   await throttled(ctx, [byUser], { resetOnSuccess: [byUser], locked: passwordLocked, isFailure: (err) => isWrennError(err) && err.code === 'permission_denied' }, async () => {
-    if (!(await verifyPassword(user.password_hash, input.currentPassword))) {
+    if (!(await verifyPassword(user.password_hash, currentPassword))) {
       throw new WrennError('permission_denied', 'the current password is wrong: the password was not changed');
     }
   });
@@ -205,6 +207,27 @@ export async function changePassword(
   const updated = await bumpSessionVersion(ctx.db, caller.userId, { password_hash: await hashPassword(input.newPassword) });
   forgetCachedSessions(ctx, caller.userId);
   if (!updated) throw new WrennError('unauthenticated', 'this user no longer exists');
+  return issueSession(ctx, updated, (await memberTeam(ctx.db, updated.id, caller.teamId)) ?? (await sessionTeam(ctx.db, updated)));
+}
+
+/**
+ * An account that signs in only through a provider (OAuth) sets its first password; one that
+ * has a password must give it (changePassword). Like a change, it ends every other session.
+ */
+async function addPassword(ctx: ControlPlaneContext, caller: { userId: string; teamId: string }, user: User, newPassword: string): Promise<Session> {
+  if (user.password_hash.startsWith('$argon2')) throw new WrennError('invalid_argument', 'current_password is required to change an existing password: the password was not changed');
+  assertPasswordStrength(newPassword);
+  const hash = await hashPassword(newPassword);
+  // Only while there is still no password: two concurrent "add" calls cannot both set one.
+  const updated = await ctx.db
+    .updateTable('users')
+    .set((eb) => ({ password_hash: hash, session_version: eb('session_version', '+', 1) }))
+    .where('id', '=', caller.userId)
+    .where('password_hash', 'not like', '$argon2%')
+    .returningAll()
+    .executeTakeFirst();
+  forgetCachedSessions(ctx, caller.userId);
+  if (!updated) throw new WrennError('conflict', 'a password was set meanwhile: give it as current_password to change it');
   return issueSession(ctx, updated, (await memberTeam(ctx.db, updated.id, caller.teamId)) ?? (await sessionTeam(ctx.db, updated)));
 }
 

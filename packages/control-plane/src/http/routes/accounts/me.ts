@@ -95,15 +95,15 @@ export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): 
       {
         schema: {
           tags: ['account'],
-          summary: 'Change your password; every other session ends, and you get a new token',
+          summary: 'Change your password (or add one to an OAuth-only account); every other session ends, and you get a new token',
           description:
             'Every JWT of yours issued before (this one included, all teams and devices) stops working: immediately on the server that answers, within WRENN_AUTH_CACHE_TTL_SEC on other replicas. Keep going with the returned token (same team). API keys are not affected. A wrong current password is 403; after WRENN_LOGIN_MAX_FAILURES of them within WRENN_LOGIN_WINDOW_SEC, password changes of this user get 429 with Retry-After (even with the right password), so a stolen session cannot be used to guess the password.',
           security: USER_ONLY,
           body: Type.Object(
             {
-              current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+              current_password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Required when changing an existing password' })),
               new_password: Password,
-              confirm_password: Type.Optional(Type.String({ maxLength: 1024, description: 'When given, must equal new_password' })),
+              confirm_password: Type.Optional(Type.String({ maxLength: 1024, description: 'Must equal new_password; required when adding a password to an OAuth-only account (no current_password)' })),
             },
             Strict,
           ),
@@ -112,6 +112,7 @@ export async function meRoutes(app: FastifyInstance, ctx: ControlPlaneContext): 
       },
       async (request) => {
         const b = request.body;
+        if (b.current_password === undefined && b.confirm_password === undefined) throw new WrennError('invalid_argument', 'give current_password to change your password, or confirm_password to add one to an account that signs in only through a provider');
         if (b.confirm_password !== undefined && b.confirm_password !== b.new_password) throw new WrennError('invalid_argument', 'confirm_password does not match new_password: the password was not changed');
         return changePassword(ctx, userOf(request), { currentPassword: b.current_password, newPassword: b.new_password });
       },
