@@ -3,7 +3,8 @@
  * password reset by email (a real SMTP server on 127.0.0.1 receives the mail; the browser
  * follows its link to /reset-password), and a login through an OpenID Connect provider (a
  * real `oidc-provider` on 127.0.0.1: the browser goes to it and comes back to
- * /auth/{provider}/callback), then linking state on the account page.
+ * /auth/{provider}/callback), then linking state on the account page; an invitation's
+ * activation mail followed to /activate.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,6 +85,25 @@ describe('dashboard login flows in Chromium', () => {
     await page.getByLabel('New password').fill(`other-${randomBytes(6).toString('hex')}`);
     await page.getByRole('button', { name: 'Set password' }).click();
     await page.getByRole('alert').filter({ hasText: 'unknown, used or expired' }).waitFor(WAIT);
+  });
+
+  test("an administrator's invitation: the activation mail's link lets the invited person choose a password and come in", async () => {
+    const admin = await seedTeam(t.cp, { isAdmin: true });
+    const email = `invited-${randomBytes(4).toString('hex')}@example.test`;
+    const before = smtp.mails.length;
+    assert.equal((await t.api('POST', '/v1/admin/users', { auth: admin.jwt, body: { email } })).status, 201);
+    const mail = (await smtp.waitForMails(before + 1))[before]!;
+    assert.deepEqual(mail.to, [email]);
+    const link = linkIn(mail, `${cpUrl}/activate`);
+    const { page } = b;
+    await page.goto(link.toString());
+    await page.getByRole('heading', { name: 'Activate your account' }).waitFor(WAIT);
+    await page.getByLabel('Password').fill(`chosen-${randomBytes(6).toString('hex')}`);
+    await page.getByRole('button', { name: 'Activate' }).click();
+    await page.getByRole('heading', { name: 'Capsules' }).waitFor(WAIT);
+    assert.equal(new URL(page.url()).pathname, '/', 'the token left the address bar');
+    await b.screenshot('33-activated');
+    await page.getByRole('button', { name: 'Log out', exact: true }).click();
   });
 
   test('log in with an OpenID Connect provider, then see it linked on the account page', async () => {

@@ -2,7 +2,7 @@
  * The dashboard (packages/web, built by `npm run build` into packages/web/dist) served at
  * `/`: index.html and its hashed /assets/*. The dashboard routes by URL hash, so no API
  * path is shadowed; index.html is also served at the few paths the server's own links point
- * to (under WRENN_APP_URL, as Wrenn's dashboard names them): the password-reset link, the
+ * to (under WRENN_APP_URL, as Wrenn's dashboard names them): the activation and password-reset links, the
  * OAuth result and the provider-link result. Files are read per request (they are few and
  * small); a missing build answers with a page saying how to make it.
  */
@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
  * Paths that answer with the dashboard: its root, and where the server's links land (the
  * reset link carries its token in the query: no-referrer keeps it from leaving the page).
  */
-const APP_PATHS = ['/', '/reset-password', '/auth/:provider/callback', '/dashboard/settings'];
+const APP_PATHS = ['/', '/activate', '/reset-password', '/auth/:provider/callback', '/dashboard/settings'];
 
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
 

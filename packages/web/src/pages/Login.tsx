@@ -8,15 +8,18 @@ import { useAction, usePoll } from '../hooks';
 import { session } from '../session';
 import type { Session } from '../types';
 import { ErrorText } from '../ui';
+import { leaveLink } from './AuthLinks';
 
 type Mode = 'login' | 'signup' | 'activate' | 'forgot';
 
 export function LoginPage({ notice }: { notice?: string | undefined }) {
-  const [mode, setMode] = useState<Mode>(() => (new URLSearchParams(location.search).get('activate') ? 'activate' : 'login'));
+  // An activation link lands on /activate?token=... (the mail's), or ?activate=... (ours before).
+  const linkToken = () => new URLSearchParams(location.search).get(location.pathname === '/activate' ? 'token' : 'activate');
+  const [mode, setMode] = useState<Mode>(() => (linkToken() ? 'activate' : 'login'));
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
-  const [token, setToken] = useState(() => new URLSearchParams(location.search).get('activate') ?? '');
+  const [token, setToken] = useState(() => linkToken() ?? '');
   const providers = usePoll(() => apiList<{ name: string }>('/auth/providers', 'providers'), []);
   const [sent, setSent] = useState(false);
   const submit = useAction(async () => {
@@ -32,7 +35,9 @@ export function LoginPage({ notice }: { notice?: string | undefined }) {
           ? await api<Session>('POST', '/auth/signup', { email, password, ...(name ? { name } : {}) })
           : await api<Session>('POST', '/auth/activate', { token, password });
     session.set(s);
-    if (!location.hash || location.hash === '#/') location.hash = '#/capsules';
+    // The link's token leaves the address bar with the link's path.
+    if (location.pathname !== '/' || location.search) leaveLink('#/capsules');
+    else if (!location.hash || location.hash === '#/') location.hash = '#/capsules';
   });
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
