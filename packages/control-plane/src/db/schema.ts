@@ -70,7 +70,7 @@ export interface UserTokensTable {
   created_at: Timestamp;
 }
 
-/** A provider account linked to a user (migration 017). */
+/** A provider account linked to a user (migration 018). */
 export interface OAuthIdentitiesTable {
   provider: string;
   subject: string;
@@ -79,7 +79,7 @@ export interface OAuthIdentitiesTable {
   created_at: Generated<Date>;
 }
 
-/** A login or link between the redirect to the provider and its callback (migration 017). */
+/** A login or link between the redirect to the provider and its callback (migration 018). */
 export interface OAuthStatesTable {
   state_hash: string;
   browser_hash: string;
@@ -157,6 +157,8 @@ export interface TemplatesTable {
   /** Resources of templates made by builds (migration 009). */
   vcpus: number | null;
   memory_mb: number | null;
+  /** The WORKDIR a build left (migration 018); capsules from the template start there. */
+  default_workdir?: string | null;
   build_id: string | null;
 }
 
@@ -338,6 +340,26 @@ export interface Database {
   e2b_secrets: E2bSecretsTable;
   e2b_volumes: E2bVolumesTable;
   e2b_sandbox_volumes: E2bSandboxVolumesTable;
+  e2b_template_requests: E2bTemplateRequestsTable;
+  e2b_template_files: E2bTemplateFilesTable;
+}
+
+/** A build requested through the e2b SDK, until its steps arrive (migration 018). */
+export interface E2bTemplateRequestsTable {
+  build_id: string;
+  team_id: string;
+  name: string;
+  vcpus: number;
+  memory_mb: number;
+  created_at: Generated<Date>;
+}
+
+/** Files a team uploaded for COPY steps, by the SDK's content hash (migration 018). */
+export interface E2bTemplateFilesTable {
+  team_id: string;
+  hash: string;
+  data: Buffer;
+  created_at: Generated<Date>;
 }
 
 export type Team = Selectable<TeamsTable>;

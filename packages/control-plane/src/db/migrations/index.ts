@@ -18,6 +18,7 @@ import * as m013 from './013_host_suspect.js';
 import * as m014 from './014_e2b_sandbox_network.js';
 import * as m016 from './016_e2b_volumes.js';
 import * as m017 from './017_password_reset_oauth.js';
+import * as m018 from './018_e2b_template_builds.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '014_e2b_sandbox_network': m014,
   '016_e2b_volumes': m016,
   '017_password_reset_oauth': m017,
+  '018_e2b_template_builds': m018,
 };
 
 export const migrationProvider: MigrationProvider = {

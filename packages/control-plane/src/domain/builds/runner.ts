@@ -253,6 +253,7 @@ export class BuildRun {
             size_bytes: String(t.sizeBytes),
             default_user: defaultUser || t.defaultUser || null,
             default_env: JSON.stringify(state.env),
+            default_workdir: state.workdirSet ? state.workdir : null,
             vcpus: spec.vcpus,
             memory_mb: spec.memory_mb,
             build_id: b.id,

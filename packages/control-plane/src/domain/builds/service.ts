@@ -29,6 +29,8 @@ export interface CreateBuildInput {
   skip_pre_post?: boolean | undefined;
   archive?: Buffer | undefined;
   createdBy?: string | null;
+  /** The id to give the build (the e2b builder hands it out before the build is created). */
+  id?: string | undefined;
 }
 
 /** Names the agents build themselves: never a build's result. */
@@ -77,7 +79,7 @@ export async function createBuild(ctx: ControlPlaneContext, scope: BuildScope, i
   const building = await ctx.db.selectFrom('builds').select('id').where('name', '=', name).where('status', 'in', ['pending', 'running']).executeTakeFirst();
   if (building) throw new WrennError('conflict', `build ${building.id} is already building ${JSON.stringify(name)}: wait for it or cancel it`);
 
-  const id = newId('bld');
+  const id = input.id ?? newId('bld');
   const spec: BuildSpec = {
     recipe,
     ...(healthcheck ? { healthcheck } : {}),

@@ -15,6 +15,7 @@ import type { Capsule, CapsuleStatus, E2bSandbox } from '../../db/schema.js';
 import { createCapsule, destroyCapsule, type Actor } from '../capsules/lifecycle.js';
 import { pauseCapsule, resumeCapsule } from '../capsules/pause.js';
 import { resolveTemplate } from './templates.js';
+import { ensureShippedTemplate, shippedName } from '../builds/shipped.js';
 import { resolveSecretPlaceholders } from './secrets.js';
 import { agentEgressOf, checkedNetwork } from './network.js';
 import { recordVolumeMounts, resolveVolumeMounts } from './volumes.js';
@@ -70,14 +71,25 @@ function endAtFrom(timeoutSec: number): Date {
 export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, input: CreateSandboxInput): Promise<SandboxRecord> {
   const network = checkedNetwork({ allowInternetAccess: input.allowInternetAccess, allowOut: input.allowOut ?? [], denyOut: input.denyOut ?? [] });
   const egress = agentEgressOf(network);
-  const resolved = resolveTemplate(input.templateId);
+  const resolved = resolveTemplate(shippedName(input.templateId));
+  // A shipped template (python, node, code-interpreter) is built on first use.
+  await ensureShippedTemplate(ctx, resolved.template);
+  // A built template sizes its sandboxes, as E2B's do (cpuCount, memoryMB at build time).
+  const sized = await ctx.db
+    .selectFrom('templates')
+    .select(['vcpus', 'memory_mb', 'default_user', 'default_workdir'])
+    .where('name', '=', resolved.template)
+    .where('build_id', 'is not', null)
+    .where((eb) => eb.or([eb('team_id', '=', actor.teamId), eb('team_id', 'is', null)]))
+    .orderBy(sql`team_id is null`)
+    .executeTakeFirst();
   const envs = await resolveSecretPlaceholders(ctx, actor.teamId, input.envVars);
   // Volumes pin the sandbox to their host.
   const volumes = await resolveVolumeMounts(ctx, actor.teamId, input.volumeMounts ?? []);
   const capsule = await createCapsule(ctx, actor, {
     template: resolved.template,
-    vcpus: SANDBOX_VCPUS,
-    memoryMb: SANDBOX_MEMORY_MB,
+    vcpus: sized?.vcpus ?? SANDBOX_VCPUS,
+    memoryMb: sized?.memory_mb ?? SANDBOX_MEMORY_MB,
     // E2B's lifetime is absolute (lifetime.ts), not Wrenn's inactivity timer.
     timeoutSec: 0,
     metadata: input.metadata,
@@ -85,7 +97,11 @@ export async function createSandbox(ctx: ControlPlaneContext, actor: Actor, inpu
     autoResume: input.autoResume,
     egress: egress.egress,
     egressRules: { denyOut: egress.denyOut, allowOut: egress.allowOut },
-    ...(resolved.defaultUser && resolved.workdir ? { identity: { user: resolved.defaultUser, workdir: resolved.workdir } } : {}),
+    ...(resolved.defaultUser && resolved.workdir
+      ? { identity: { user: resolved.defaultUser, workdir: resolved.workdir } }
+      : sized?.default_user && sized.default_workdir
+        ? { identity: { user: sized.default_user, workdir: sized.default_workdir } }
+        : {}),
     ...(volumes ? { hostId: volumes.hostId, volumes: volumes.mounts.map((m) => ({ volumeId: m.volumeId, path: m.path })) } : {}),
   });
   try {

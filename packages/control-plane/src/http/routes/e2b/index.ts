@@ -16,6 +16,7 @@ import { secretRoutes } from './secrets.js';
 import { volumeRoutes } from './volumes.js';
 import { volumeContentRoutes } from './volumecontent.js';
 import { logRoutes } from './logs.js';
+import { templateBuildRoutes, templateUploadRoutes } from './template-builds.js';
 
 export async function e2bRoutes(app: FastifyInstance, ctx: ControlPlaneContext): Promise<void> {
   await app.register(async (s) => {
@@ -33,6 +34,15 @@ export async function e2bRoutes(app: FastifyInstance, ctx: ControlPlaneContext):
     await secretRoutes(s, ctx);
     await volumeRoutes(s, ctx);
     await logRoutes(s, ctx);
+    await templateBuildRoutes(s, ctx);
+  });
+  // Uploads of template files carry a signed URL, not the API key (the SDK sends none there).
+  await app.register(async (s) => {
+    s.addHook('onRoute', (route) => {
+      route.schema = { ...(route.schema ?? {}), hide: true };
+    });
+    installE2bErrors(s);
+    await templateUploadRoutes(s, ctx);
   });
   // Outside the API-key scope: a volume's content is opened by the volume's own token.
   await volumeContentRoutes(app, ctx);
