@@ -178,6 +178,8 @@ describe('pause/resume cycles', () => {
     await t.client.startBackground({ capsuleId: id, cmd: 'python3', args: ['-c', COUNTER_PY], tag: 'counter' });
     const snapshot = async () => {
       await t.agent.manager.pauser!.settled();
+      // The envd of a resumed capsule is protected in the background (a runc call with a deadline).
+      await t.agent.manager.envdSupervisor?.settled();
       const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
       const held = await hostResources(t);
       // Loop device names vary with what other capsules on the host hold: count them.

@@ -72,6 +72,8 @@ export class CapsuleManager {
   readonly store: CapsuleStore;
   readonly registry: CapsuleRegistry;
   readonly pauser: PauseController;
+  /** Watches every running capsule's envd (absent without an envd guard). */
+  readonly envdSupervisor: EnvdSupervisor | undefined;
   readonly snapshotTemplates: SnapshotTemplates;
   private readonly kit: CapsuleKit;
   private readonly warm: WarmCapsules;
@@ -97,6 +99,7 @@ export class CapsuleManager {
               .catch((err: unknown) => deps.logger.error({ capsuleId: capsule.record.id, err: (err as Error).message }, 'envd restart failed')),
         })
       : undefined;
+    this.envdSupervisor = supervisor;
     const watchers = new CapsuleWatchers({
       runtime: deps.runtime,
       rootfs: deps.rootfs,

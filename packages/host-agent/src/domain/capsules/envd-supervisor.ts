@@ -36,6 +36,8 @@ export class EnvdSupervisor {
   private readonly entries = new Map<Watched, Entry>();
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
+  /** Protections under way (watch does not wait for them). */
+  private readonly protecting = new Set<Promise<void>>();
 
   constructor(private readonly deps: EnvdSupervisorDeps) {}
 
@@ -44,7 +46,13 @@ export class EnvdSupervisor {
     const entry: Entry = {};
     this.entries.set(capsule, entry);
     this.ensureTimer();
-    void this.protect(capsule, entry);
+    const p = this.protect(capsule, entry).finally(() => this.protecting.delete(p));
+    this.protecting.add(p);
+  }
+
+  /** Resolves when no protection is under way (tests that count the agent's timers). */
+  async settled(): Promise<void> {
+    while (this.protecting.size > 0) await Promise.allSettled([...this.protecting]);
   }
 
   unwatch(capsule: Watched): void {
