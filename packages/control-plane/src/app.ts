@@ -52,6 +52,7 @@ import { reconcilerWorker } from './workers/reconciler.js';
 import { buildsWorker } from './workers/builds.js';
 import { e2bRoutes } from './http/routes/e2b/index.js';
 import { e2bLifetimeWorker } from './domain/e2b/lifetime.js';
+import { notificationsWorker } from './workers/notifications.js';
 
 export interface ControlPlaneExtension {
   readonly name: string;
@@ -97,7 +98,7 @@ export async function closeProcessState(ctx: ControlPlaneContext): Promise<void>
 }
 
 /** Built-in workers; each route module that needs one adds it here through this registry. */
-export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker, buildsWorker, e2bLifetimeWorker];
+export const BUILTIN_WORKERS: Array<(ctx: ControlPlaneContext) => Worker> = [hostLivenessWorker, reconcilerWorker, capsuleUsageWorker, buildsWorker, e2bLifetimeWorker, notificationsWorker];
 
 export async function createControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { config } = opts;

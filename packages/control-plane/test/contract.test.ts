@@ -11,15 +11,7 @@ import { CONTRACT_OPERATIONS, operationKey } from '../src/http/contract-operatio
 import { startControlPlane, type TestControlPlane } from './harness.js';
 
 /** Contract operations not served yet, each with why (they arrive with their own work). */
-const NOT_YET: Record<string, string> = {
-  'POST /v1/channels': 'notification channels are their own piece of work (issue 13, part 2)',
-  'GET /v1/channels': 'notification channels are their own piece of work (issue 13, part 2)',
-  'POST /v1/channels/test': 'notification channels are their own piece of work (issue 13, part 2)',
-  'GET /v1/channels/{}': 'notification channels are their own piece of work (issue 13, part 2)',
-  'PATCH /v1/channels/{}': 'notification channels are their own piece of work (issue 13, part 2)',
-  'DELETE /v1/channels/{}': 'notification channels are their own piece of work (issue 13, part 2)',
-  'PUT /v1/channels/{}/config': 'notification channels are their own piece of work (issue 13, part 2)',
-};
+const NOT_YET: Record<string, string> = {};
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 

@@ -316,6 +316,38 @@ export interface E2bSandboxVolumesTable {
   path: string;
 }
 
+/** A team's notification channel (migration 019); `config_sealed` is the provider config, sealed. */
+export interface NotificationChannelsTable {
+  id: string;
+  team_id: string;
+  name: string;
+  provider: string;
+  config_sealed: string;
+  events: Json<string[]>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_delivery_at: NullableTimestamp;
+  last_error: string | null;
+  last_error_at: NullableTimestamp;
+  failure_count: Generated<number>;
+}
+
+/** One event to deliver to one channel (migration 019). */
+export interface NotificationOutboxTable {
+  id: string;
+  channel_id: string;
+  team_id: string;
+  event: string;
+  payload: Json<Record<string, unknown>>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  claimed_until: NullableTimestamp;
+  delivered_at: NullableTimestamp;
+  failed_at: NullableTimestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+}
+
 export interface Database {
   teams: TeamsTable;
   users: UsersTable;
@@ -342,6 +374,8 @@ export interface Database {
   e2b_sandbox_volumes: E2bSandboxVolumesTable;
   e2b_template_requests: E2bTemplateRequestsTable;
   e2b_template_files: E2bTemplateFilesTable;
+  notification_channels: NotificationChannelsTable;
+  notification_outbox: NotificationOutboxTable;
 }
 
 /** A build requested through the e2b SDK, until its steps arrive (migration 018). */

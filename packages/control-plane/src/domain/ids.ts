@@ -1,7 +1,7 @@
 /** Ids on the wire are prefixed strings: cl- capsule, usr-, team-, key-, host-, bld-, log-. */
 import { randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'cl' | 'usr' | 'team' | 'key' | 'host' | 'bld' | 'log' | 'htok' | 'sec';
+export type IdPrefix = 'cl' | 'usr' | 'team' | 'key' | 'host' | 'bld' | 'log' | 'htok' | 'sec' | 'ch' | 'evt';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 

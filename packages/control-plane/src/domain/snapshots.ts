@@ -11,6 +11,7 @@ import { asWrennError } from '@wrenn/shared/connect';
 import { TemplateKind, type Template } from '@wrenn/proto/hostagent';
 import type { ControlPlaneContext } from '../context.js';
 import { agentFor, assertStatus, getTeamCapsule } from './capsule-access.js';
+import { emitEvent } from './channels/events.js';
 
 export const SNAPSHOT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -86,6 +87,7 @@ export async function createSnapshot(
       default_env: JSON.stringify({}),
     })
     .execute();
+  await emitEvent(ctx, [teamId], 'template.snapshot.created', { id: name, type: 'template' }, { capsule_id: capsule.id, host_id: capsule.host_id });
   return { ...view(t, capsule.host_id, { vcpus: Math.ceil(Number(capsule.vcpus)), memory_mb: capsule.memory_mb }), name };
 }
 
@@ -156,5 +158,6 @@ export async function deleteSnapshot(ctx: ControlPlaneContext, teamId: string, n
       }
     }
   }
-  await ctx.db.deleteFrom('templates').where('name', '=', name).where('team_id', '=', teamId).execute();
+  const gone = await ctx.db.deleteFrom('templates').where('name', '=', name).where('team_id', '=', teamId).executeTakeFirst();
+  if (Number(gone.numDeletedRows) > 0) await emitEvent(ctx, [teamId], 'template.snapshot.deleted', { id: name, type: 'template' }, {});
 }

@@ -107,6 +107,8 @@ export interface ControlPlaneConfig extends AuthDeliveryConfig {
   buildContextMaxBytes: number;
   /** Timeout of a RUN step that names none. WRENN_BUILD_STEP_TIMEOUT_SEC, default 600. */
   buildStepTimeoutSec: number;
+  /** Notification channels (docs/notifications.md). */
+  notifications: NotificationConfig;
 }
 
 export interface TeamQuota {
@@ -174,6 +176,21 @@ function metricsToken(raw: string | undefined): string | undefined {
   return raw;
 }
 
+export interface NotificationConfig {
+  /** Channels may reach loopback/private/link-local addresses. WRENN_CHANNEL_ALLOW_PRIVATE, default false. */
+  allowPrivate: boolean;
+  /** Telegram Bot API base URL. WRENN_TELEGRAM_API_URL, default https://api.telegram.org. */
+  telegramApiUrl: string;
+  /** How often the outbox is scanned. WRENN_NOTIFY_INTERVAL_MS, default 1000. */
+  intervalMs: number;
+  /** First retry delay; doubled per attempt (capped at 1 h). WRENN_NOTIFY_RETRY_BASE_MS, default 5000. */
+  retryBaseMs: number;
+  /** Attempts before a delivery is given up. WRENN_NOTIFY_MAX_ATTEMPTS, default 8. */
+  maxAttempts: number;
+  /** Deadline of one delivery request. WRENN_NOTIFY_TIMEOUT_MS, default 10000. */
+  timeoutMs: number;
+}
+
 export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
   const host = env.WRENN_CP_HOST || '127.0.0.1';
   const port = int(env, 'WRENN_CP_PORT', 8080);
@@ -222,5 +239,13 @@ export function loadControlPlaneConfig(env: NodeJS.ProcessEnv = process.env): Co
     buildsPerHost: int(env, 'WRENN_BUILDS_PER_HOST', 2, 1),
     buildContextMaxBytes: int(env, 'WRENN_BUILD_CONTEXT_MAX_BYTES', 100_000_000, 1024),
     buildStepTimeoutSec: int(env, 'WRENN_BUILD_STEP_TIMEOUT_SEC', 600, 1),
+    notifications: {
+      allowPrivate: (env.WRENN_CHANNEL_ALLOW_PRIVATE ?? 'false') === 'true',
+      telegramApiUrl: env.WRENN_TELEGRAM_API_URL || 'https://api.telegram.org',
+      intervalMs: int(env, 'WRENN_NOTIFY_INTERVAL_MS', 1000, 50),
+      retryBaseMs: int(env, 'WRENN_NOTIFY_RETRY_BASE_MS', 5000, 10),
+      maxAttempts: int(env, 'WRENN_NOTIFY_MAX_ATTEMPTS', 8, 1),
+      timeoutMs: int(env, 'WRENN_NOTIFY_TIMEOUT_MS', 10_000, 100),
+    },
   };
 }

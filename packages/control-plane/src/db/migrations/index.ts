@@ -19,6 +19,7 @@ import * as m014 from './014_e2b_sandbox_network.js';
 import * as m016 from './016_e2b_volumes.js';
 import * as m017 from './017_password_reset_oauth.js';
 import * as m018 from './018_e2b_template_builds.js';
+import * as m019 from './019_notification_channels.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '001_initial': m001,
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '016_e2b_volumes': m016,
   '017_password_reset_oauth': m017,
   '018_e2b_template_builds': m018,
+  '019_notification_channels': m019,
 };
 
 export const migrationProvider: MigrationProvider = {

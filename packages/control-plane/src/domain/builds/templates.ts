@@ -7,6 +7,7 @@
 import { TemplateKind } from '@wrenn/proto/hostagent';
 import { WrennError } from '@wrenn/shared';
 import { asWrennError } from '@wrenn/shared/connect';
+import { emitEvent } from '../channels/events.js';
 import type { ControlPlaneContext } from '../../context.js';
 import type { BuildScope } from './service.js';
 
@@ -114,6 +115,7 @@ export async function deleteTemplate(ctx: ControlPlaneContext, scope: BuildScope
       throw new WrennError('unavailable', `host ${host.id} holding template ${name} is down: delete it when the host is back`);
     }
   }
-  await ctx.db.deleteFrom('templates').where('name', '=', name).where((eb) => (row.team_id ? eb('team_id', '=', row.team_id) : eb('team_id', 'is', null))).execute();
+  const gone = await ctx.db.deleteFrom('templates').where('name', '=', name).where((eb) => (row.team_id ? eb('team_id', '=', row.team_id) : eb('team_id', 'is', null))).executeTakeFirst();
+  if (row.team_id && row.kind === 'snapshot' && Number(gone.numDeletedRows) > 0) await emitEvent(ctx, [row.team_id], 'template.snapshot.deleted', { id: name, type: 'template' }, {});
   ctx.logger.info({ template: name, teamId: row.team_id }, 'template deleted');
 }

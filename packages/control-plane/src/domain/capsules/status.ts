@@ -4,12 +4,14 @@
  *   running | paused | error | missing → stopping → stopped;  any failure → error.
  * Every change is one conditional UPDATE (`... where status in (from)`), so two requests
  * (or two control-plane replicas) racing on one capsule cannot both win: the loser gets a
- * 409 naming the state it found. Every change also drops what usable-memo.ts remembers.
+ * 409 naming the state it found. Every change also drops what usable-memo.ts remembers,
+ * and the winner of a change records its notification events (domain/channels/events.ts).
  */
 import type { ControlPlaneContext } from '../../context.js';
 import { WrennError } from '@wrenn/shared';
 import type { Capsule, CapsuleStatus, CapsuleUpdate } from '../../db/schema.js';
 import { findCapsule, markCapsuleError, moveCapsuleStatus } from '../../db/repos/capsules.js';
+import { emitCapsuleTransition } from '../channels/events.js';
 
 /**
  * States from which an operation may start. exec, files, processes and ping need
@@ -36,7 +38,7 @@ export function busy(capsule: Pick<Capsule, 'id' | 'status' | 'error'>, operatio
  * the current state when the capsule is no longer in `from` (someone else moved it).
  */
 export async function transition(
-  ctx: Pick<ControlPlaneContext, 'db' | 'usable'>,
+  ctx: Pick<ControlPlaneContext, 'db' | 'usable' | 'logger'>,
   capsule: Pick<Capsule, 'id'>,
   from: readonly CapsuleStatus[],
   to: CapsuleStatus,
@@ -47,7 +49,10 @@ export async function transition(
   ctx.usable.forget();
   const row = await moveCapsuleStatus(ctx.db, capsule.id, from, to, patch);
   ctx.usable.forget();
-  if (row) return row;
+  if (row) {
+    await emitCapsuleTransition(ctx, from, row);
+    return row;
+  }
   const current = await findCapsule(ctx.db, capsule.id);
   if (!current) throw new WrennError('capsule_not_found', `capsule ${capsule.id} not found`, { capsuleId: capsule.id });
   throw busy(current, operation);

@@ -6,6 +6,7 @@
  */
 import { sql } from 'kysely';
 import { WrennError } from '@wrenn/shared';
+import { emitHostEvent } from '../channels/events.js';
 import type { ControlPlaneContext } from '../../context.js';
 import type { HostStatus } from '../../db/schema.js';
 import { newOpaqueToken, sha256Hex } from '../../infra/secrets.js';
@@ -165,6 +166,10 @@ export interface HeartbeatInput {
 export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, hb: HeartbeatInput): Promise<{ status: HostStatus }> {
   const before = await ctx.db.selectFrom('hosts').select(['status', 'agent_url', 'agent_token', 'proxy_url']).where('id', '=', hostId).executeTakeFirst();
   if (!before) throw new WrennError('not_found', `host ${hostId} not found`, { hostId });
+  // Back from down: one conditional UPDATE decides which heartbeat (on which replica) reports it.
+  const cameUp =
+    before.status === 'down' &&
+    (await ctx.db.updateTable('hosts').set({ status: 'up', last_heartbeat_at: sql`now()` as never }).where('id', '=', hostId).where('status', '=', 'down').returning('id').executeTakeFirst()) !== undefined;
   const row = await ctx.db
     .updateTable('hosts')
     .set({
@@ -195,5 +200,6 @@ export async function recordHeartbeat(ctx: ControlPlaneContext, hostId: string, 
     ctx.logger.info({ hostId, agentUrl: hb.agent_url ?? before.agent_url }, 'host agent address or token changed');
   }
   if (before.status !== row.status) ctx.logger.info({ hostId, from: before.status, to: row.status }, 'host is back up');
+  if (cameUp) await emitHostEvent(ctx, hostId, 'host.up');
   return { status: row.status };
 }

@@ -8,6 +8,7 @@
 import { sql } from 'kysely';
 import type { ControlPlaneContext } from '../../context.js';
 import type { CapsuleStatus } from '../../db/schema.js';
+import { emitHostEvent } from '../channels/events.js';
 
 /** Capsule states that need a live host; `pending`/`stopping` belong to an operation in flight, which settles them. */
 export const HOST_BOUND_STATUSES: readonly CapsuleStatus[] = ['starting', 'running', 'pausing', 'paused', 'resuming'];
@@ -51,6 +52,8 @@ export async function markStaleHosts(ctx: ControlPlaneContext): Promise<Liveness
     .execute();
   ctx.usable.forget();
   for (const h of down) ctx.logger.warn({ hostId: h.id, afterSec: staleAfter }, 'host stopped heartbeating: marked down');
+  // After the capsules are marked: the teams told are those with capsules there (and a BYOC host's own).
+  for (const h of down) await emitHostEvent(ctx, h.id, 'host.down');
   for (const c of missing) ctx.logger.warn({ hostId: c.host_id, capsuleId: c.id }, 'capsule marked missing: its host stopped heartbeating');
   return { hostsDown: down.map((h) => h.id), capsulesMissing: missing.map((c) => c.id) };
 }

@@ -20,6 +20,7 @@
 import { CapsuleStatus as AgentStatus, type Capsule as AgentCapsule } from '@wrenn/proto/hostagent';
 import { sql } from 'kysely';
 import { WrennError, type Logger } from '@wrenn/shared';
+import { emitCapsuleTransition } from '../channels/events.js';
 import type { ControlPlaneContext } from '../../context.js';
 import type { CapsuleStatus, Host } from '../../db/schema.js';
 import type { AgentClient } from '../../infra/agent-pool.js';
@@ -258,7 +259,9 @@ async function transition(
     .where('id', '=', capsuleId)
     .where('host_id', '=', hostId)
     .where('status', '=', from)
+    .returningAll()
     .executeTakeFirst();
   ctx.usable.forget();
-  return Number(res.numUpdatedRows) > 0;
+  if (res) await emitCapsuleTransition(ctx, [from], res);
+  return res !== undefined;
 }

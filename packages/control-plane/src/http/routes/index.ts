@@ -11,8 +11,9 @@ import { websocketsRoutes } from './websockets.js';
 import { snapshotsRoutes } from './snapshots.js';
 import { adminCapsulesRoutes } from './admin-capsules.js';
 import { buildsRoutes } from './builds.js';
+import { channelsRoutes } from './channels.js';
 
 export type RouteModule = (app: FastifyInstance, ctx: ControlPlaneContext) => Promise<void>;
 
 /** Modules whose routes live under /v1 (they register paths without the version prefix). */
-export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes, snapshotsRoutes, adminCapsulesRoutes, buildsRoutes];
+export const VERSIONED_ROUTE_MODULES: RouteModule[] = [accountsRoutes, hostsRoutes, capsulesRoutes, websocketsRoutes, snapshotsRoutes, adminCapsulesRoutes, buildsRoutes, channelsRoutes];
