@@ -335,6 +335,7 @@ export interface NotificationChannelsTable {
 /** One event to deliver to one channel (migration 019). */
 export interface NotificationOutboxTable {
   id: string;
+  seq: ColumnType<string, never, never>;
   channel_id: string;
   team_id: string;
   event: string;

@@ -28,6 +28,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('notification_outbox')
     .addColumn('id', 'text', (c) => c.primaryKey())
+    // Order of recording: a channel's events are sent in it (within one pass).
+    .addColumn('seq', 'bigserial', (c) => c.notNull())
     .addColumn('channel_id', 'text', (c) => c.notNull().references('notification_channels.id').onDelete('cascade'))
     .addColumn('team_id', 'text', (c) => c.notNull())
     .addColumn('event', 'text', (c) => c.notNull())
