@@ -17,6 +17,7 @@ import { BuildsPage } from './pages/Builds';
 import { BuildPage } from './pages/BuildPage';
 import { UsagePage } from './pages/Usage';
 import { AccountPage } from './pages/Account';
+import { ChannelsPage } from './pages/Channels';
 import { OAuthCallbackPage, ResetPasswordPage } from './pages/AuthLinks';
 
 export function App() {
@@ -44,6 +45,7 @@ export function App() {
   else if (first === 'builds') page = <BuildsPage />;
   else if (first === 'usage') page = <UsagePage />;
   else if (first === 'account') page = <AccountPage />;
+  else if (first === 'channels') page = <ChannelsPage />;
   else if (first === 'admin' && s.user.is_admin && second === 'users') (page = <UsersPage me={s.user.id} />), (section = 'admin-users');
   else if (first === 'admin' && s.user.is_admin && second === 'teams') (page = <TeamsPage />), (section = 'admin-teams');
   else if (first === 'admin' && s.user.is_admin) (page = <HostsPage />), (section = 'admin-hosts');

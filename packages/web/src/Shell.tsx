@@ -70,6 +70,9 @@ export function Shell({ s, section, children }: { s: Session; section: string; c
           <NavLink to={href('usage')} current={section === 'usage'}>
             Usage
           </NavLink>
+          <NavLink to={href('channels')} current={section === 'channels'}>
+            Channels
+          </NavLink>
           <NavLink to={href('keys')} current={section === 'keys'}>
             API keys
           </NavLink>

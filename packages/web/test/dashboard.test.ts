@@ -291,7 +291,8 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('link', { name: 'Teams', exact: true }).click();
     const owner = (await t.api('POST', '/v1/auth/login', { body: { email, password } })).body as { team: { id: string; name: string } };
     const byoc = page.getByRole('checkbox', { name: `BYOC for ${owner.team.name}` });
-    await byoc.check();
+    // The box follows the server's answer (a reload after the PUT), not the click itself.
+    await byoc.click();
     await page.getByRole('row', { name: new RegExp(owner.team.id) }).getByText('own hosts allowed').waitFor(WAIT);
     const listed = (await t.api('GET', '/v1/admin/teams?page=1', { auth: admin.jwt })).body as { teams: Array<{ id: string; is_byoc: boolean }> };
     assert.equal(listed.teams.find((x) => x.id === owner.team.id)?.is_byoc, true);
