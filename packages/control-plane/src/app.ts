@@ -45,7 +45,7 @@ import { ThrottlePruning } from './domain/accounts/throttle.js';
 import { BuildRunners } from './domain/builds/registry.js';
 import { Mailer } from './infra/mailer.js';
 import { oauthLoginRoutes } from './http/routes/accounts/oauth.js';
-import { oauthProviders } from './infra/oauth/provider.js';
+import { oauthProviders } from './infra/oauth/providers.js';
 import { SecretBox } from './infra/secret-box.js';
 import { hostLivenessWorker } from './workers/host-liveness.js';
 import { reconcilerWorker } from './workers/reconciler.js';

@@ -1,9 +1,10 @@
 /** Row types of the control plane's tables (kept in step with ./migrations). */
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
-type Json<T> = ColumnType<T, string | T, string | T>;
+import type { Json, NullableTimestamp, Timestamp } from './column-types.js';
+import type { E2bSandboxesTable, E2bSandboxVolumesTable, E2bSecretsTable, E2bSnapshotsTable, E2bTemplateFilesTable, E2bTemplateRequestsTable, E2bVolumesTable } from './schema-e2b.js';
+
+export type * from './schema-e2b.js';
 
 export type Role = 'owner' | 'admin' | 'member';
 export type HostStatus = 'pending' | 'up' | 'down' | 'draining';
@@ -257,65 +258,6 @@ export interface DailyUsageTable {
   ram_mb_minutes: number;
 }
 
-/** What the E2B-compatible API keeps beside a capsule (migration 009). */
-export interface E2bSandboxesTable {
-  capsule_id: string;
-  team_id: string;
-  /** The templateID the caller named (an alias such as `base`, or a template name). */
-  template_id: string;
-  /** E2B's `timeout`: the lifetime granted by create, setTimeout and connect. */
-  timeout_sec: number;
-  /** End of life while running; null while paused. */
-  end_at: NullableTimestamp;
-  on_timeout: 'kill' | 'pause';
-  secure: Generated<boolean>;
-  allow_internet_access: Generated<boolean>;
-  /** network.allowOut as given (addresses, CIDRs, domain names) (migration 014). */
-  allow_out: ColumnType<string[], string | undefined, string>;
-  /** network.denyOut as given (addresses, CIDRs). */
-  deny_out: ColumnType<string[], string | undefined, string>;
-  /** Start of the current run (create or the last resume). */
-  started_at: Timestamp;
-}
-
-/** Snapshots taken through the E2B API and the sandbox each was taken from (migration 009). */
-export interface E2bSnapshotsTable {
-  name: string;
-  team_id: string;
-  sandbox_id: string;
-  created_at: Timestamp;
-}
-
-/** Team secrets of the E2B API; the value is sealed (infra/secret-box.ts) (migration 009). */
-export interface E2bSecretsTable {
-  id: string;
-  team_id: string;
-  name: string;
-  value_sealed: string;
-  metadata: Json<Record<string, string>>;
-  version: Generated<number>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-/** A team's E2B volume: an ext4 image on one host (migration 016). */
-export interface E2bVolumesTable {
-  id: string;
-  team_id: string;
-  name: string;
-  host_id: string;
-  size_mb: number;
-  created_at: Timestamp;
-}
-
-/** Which sandbox mounts which volume, where (migration 016). */
-export interface E2bSandboxVolumesTable {
-  capsule_id: string;
-  volume_id: string;
-  name: string;
-  path: string;
-}
-
 /** A team's notification channel (migration 019); `config_sealed` is the provider config, sealed. */
 export interface NotificationChannelsTable {
   id: string;
@@ -377,24 +319,6 @@ export interface Database {
   e2b_template_files: E2bTemplateFilesTable;
   notification_channels: NotificationChannelsTable;
   notification_outbox: NotificationOutboxTable;
-}
-
-/** A build requested through the e2b SDK, until its steps arrive (migration 018). */
-export interface E2bTemplateRequestsTable {
-  build_id: string;
-  team_id: string;
-  name: string;
-  vcpus: number;
-  memory_mb: number;
-  created_at: Generated<Date>;
-}
-
-/** Files a team uploaded for COPY steps, by the SDK's content hash (migration 018). */
-export interface E2bTemplateFilesTable {
-  team_id: string;
-  hash: string;
-  data: Buffer;
-  created_at: Generated<Date>;
 }
 
 export type Team = Selectable<TeamsTable>;

@@ -6,12 +6,10 @@
  * kept fresh) and keeps them in its capsule record, so they survive pause/resume and an
  * agent restart; the e2b_sandboxes row keeps them as given, for GET and for updates.
  * Whatever a sandbox allows, the host's deny set (private ranges unless the operator
- * allowed them) still applies.
+ * allowed them) still applies. Checking and translating the rules only: replacing them on a
+ * running sandbox is network-update.ts.
  */
 import { WrennError } from '@wrenn/shared';
-import type { ControlPlaneContext } from '../../context.js';
-import { agentFor } from '../capsule-access.js';
-import { getSandbox, type SandboxRecord } from './sandboxes.js';
 
 export interface SandboxNetwork {
   allowInternetAccess: boolean;
@@ -77,25 +75,4 @@ export function agentEgressOf(n: SandboxNetwork): AgentEgress {
   const denyOut = n.allowInternetAccess ? n.denyOut : [ALL_TRAFFIC, ...n.denyOut.filter((c) => c !== ALL_TRAFFIC)];
   const egress = n.allowInternetAccess || n.allowOut.length > 0;
   return egress ? { egress, denyOut, allowOut: n.allowOut } : { egress, denyOut: [], allowOut: [] };
-}
-
-export function networkOf(r: SandboxRecord): SandboxNetwork {
-  return { allowInternetAccess: r.sandbox.allow_internet_access, allowOut: r.sandbox.allow_out, denyOut: r.sandbox.deny_out };
-}
-
-/**
- * Replaces a running or paused sandbox's egress rules (E2B's update replaces, it does not
- * merge): the host first (so a refusal changes nothing), then the record.
- */
-export async function updateSandboxNetwork(ctx: ControlPlaneContext, teamId: string, sandboxId: string, network: SandboxNetwork): Promise<void> {
-  const next = checkedNetwork(network);
-  const record = await getSandbox(ctx, teamId, sandboxId);
-  const agent = await agentFor(ctx, record.capsule);
-  await agent.setEgress({ capsuleId: sandboxId, ...agentEgressOf(next) }, { timeoutMs: ctx.config.agentTimeoutMs });
-  await ctx.db
-    .updateTable('e2b_sandboxes')
-    .set({ allow_internet_access: next.allowInternetAccess, allow_out: JSON.stringify(next.allowOut), deny_out: JSON.stringify(next.denyOut) })
-    .where('capsule_id', '=', sandboxId)
-    .execute();
-  ctx.logger.info({ capsuleId: sandboxId, teamId, allowInternetAccess: next.allowInternetAccess, allowOut: next.allowOut.length, denyOut: next.denyOut.length }, 'sandbox egress rules replaced');
 }

@@ -4,9 +4,6 @@
  * protocol work (PKCE, state, nonce, ID token checks) is openid-client's; adapters differ
  * only in where the identity comes from (GitHub's API, or an OIDC issuer's claims).
  */
-import type { OAuthProviderConfig } from '../../start/config-auth.js';
-import { GithubProvider } from './github.js';
-import { OidcProvider } from './oidc.js';
 
 /** One login or link attempt: what the callback must match. */
 export interface OAuthAttempt {
@@ -37,9 +34,4 @@ export interface OAuthProvider {
 export function isLoopbackUrl(raw: string): boolean {
   const host = new URL(raw).hostname;
   return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
-}
-
-/** The enabled providers, by name. */
-export function oauthProviders(configs: OAuthProviderConfig[]): Map<string, OAuthProvider> {
-  return new Map(configs.map((c) => [c.name, c.kind === 'github' ? new GithubProvider(c) : new OidcProvider(c)] as const));
 }

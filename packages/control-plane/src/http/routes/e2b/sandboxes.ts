@@ -12,7 +12,7 @@ import { connectSandbox, createSandbox, getSandbox, killSandbox, pauseSandbox, s
 import { listSandboxes, parseMetadataFilter } from '../../../domain/e2b/list.js';
 import { mountsOf } from '../../../domain/e2b/volumes.js';
 import { teamOf } from '../../plugins/auth.js';
-import { updateSandboxNetwork } from '../../../domain/e2b/network.js';
+import { updateSandboxNetwork } from '../../../domain/e2b/network-update.js';
 import { ConnectBody, DEFAULT_TIMEOUT_SEC, ListQuery, NetworkUpdateBody, NewSandboxBody, PauseBody, SandboxParams, TAGS, TimeoutBody } from './schemas.js';
 import type { Static } from 'typebox';
 import { detailView, listedView, sandboxView } from './views.js';
