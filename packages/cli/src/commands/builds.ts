@@ -5,7 +5,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { create as createTar } from 'tar';
 import type { Build, Wrenn } from '@wrenn/sdk';
 import { clientFor, globalFlags, run } from '../context.js';
 import { humanBytes, printJson, table } from '../output.js';
@@ -26,6 +25,8 @@ function nameFrom(dir: string): string {
 async function packContext(dir: string): Promise<Uint8Array> {
   if (!statSync(dir).isDirectory()) throw new Error(`--context ${dir} is not a directory`);
   const chunks: Buffer[] = [];
+  // Loaded here, not at start: `tar` costs every other command ~60 ms of start-up.
+  const { create: createTar } = await import('tar');
   // portable: no owner names or host-specific metadata; links are sent as links (the server checks them).
   const stream = createTar({ gzip: true, cwd: dir, portable: true }, ['.']);
   for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
