@@ -13,6 +13,7 @@ import { TemplatesPage } from './pages/Templates';
 import { HostsPage } from './admin/Hosts';
 import { UsersPage } from './admin/Users';
 import { TeamsPage } from './admin/Teams';
+import { AdminCapsulesPage } from './admin/Capsules';
 import { BuildsPage } from './pages/Builds';
 import { BuildPage } from './pages/BuildPage';
 import { UsagePage } from './pages/Usage';
@@ -48,6 +49,7 @@ export function App() {
   else if (first === 'channels') page = <ChannelsPage />;
   else if (first === 'admin' && s.user.is_admin && second === 'users') (page = <UsersPage me={s.user.id} />), (section = 'admin-users');
   else if (first === 'admin' && s.user.is_admin && second === 'teams') (page = <TeamsPage />), (section = 'admin-teams');
+  else if (first === 'admin' && s.user.is_admin && second === 'capsules') (page = <AdminCapsulesPage />), (section = 'admin-capsules');
   else if (first === 'admin' && s.user.is_admin) (page = <HostsPage />), (section = 'admin-hosts');
   else (page = <CapsulesPage />), (section = 'capsules');
   return (

@@ -97,6 +97,9 @@ export function Shell({ s, section, children }: { s: Session; section: string; c
               <NavLink to={href('admin', 'teams')} current={section === 'admin-teams'}>
                 Teams
               </NavLink>
+              <NavLink to={href('admin', 'capsules')} current={section === 'admin-capsules'}>
+                Platform capsules
+              </NavLink>
             </>
           )}
         </nav>

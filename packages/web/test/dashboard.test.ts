@@ -297,6 +297,22 @@ describe('dashboard in Chromium', () => {
     const listed = (await t.api('GET', '/v1/admin/teams?page=1', { auth: admin.jwt })).body as { teams: Array<{ id: string; is_byoc: boolean }> };
     assert.equal(listed.teams.find((x) => x.id === owner.team.id)?.is_byoc, true);
     await b.screenshot('22-admin-teams');
+
+    // The platform's capsules: one created and destroyed from the admin page.
+    await page.getByRole('link', { name: 'Platform capsules', exact: true }).click();
+    await page.getByRole('button', { name: 'New platform capsule' }).click();
+    await page.getByLabel('Memory (MB)').fill('256');
+    await page.getByRole('dialog').getByRole('button', { name: 'Create', exact: true }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden', ...WAIT });
+    const platform = (await t.api('GET', '/v1/admin/capsules', { auth: admin.jwt })).body as Array<{ id: string; status: string }>;
+    assert.equal(platform.length, 1);
+    const row = page.getByRole('row', { name: new RegExp(platform[0]!.id) });
+    await row.getByLabel('status running').waitFor(WAIT);
+    await b.screenshot('23-admin-capsules');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: `Destroy ${platform[0]!.id}` }).click();
+    await page.getByText('No platform capsules.').waitFor(WAIT);
+    assert.equal((await t.api('GET', `/v1/admin/capsules/${platform[0]!.id}`, { auth: admin.jwt })).body.status, 'stopped');
   });
 
   test('no console errors or uncaught exceptions on any page', () => {

@@ -5,7 +5,8 @@ import { useAction, usePoll } from '../hooks';
 import type { Capsule, Template } from '../types';
 import { Dialog, ErrorText } from '../ui';
 
-export function CreateCapsuleDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (c: Capsule) => void }) {
+/** `base`: where capsules are created (`/capsules` for the team, `/admin/capsules` for the platform's). */
+export function CreateCapsuleDialog({ onClose, onCreated, base = '/capsules' }: { onClose: () => void; onCreated: (c: Capsule) => void; base?: string }) {
   const templates = usePoll(() => apiList<Template>('/snapshots', 'snapshots'), []);
   const [template, setTemplate] = useState('minimal');
   const [vcpus, setVcpus] = useState('1');
@@ -17,7 +18,7 @@ export function CreateCapsuleDialog({ onClose, onCreated }: { onClose: () => voi
   const [problem, setProblem] = useState<string>();
   const create = useAction(async () => {
     const metadata = Object.fromEntries(meta.filter((m) => m.k.trim()).map((m) => [m.k.trim(), m.v]));
-    const c = await api<Capsule>('POST', '/capsules', {
+    const c = await api<Capsule>('POST', base, {
       template,
       vcpus: Number(vcpus),
       memory_mb: Number(memory),
