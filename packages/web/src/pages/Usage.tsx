@@ -6,6 +6,8 @@ import type { UsageDay } from '../types';
 import { Empty, ErrorText, Table } from '../ui';
 
 const gbHours = (mbMinutes: number) => mbMinutes / 1024 / 60;
+/** Two significant digits below 10 (a short run is a small number, not 0.00), whole numbers above. */
+const amount = (v: number) => (v === 0 ? '0' : v < 10 ? v.toPrecision(2) : v.toFixed(0));
 
 export function UsagePage() {
   const usage = usePoll(() => api<{ from: string; to: string; points: UsageDay[] }>('GET', '/capsules/usage'), [], 60_000);
@@ -19,7 +21,7 @@ export function UsagePage() {
       </header>
       <p className="muted">
         {usage.data ? `${usage.data.from} to ${usage.data.to} (UTC): ` : ''}
-        {total.cpu.toFixed(1)} vCPU-minutes and {gbHours(total.ram).toFixed(2)} GB-hours of memory, counted while capsules run (paused capsules cost nothing).
+        {amount(total.cpu)} vCPU-minutes and {amount(gbHours(total.ram))} GB-hours of memory, counted while capsules run (paused capsules cost nothing).
       </p>
       <ErrorText error={usage.error} />
       {usage.data && days.every((d) => d.cpu_minutes === 0 && d.ram_mb_minutes === 0) ? (
@@ -27,8 +29,8 @@ export function UsagePage() {
       ) : (
         <>
           <div className="charts">
-            <Chart title="CPU (vCPU-minutes per day)" xs={xs} ys={days.map((d) => d.cpu_minutes)} format={(v) => v.toFixed(v < 10 ? 1 : 0)} days />
-            <Chart title="Memory (GB-hours per day)" xs={xs} ys={days.map((d) => gbHours(d.ram_mb_minutes))} format={(v) => v.toFixed(v < 10 ? 2 : 0)} days />
+            <Chart title="CPU (vCPU-minutes per day)" xs={xs} ys={days.map((d) => d.cpu_minutes)} format={amount} days />
+            <Chart title="Memory (GB-hours per day)" xs={xs} ys={days.map((d) => gbHours(d.ram_mb_minutes))} format={amount} days />
           </div>
           <Table
             caption="Usage per day"
@@ -36,8 +38,8 @@ export function UsagePage() {
             rowKey={(d) => d.date}
             columns={[
               { header: 'Day', cell: (d) => d.date, className: 'nowrap' },
-              { header: 'vCPU-minutes', cell: (d) => d.cpu_minutes.toFixed(1) },
-              { header: 'Memory GB-hours', cell: (d) => gbHours(d.ram_mb_minutes).toFixed(2) },
+              { header: 'vCPU-minutes', cell: (d) => amount(d.cpu_minutes) },
+              { header: 'Memory GB-hours', cell: (d) => amount(gbHours(d.ram_mb_minutes)) },
             ]}
           />
         </>
