@@ -258,8 +258,12 @@ describe('capsules API: lifecycle', () => {
       assert.ok(Date.now() - started < 5000);
       const rows = await t.cp.ctx.db.selectFrom('capsules').select(['status', 'error']).where('team_id', '=', team.teamId).orderBy('created_at', 'desc').limit(1).execute();
       assert.equal(rows[0]?.status, 'error');
+      const host = await t.cp.ctx.db.selectFrom('hosts').select(['suspect_at']).where('id', '=', t.hostId!).executeTakeFirstOrThrow();
+      assert.ok(host.suspect_at, 'the host that refused the connection is suspect until its next heartbeat');
     } finally {
-      await t.cp.ctx.db.updateTable('hosts').set({ agent_url: real.agent_url }).where('id', '=', t.hostId!).execute();
+      // Back at its address, with the heartbeat that clears the suspicion (the harness's
+      // agent is registered directly and sends none).
+      await t.cp.ctx.db.updateTable('hosts').set({ agent_url: real.agent_url, last_heartbeat_at: sql`now() + interval '1 second'` as never }).where('id', '=', t.hostId!).execute();
       t.cp.ctx.usable.forget();
     }
     const ok = await t.api('POST', `/v1/capsules/${id}/exec`, { auth: team.apiKey, body: { cmd: 'true' } });
