@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api, messageOf, apiList } from '../api';
 import { usePoll } from '../hooks';
 import type { Template } from '../types';
-import { ago, bytes, Empty, ErrorText } from '../ui';
+import { ago, bytes, Empty, ErrorText, Table } from '../ui';
 
 export function TemplatesPage() {
   const list = usePoll(() => apiList<Template>('/snapshots', 'snapshots'), []);
@@ -35,43 +35,33 @@ export function TemplatesPage() {
       {list.data && rows.length === 0 ? (
         <Empty>No templates.</Empty>
       ) : (
-        <table className="table">
-          <caption className="sr-only">Templates</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">From</th>
-              <th scope="col">Size</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((t) => (
-              <tr key={t.name}>
-                <td className="mono">{t.name}</td>
-                <td>{t.type}</td>
-                <td className="mono small">{t.capsule_id ?? t.base_template ?? ''}</td>
-                <td className="nowrap">
-                  {bytes(t.size_bytes)}
-                  {t.memory_bytes ? ` + ${bytes(t.memory_bytes)} memory` : ''}
-                </td>
-                <td>{ago(t.created_at)}</td>
-                <td className="right">
+        <Table
+          caption="Templates"
+          rows={rows}
+          rowKey={(t) => t.name}
+          columns={[
+            { header: 'Name', cell: (t) => <span className="mono">{t.name}</span> },
+            { header: 'Type', cell: (t) => t.type },
+            { header: 'From', cell: (t) => <span className="mono small">{t.capsule_id ?? t.base_template ?? ''}</span> },
+            { header: 'Size', className: 'nowrap', cell: (t) => `${bytes(t.size_bytes)}${t.memory_bytes ? ` + ${bytes(t.memory_bytes)} memory` : ''}` },
+            { header: 'Created', cell: (t) => ago(t.created_at) },
+            {
+              header: 'Actions',
+              srOnly: true,
+              className: 'right',
+              cell: (t) => (
+                <>
                   {t.type === 'snapshot' && (
                     <button type="button" className="small danger" disabled={deleting === t.name} onClick={() => void remove(t)} aria-label={`Delete ${t.name}`}>
                       {deleting === t.name ? 'Deleting…' : 'Delete'}
                     </button>
                   )}
                   {rowError?.name === t.name && <ErrorText error={rowError.message} />}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                </>
+              ),
+            },
+          ]}
+        />
       )}
     </>
   );
