@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api, messageOf, apiList } from '../api';
 import { useAction, usePoll } from '../hooks';
 import type { User } from '../types';
-import { ago, Dialog, ErrorText } from '../ui';
+import { ago, Dialog, ErrorText, Table } from '../ui';
 
 export function UsersPage({ me }: { me: string }) {
   const users = usePoll(() => apiList<User>('/admin/users?limit=1000', 'users'), []);
@@ -46,43 +46,40 @@ export function UsersPage({ me }: { me: string }) {
         </button>
       </form>
       <ErrorText error={create.error ?? users.error} />
-      <table className="table">
-        <caption className="sr-only">Users</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Email</th>
-            <th scope="col">State</th>
-            <th scope="col">Created</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {(users.data ?? []).map((u) => (
-            <tr key={u.id}>
-              <td>
+      <Table
+        caption="Users"
+        rows={users.data ?? []}
+        rowKey={(u) => u.id}
+        columns={[
+          {
+            header: 'Name',
+            cell: (u) => (
+              <>
                 {u.name}
                 {u.is_admin && <span className="chip">admin</span>}
-              </td>
-              <td>{u.email}</td>
-              <td>
-                <span className={`badge badge-${u.active ? 'running' : 'stopped'}`}>{u.active ? 'enabled' : 'disabled'}</span>
-              </td>
-              <td>{ago(u.created_at)}</td>
-              <td className="right nowrap">
+              </>
+            ),
+          },
+          { header: 'Email', cell: (u) => u.email },
+          { header: 'State', cell: (u) => <span className={`badge badge-${u.active ? 'running' : 'stopped'}`}>{u.active ? 'enabled' : 'disabled'}</span> },
+          { header: 'Created', cell: (u) => ago(u.created_at) },
+          {
+            header: 'Actions',
+            srOnly: true,
+            className: 'right nowrap',
+            cell: (u) => (
+              <>
                 {u.id !== me && (
                   <button type="button" className={`small${u.active ? ' danger' : ''}`} onClick={() => void patch(u, { active: !u.active })} aria-label={`${u.active ? 'Disable' : 'Enable'} ${u.email}`}>
                     {u.active ? 'Disable' : 'Enable'}
                   </button>
                 )}
                 {rowError?.id === u.id && <ErrorText error={rowError.message} />}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+              </>
+            ),
+          },
+        ]}
+      />
       {invite && (
         <Dialog title={`Invited ${invite.email}`} onClose={() => setInvite(undefined)}>
           <p>Give them this one-time activation token (valid 7 days); they set their password with it on the login page.</p>

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import { api, messageOf, wsAuthMessage, wsUrl } from '../api';
 import { usePoll } from '../hooks';
 import type { ProcessInfo } from '../types';
-import { Empty, ErrorText } from '../ui';
+import { Empty, ErrorText, Table } from '../ui';
 
 export function ProcessesTab({ capsuleId }: { capsuleId: string }) {
   const list = usePoll(() => api<{ processes: ProcessInfo[] }>('GET', `/capsules/${encodeURIComponent(capsuleId)}/processes`), [capsuleId], 3000);
@@ -25,25 +25,20 @@ export function ProcessesTab({ capsuleId }: { capsuleId: string }) {
       {list.data && procs.length === 0 ? (
         <Empty>No processes started through the API are running.</Empty>
       ) : (
-        <table className="table">
-          <caption className="sr-only">Processes</caption>
-          <thead>
-            <tr>
-              <th scope="col">PID</th>
-              <th scope="col">Tag</th>
-              <th scope="col">Command</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {procs.map((p) => (
-              <tr key={p.pid}>
-                <td className="mono">{p.pid}</td>
-                <td className="mono">{p.tag ?? ''}</td>
-                <td className="mono">{[p.cmd, ...p.args].join(' ')}</td>
-                <td className="nowrap right">
+        <Table
+          caption="Processes"
+          rows={procs}
+          rowKey={(p) => String(p.pid)}
+          columns={[
+            { header: 'PID', cell: (p) => <span className="mono">{p.pid}</span> },
+            { header: 'Tag', cell: (p) => <span className="mono">{p.tag ?? ''}</span> },
+            { header: 'Command', cell: (p) => <span className="mono">{[p.cmd, ...p.args].join(' ')}</span> },
+            {
+              header: 'Actions',
+              srOnly: true,
+              className: 'nowrap right',
+              cell: (p) => (
+                <>
                   <button type="button" className="small" onClick={() => setAttached(String(p.pid))} aria-label={`Attach to ${p.tag ?? p.pid}`}>
                     Attach
                   </button>{' '}
@@ -54,11 +49,11 @@ export function ProcessesTab({ capsuleId }: { capsuleId: string }) {
                     Kill
                   </button>
                   {rowError?.pid === p.pid && <ErrorText error={rowError.message} />}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                </>
+              ),
+            },
+          ]}
+        />
       )}
       {attached && <Output key={attached} capsuleId={capsuleId} selector={attached} onClose={() => setAttached(undefined)} />}
     </section>
